@@ -1,0 +1,79 @@
+# ITS Camera AI -- `make demo` and `make test` set up everything they need.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+TVENV := .venv-triton
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+export GX_ANALYTICS_ENABLED := false
+export DAGSTER_HOME ?= $(CURDIR)/.itscam/dagster_home
+export YOLO_OFFLINE := 1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: all setup venv system demo test test-fast up down status lint format lock dagster bench train clean
+
+all: test
+
+# --- environments (stamp files make a second run a no-op) -----------------
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check uv==0.13.9
+
+$(VENV)/.stamp: requirements/main.txt requirements/broker.txt pyproject.toml | $(BIN)/python
+	$(UV) pip install -q --python $(BIN)/python -r requirements/main.txt
+	$(UV) pip install -q --python $(BIN)/python --require-hashes -r requirements/broker.txt
+	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
+	touch $@
+
+$(TVENV)/.stamp: requirements/triton.txt | $(BIN)/python
+	test -x $(TVENV)/bin/python || $(PY) -m venv $(TVENV)
+	$(UV) pip install -q --python $(TVENV)/bin/python -r requirements/triton.txt
+	touch $@
+
+venv: $(VENV)/.stamp $(TVENV)/.stamp
+
+system:
+	@bash scripts/install-system-packages.sh
+
+setup: system venv
+
+lock:
+	$(UV) pip compile -q --no-header --no-annotate -p 3.11 requirements/main.in -o requirements/main.txt
+	$(UV) pip compile -q --no-header --no-annotate -p 3.11 requirements/triton.in -o requirements/triton.txt
+
+# --- the two commands ----------------------------------------------------------
+demo: setup
+	$(BIN)/itscam demo
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+test-fast: venv
+	$(BIN)/python -m pytest -q tests -m "not integration and not slow"
+
+# --- services ---------------------------------------------------------------------
+up: setup
+	$(BIN)/itscam services up
+
+down:
+	-$(BIN)/itscam services down
+
+status:
+	$(BIN)/itscam services status
+
+dagster: setup
+	$(BIN)/itscam services up
+	$(BIN)/itscam db migrate
+	set -m; $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${ITSCAM_DAGSTER_PORT:-13000}
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean: down
+	rm -rf .itscam

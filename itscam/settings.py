@@ -1,0 +1,133 @@
+"""One settings model for the whole system.
+
+Every value is read from an environment variable with the ``ITSCAM_`` prefix
+(``ITSCAM_KAFKA_BOOTSTRAP``, ``ITSCAM_POSTGRES_DSN``, ...). Every default is
+the local profile: services started by ``itscam services up`` on 127.0.0.1 with
+their data under ``state_dir``. Pointing the same code at production is only a
+matter of setting the endpoint variables (see ``deploy/``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from itscam.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """System-wide configuration. Field docs double as the README's config table."""
+
+    model_config = SettingsConfigDict(env_prefix="ITSCAM_", extra="ignore")
+
+    profile: Literal["local", "production"] = Field(
+        "local", description="local: the project starts every service itself; production: use the endpoints below"
+    )
+    state_dir: Path = Field(
+        REPO_ROOT / ".itscam", description="Data and logs of every local service, and run artefacts"
+    )
+
+    # --- Kafka ---------------------------------------------------------------
+    kafka_port: int = Field(19092, description="Local broker port")
+    kafka_bootstrap: str = Field("", description="Kafka bootstrap servers (default: 127.0.0.1:<kafka_port>)")
+    kafka_partitions: int = Field(8, description="Partitions of every keyed topic (per-camera order)")
+    topic_prefix: str = Field("itscam", description="Prefix of every topic name")
+
+    # --- PostgreSQL ------------------------------------------------------------
+    postgres_port: int = Field(15432, description="Local PostgreSQL port")
+    postgres_dsn: str = Field("", description="libpq DSN (default: the local server)")
+    postgres_user: str = Field("itscam", description="Database role (local profile)")
+    postgres_db: str = Field("itscam", description="Database name (local profile)")
+
+    # --- Triton ------------------------------------------------------------------
+    triton_http_port: int = Field(18000, description="Local Triton HTTP port")
+    triton_grpc_port: int = Field(18001, description="Local Triton gRPC port")
+    triton_metrics_port: int = Field(18002, description="Local Triton metrics port")
+    triton_url: str = Field("", description="Triton gRPC host:port (default: 127.0.0.1:<triton_grpc_port>)")
+    triton_model: str = Field("yolo11_detector", description="Ensemble/model the stream processors call")
+    triton_model_version: str = Field("", description="Explicit model version ('' = server's latest)")
+    triton_timeout_s: float = Field(2.0, description="Per-request deadline")
+    model_repository: Path = Field(
+        REPO_ROOT / "triton_models", description="Triton model repository served by the local server"
+    )
+    inference_backend: Literal["triton", "onnxruntime", "auto"] = Field(
+        "auto", description="triton, onnxruntime (in-process), or auto (Triton, falling back in-process)"
+    )
+
+    # --- InfluxDB / Redis ------------------------------------------------------
+    influx_port: int = Field(18086, description="Local InfluxDB port")
+    influx_url: str = Field("", description="InfluxDB URL (default: http://127.0.0.1:<influx_port>)")
+    influx_db: str = Field("itscam", description="InfluxDB database (1.x) / bucket (2.x)")
+    influx_token: str = Field("", description="InfluxDB token (2.x/3.x); empty for the local 1.x server")
+    redis_port: int = Field(16379, description="Local Redis port")
+    redis_url: str = Field("", description="Redis URL (default: redis://127.0.0.1:<redis_port>/0)")
+
+    # --- Dagster -----------------------------------------------------------------
+    dagster_port: int = Field(13000, description="Local Dagster webserver port")
+
+    # --- Analysis ------------------------------------------------------------------
+    analysis_fps: float = Field(10.0, description="Frames per second analysed per camera")
+    cameras_file: Path = Field(
+        REPO_ROOT / "config" / "cameras.yaml", description="Camera registry (lanes, lines, zones, calibration)"
+    )
+
+    @field_validator("kafka_port", "postgres_port", "triton_http_port", "triton_grpc_port",
+                     "triton_metrics_port", "influx_port", "redis_port", "dagster_port")
+    @classmethod
+    def _port_range(cls, v: int) -> int:
+        if not 1 <= v <= 65535:
+            raise ValueError(f"port {v} is outside 1..65535")
+        return v
+
+    # Derived endpoints: explicit values win, else the local profile's.
+    @property
+    def kafka_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def pg_dsn(self) -> str:
+        return self.postgres_dsn or (
+            f"host=127.0.0.1 port={self.postgres_port} user={self.postgres_user} dbname={self.postgres_db}"
+        )
+
+    @property
+    def triton_grpc(self) -> str:
+        return self.triton_url or f"127.0.0.1:{self.triton_grpc_port}"
+
+    @property
+    def influx(self) -> str:
+        return self.influx_url or f"http://127.0.0.1:{self.influx_port}"
+
+    @property
+    def redis(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def topic(self, name: str) -> str:
+        """Full topic name, e.g. ``topic('frames') == 'itscam.frames'``."""
+        return f"{self.topic_prefix}.{name}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; a bad value fails with what to fix."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            lines.append(f"ITSCAM_{field.upper()}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError(
+            "Invalid configuration: " + "; ".join(lines)
+            + ". Fix or unset the environment variable(s) named above."
+        ) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
