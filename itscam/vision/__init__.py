@@ -1,0 +1,54 @@
+"""Pre- and post-processing maths of the YOLO11 detector: one module, three users.
+
+Triton's python models (``triton_models/preprocess``, ``triton_models/postprocess``),
+the in-process ONNX Runtime backend (:mod:`itscam.inference.onnxruntime`) and the
+tests all import this package, so the two inference paths cannot drift apart.
+It imports only numpy and OpenCV (it runs inside Triton's python-backend stub,
+whose environment has numpy < 2 and opencv-python-headless).
+
+Conventions: images are BGR ``uint8`` ``(H, W, 3)`` as OpenCV decodes them; the
+model input is RGB ``float32`` ``(3, 256, 416)`` in [0, 1], letterboxed with pad
+value 114; boxes are ``xyxy`` pixels, x right, y down, origin at the top-left
+pixel corner, either of the model input ("input pixels") or of the original
+frame ("original pixels").
+"""
+
+from itscam.vision.decode import decode_image
+from itscam.vision.letterbox import (
+    INPUT_HW,
+    PAD_VALUE,
+    Letterbox,
+    letterbox,
+    letterbox_params,
+    undo_letterbox,
+)
+from itscam.vision.postprocess import (
+    DETECTION_FIELDS,
+    NmsConfig,
+    decode_predictions,
+    nms,
+    nms_class_aware,
+    pack_detections,
+    postprocess,
+    postprocess_one,
+    unpack_detections,
+)
+
+__all__ = [
+    "DETECTION_FIELDS",
+    "INPUT_HW",
+    "PAD_VALUE",
+    "Letterbox",
+    "NmsConfig",
+    "decode_image",
+    "decode_predictions",
+    "letterbox",
+    "letterbox_params",
+    "nms",
+    "nms_class_aware",
+    "pack_detections",
+    "postprocess",
+    "postprocess_one",
+    "undo_letterbox",
+    "unpack_detections",
+]

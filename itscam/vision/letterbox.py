@@ -1,0 +1,135 @@
+"""Letterbox resize (aspect-preserving scale + constant padding) and its inverse.
+
+The arithmetic follows Ultralytics' ``LetterBox`` (centred padding, the
+``round(d -/+ 0.1)`` split of an odd pad) and ``scale_boxes`` (undo with the
+gain ``r``), so a model trained with Ultralytics sees the same pixels here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: Model input size ``(height, width)``: 16:9 frames letterboxed to 256x416.
+INPUT_HW: tuple[int, int] = (256, 416)
+#: Grey pad value of the letterbox bars (Ultralytics' default).
+PAD_VALUE = 114
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How one original frame maps onto the model input.
+
+    ``input = original * scale + (pad_x, pad_y)`` for x and y respectively.
+
+    Attributes:
+        orig_h, orig_w: original frame size in pixels.
+        scale: gain ``min(H_in / orig_h, W_in / orig_w)``.
+        pad_x, pad_y: left and top padding in input pixels.
+    """
+
+    orig_h: int
+    orig_w: int
+    scale: float
+    pad_x: float
+    pad_y: float
+
+    def as_array(self) -> np.ndarray:
+        """``(5,)`` float32 ``[orig_h, orig_w, scale, pad_x, pad_y]`` (the Triton tensor)."""
+        return np.array(
+            [self.orig_h, self.orig_w, self.scale, self.pad_x, self.pad_y], dtype=np.float32
+        )
+
+    @classmethod
+    def from_array(cls, values: np.ndarray) -> Letterbox:
+        """Inverse of :meth:`as_array`."""
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+        if v.shape != (5,):
+            raise ValueError(f"letterbox tensor must have 5 values, got shape {v.shape}")
+        return cls(round(float(v[0])), round(float(v[1])), float(v[2]), float(v[3]), float(v[4]))
+
+
+def letterbox_params(
+    orig_hw: tuple[int, int], input_hw: tuple[int, int] = INPUT_HW
+) -> tuple[Letterbox, tuple[int, int], tuple[int, int, int, int]]:
+    """Compute the letterbox geometry.
+
+    Returns:
+        ``(letterbox, (new_h, new_w), (top, bottom, left, right))``: the mapping,
+        the resized image size and the four pad widths in input pixels.
+    """
+    h, w = orig_hw
+    if h <= 0 or w <= 0:
+        raise ValueError(f"image size must be positive, got {w}x{h}")
+    in_h, in_w = input_hw
+    r = min(in_h / h, in_w / w)
+    new_w, new_h = round(w * r), round(h * r)
+    dw, dh = (in_w - new_w) / 2, (in_h - new_h) / 2
+    top, bottom = round(dh - 0.1), round(dh + 0.1)
+    left, right = round(dw - 0.1), round(dw + 0.1)
+    # Rounding the two halves independently can over- or under-shoot by a pixel.
+    bottom = in_h - new_h - top
+    right = in_w - new_w - left
+    # The gain travels between Triton models as float32; rounding it here keeps the
+    # in-process path bit-identical to the served one.
+    scale = float(np.float32(r))
+    return (
+        Letterbox(h, w, scale, float(left), float(top)),
+        (new_h, new_w),
+        (top, bottom, left, right),
+    )
+
+
+def letterbox(
+    image_bgr: np.ndarray, input_hw: tuple[int, int] = INPUT_HW, pad_value: int = PAD_VALUE
+) -> tuple[np.ndarray, Letterbox]:
+    """Letterbox one BGR frame into the model's input tensor.
+
+    Args:
+        image_bgr: ``(H, W, 3)`` BGR uint8 frame.
+        input_hw: model input ``(height, width)``.
+        pad_value: grey level of the bars.
+
+    Returns:
+        ``(tensor, letterbox)``: ``(3, in_h, in_w)`` float32 RGB in [0, 1], and the
+        mapping needed to bring boxes back to original pixels.
+    """
+    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+        raise ValueError(
+            f"expected a (H, W, 3) uint8 BGR image, got shape {image_bgr.shape} {image_bgr.dtype}"
+        )
+    lb, (new_h, new_w), (top, _bottom, left, _right) = letterbox_params(
+        image_bgr.shape[:2], input_hw
+    )
+    if (new_h, new_w) != image_bgr.shape[:2]:
+        resized = cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    else:
+        resized = image_bgr
+    in_h, in_w = input_hw
+    canvas = np.full((in_h, in_w, 3), pad_value, dtype=np.uint8)
+    canvas[top : top + new_h, left : left + new_w] = resized
+    # BGR -> RGB and HWC -> CHW in one strided copy, then scale to [0, 1].
+    tensor = canvas[:, :, ::-1].transpose(2, 0, 1).astype(np.float32)
+    tensor *= np.float32(1.0 / 255.0)
+    return tensor, lb
+
+
+def undo_letterbox(xyxy: np.ndarray, lb: Letterbox) -> np.ndarray:
+    """Map boxes from model-input pixels back to original-frame pixels.
+
+    Args:
+        xyxy: ``(N, 4)`` boxes in input pixels.
+        lb: the frame's :class:`Letterbox`.
+
+    Returns:
+        ``(N, 4)`` float32 boxes in original pixels, clipped to the frame.
+    """
+    boxes = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4).copy()
+    boxes[:, [0, 2]] -= lb.pad_x
+    boxes[:, [1, 3]] -= lb.pad_y
+    boxes /= np.float32(lb.scale)
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, lb.orig_w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, lb.orig_h)
+    return boxes

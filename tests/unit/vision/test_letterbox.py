@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from itscam.vision import (
+    INPUT_HW,
+    PAD_VALUE,
+    Letterbox,
+    letterbox,
+    letterbox_params,
+    undo_letterbox,
+)
+from tests.unit.vision.factories import make_frame
+
+
+@pytest.mark.parametrize(
+    ("orig_hw", "scale", "new_hw", "pads"),
+    [
+        # (h, w) -> gain, resized (h, w), (top, bottom, left, right)
+        ((360, 640), 0.65, (234, 416), (11, 11, 0, 0)),
+        ((1080, 1920), 416 / 1920, (234, 416), (11, 11, 0, 0)),
+        ((272, 640), 0.65, (177, 416), (39, 40, 0, 0)),
+        ((256, 416), 1.0, (256, 416), (0, 0, 0, 0)),
+        ((640, 360), 0.4, (256, 144), (0, 0, 136, 136)),
+        ((128, 208), 2.0, (256, 416), (0, 0, 0, 0)),
+        ((1, 1), 256.0, (256, 256), (0, 0, 80, 80)),
+    ],
+)
+def test_letterbox_params_table(orig_hw, scale, new_hw, pads):
+    lb, resized_hw, pad = letterbox_params(orig_hw, INPUT_HW)
+    assert lb.scale == pytest.approx(scale)
+    assert resized_hw == new_hw
+    assert pad == pads
+    top, bottom, left, right = pad
+    assert top + bottom + new_hw[0] == INPUT_HW[0]
+    assert left + right + new_hw[1] == INPUT_HW[1]
+    assert (lb.pad_x, lb.pad_y) == (left, top)
+
+
+@pytest.mark.parametrize("size", [(0, 10), (10, 0), (-1, 5)])
+def test_letterbox_params_rejects_empty_images(size):
+    with pytest.raises(ValueError, match="positive"):
+        letterbox_params(size)
+
+
+def test_letterbox_tensor_layout_rgb_and_padding():
+    frame = np.zeros((360, 640, 3), np.uint8)
+    frame[..., 0] = 255  # pure blue in BGR
+    tensor, lb = letterbox(frame)
+    assert tensor.shape == (3, *INPUT_HW) and tensor.dtype == np.float32
+    top = int(lb.pad_y)
+    inside = tensor[:, top : top + 234, :]
+    np.testing.assert_allclose(inside[2], 1.0)  # blue lands in the RGB tensor's last channel
+    np.testing.assert_allclose(inside[:2], 0.0)
+    np.testing.assert_allclose(tensor[:, :top, :], PAD_VALUE / 255, rtol=1e-6)
+    np.testing.assert_allclose(tensor[:, top + 234 :, :], PAD_VALUE / 255, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((10, 10), np.uint8),
+        np.zeros((10, 10, 3), np.float32),
+        np.zeros((10, 10, 4), np.uint8),
+    ],
+)
+def test_letterbox_rejects_non_bgr_uint8(bad):
+    with pytest.raises(ValueError, match="uint8 BGR"):
+        letterbox(bad)
+
+
+@pytest.mark.parametrize("orig_hw", [(360, 640), (1080, 1920), (640, 360), (272, 640), (256, 416)])
+def test_box_round_trip_through_letterbox(orig_hw):
+    h, w = orig_hw
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(0, [w * 0.8, h * 0.8], size=(50, 2))
+    wh = rng.uniform(1, [w * 0.2, h * 0.2], size=(50, 2))
+    boxes = np.concatenate([xy, xy + wh], axis=1).astype(np.float32)
+    lb, _, _ = letterbox_params(orig_hw)
+    to_input = boxes * lb.scale + np.array([lb.pad_x, lb.pad_y, lb.pad_x, lb.pad_y], np.float32)
+    np.testing.assert_allclose(undo_letterbox(to_input, lb), boxes, atol=1e-3 * max(h, w) / 416)
+
+
+def test_undo_letterbox_clips_to_the_frame():
+    lb, _, _ = letterbox_params((360, 640))
+    out = undo_letterbox(np.array([[-50, 0, 500, 300]], np.float32), lb)
+    assert out[0, 0] == 0 and out[0, 1] == 0
+    assert out[0, 2] == 640 and out[0, 3] == 360
+
+
+def test_undo_letterbox_of_no_boxes_is_empty():
+    lb, _, _ = letterbox_params((360, 640))
+    assert undo_letterbox(np.zeros((0, 4), np.float32), lb).shape == (0, 4)
+
+
+def test_content_lands_where_the_mapping_says():
+    frame = np.zeros((360, 640, 3), np.uint8)
+    frame[100:200, 300:400] = 255
+    tensor, lb = letterbox(frame)
+    ys, xs = np.nonzero(tensor[0] > 0.5)
+    found = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
+    # Bilinear resampling blurs the edges by up to a pixel of the input.
+    np.testing.assert_allclose(
+        undo_letterbox(found, lb), [[300, 100, 400, 200]], atol=1.6 / lb.scale
+    )
+
+
+def test_letterbox_tensor_round_trips_through_array():
+    _, lb = letterbox(make_frame(640, 360))
+    assert Letterbox.from_array(lb.as_array()) == lb
+    with pytest.raises(ValueError, match="5 values"):
+        Letterbox.from_array(np.zeros(4))
