@@ -1,0 +1,73 @@
+"""``itscam model train``: train the demo YOLO11n from ``yolo11n.yaml`` (no pretrained weights).
+
+Runs :mod:`itscam.model.yolo_train_worker` under the training venv
+(``.venv-train``: torch CPU + ultralytics; the main venv has no torch).
+Checkpoints go to ``runs/detect/<name>/weights/{last,best}.pt``; running the
+command again resumes from ``last.pt``. Use ``--background`` to detach it
+(log in ``runs/detect/<name>.log``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from itscam.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN_PYTHON = ROOT / ".venv-train" / "bin" / "python"
+WORKER = Path(__file__).with_name("yolo_train_worker.py")
+PROJECT = ROOT / "runs" / "detect"
+
+
+def train_python() -> Path:
+    py = Path(os.environ.get("ITSCAM_TRAIN_PYTHON", TRAIN_PYTHON))
+    if not py.exists():
+        raise ConfigError(f"training interpreter {py} not found: create .venv-train "
+                          "(torch + ultralytics, see requirements/) or set ITSCAM_TRAIN_PYTHON")
+    return py
+
+
+def worker_command(args: argparse.Namespace) -> list[str]:
+    data = Path(args.data).resolve()
+    if not data.exists():
+        raise ConfigError(f"{data} not found: run `itscam model dataset` first")
+    cmd = [str(train_python()), str(WORKER), "--data", str(data), "--project", str(PROJECT),
+           "--name", args.name, "--epochs", str(args.epochs), "--imgsz", str(args.imgsz),
+           "--batch", str(args.batch), "--workers", str(args.workers),
+           "--config-dir", str(ROOT / ".itscam" / "ultralytics")]
+    if args.set_epochs:
+        cmd += ["--set-epochs", str(args.set_epochs)]
+    if args.fresh:
+        cmd.append("--fresh")
+    return cmd
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="itscam model train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="data/vehicles/data.yaml")
+    ap.add_argument("--name", default="vehicles")
+    ap.add_argument("--epochs", type=int, default=100)
+    ap.add_argument("--imgsz", type=int, default=416)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--set-epochs", type=int, default=0,
+                    help="retarget an existing run to this many epochs and resume")
+    ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--background", action="store_true", help="detach; log to runs/detect/NAME.log")
+    args = ap.parse_args(argv)
+    cmd = worker_command(args)
+    if not args.background:
+        return subprocess.call(cmd, cwd=ROOT)
+    PROJECT.mkdir(parents=True, exist_ok=True)
+    log = PROJECT / f"{args.name}.log"
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    (PROJECT / f"{args.name}.pid").write_text(str(proc.pid))
+    print(f"training in the background: pid {proc.pid}, log {log}", file=sys.stderr)
+    return 0

@@ -1,0 +1,90 @@
+"""Training worker, run by ``itscam model train`` under the training venv (torch + ultralytics).
+
+Standalone on purpose: it imports nothing from ``itscam`` so it runs in
+``.venv-train``, which lacks the main environment's packages. Resumes from
+``<project>/<name>/weights/last.pt`` when it exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+
+def _prepare_offline(config_dir: Path) -> None:
+    """Ultralytics fetches a font and phones home unless told not to; neither works offline."""
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
+    font_dir = config_dir / "Ultralytics"
+    font_dir.mkdir(parents=True, exist_ok=True)
+    font = font_dir / "Arial.ttf"
+    if not font.exists():
+        ttfs = sorted(Path("/usr/share/fonts").rglob("*.ttf"))
+        if not ttfs:
+            sys.exit("no TTF font under /usr/share/fonts to stand in for Arial.ttf")
+        shutil.copy(ttfs[0], font)
+
+
+def _threads_callback(n: int):
+    def cb(_trainer) -> None:
+        import torch
+
+        # Ultralytics drops torch to 1 thread on small machines, which is ~1.7x slower.
+        torch.set_num_threads(n)
+
+    return cb
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--project", required=True)
+    ap.add_argument("--name", default="vehicles")
+    ap.add_argument("--epochs", type=int, default=100)
+    ap.add_argument("--imgsz", type=int, default=416)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--config-dir", required=True)
+    ap.add_argument("--set-epochs", type=int, default=0,
+                    help="change the target epoch count of an existing run, then resume")
+    ap.add_argument("--fresh", action="store_true", help="ignore last.pt and start over")
+    args = ap.parse_args()
+    _prepare_offline(Path(args.config_dir))
+    import torch
+    from ultralytics import YOLO, settings
+
+    settings.update({"sync": False})
+    torch.set_num_threads(args.threads)
+    last = Path(args.project) / args.name / "weights" / "last.pt"
+    if last.exists() and not args.fresh:
+        if args.set_epochs:
+            ckpt = torch.load(last, map_location="cpu", weights_only=False)
+            ckpt["train_args"]["epochs"] = args.set_epochs
+            torch.save(ckpt, last)
+            print(f"retargeted {last} to {args.set_epochs} epochs", flush=True)
+        model = YOLO(str(last))
+        resume = True
+    else:
+        model = YOLO("yolo11n.yaml")
+        resume = False
+    cb = _threads_callback(args.threads)
+    model.add_callback("on_train_start", cb)
+    model.add_callback("on_train_epoch_start", cb)
+    if resume:
+        model.train(resume=True)
+    else:
+        model.train(data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
+                    workers=args.workers, device="cpu", project=args.project, name=args.name,
+                    exist_ok=True, plots=False, patience=0, optimizer="AdamW", lr0=0.002,
+                    warmup_epochs=2, close_mosaic=10, seed=args.seed, cache="ram", amp=False,
+                    verbose=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
