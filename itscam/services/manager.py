@@ -218,6 +218,18 @@ class ServiceManager:
                 f"postgres: initdb failed (see {log}). Remove {pgdata} to start from an empty database."
             )
 
+    def _check_state_access(self) -> None:
+        if not self._drop_privileges():
+            return
+        res = subprocess.run(["runuser", "-u", SERVICE_USER, "--", "test", "-w", str(self.state)],
+                             capture_output=True)
+        if res.returncode != 0:
+            raise ServiceError(
+                f"The services run as the unprivileged user '{SERVICE_USER}', which cannot write to the "
+                f"state directory {self.state} (a parent folder is not traversable). Choose a state "
+                "directory under a world-traversable path with ITSCAM_STATE_DIR."
+            )
+
     def _as_user(self, argv: list[str], env: dict[str, str] | None = None) -> list[str]:
         if not self._drop_privileges():
             return argv
@@ -233,6 +245,7 @@ class ServiceManager:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._prepare_dir(self.state)
+        self._check_state_access()
         started: list[tuple[str, subprocess.Popen[bytes], Launch]] = []
         for name in names or ALL_SERVICES:
             if self._read_pid(name):
@@ -248,9 +261,13 @@ class ServiceManager:
                 progress(f"starting {name} on 127.0.0.1:{launch.port}")
             log = open(self.log_path(name), "ab")  # noqa: SIM115 -- handed to the child
             env = {**os.environ, **launch.env}
-            argv = self._as_user(launch.argv, launch.env) if launch.as_service_user else launch.argv
-            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=env, cwd=str(self.state / name), start_new_session=True)
+            ids = self._ensure_user() if launch.as_service_user else None
+            if ids:
+                env.update(HOME=str(self.state / name), USER=SERVICE_USER, LOGNAME=SERVICE_USER)
+            proc = subprocess.Popen(launch.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=env, cwd=str(self.state / name), start_new_session=True,
+                                    user=ids[0] if ids else None, group=ids[1] if ids else None,
+                                    extra_groups=[] if ids else None)
             log.close()
             self._pid_path(name).write_text(str(proc.pid))
             started.append((name, proc, launch))
@@ -287,8 +304,7 @@ class ServiceManager:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
                 time.sleep(0.2)
-            with contextlib.suppress(ChildProcessError, OSError):
-                os.waitpid(pid, os.WNOHANG)
+            _reap(pid)
             self._pid_path(name).unlink(missing_ok=True)
             stopped.append(name)
         return stopped
@@ -313,6 +329,24 @@ class ServiceManager:
 
     def running(self) -> list[str]:
         return [st.name for st in self.status() if st.running]
+
+
+def _reap(pid: int, timeout_s: float = 3.0) -> None:
+    """Collect the exit status of a child we started (no zombie left behind)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return  # not our child (started by another process): init reaps it
+        if done:
+            return
+        time.sleep(0.05)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any live (non-zombie) process remains in process group ``pgid``."""
+    return _group_alive(pgid)
 
 
 def _group_alive(pgid: int) -> bool:
