@@ -1,0 +1,1 @@
+"""ITS Camera AI Dagster code location (``workspace.yaml`` loads ``its_platform.definitions``)."""

@@ -1,0 +1,1 @@
+"""Data quality: a Great Expectations 1.x bridge and the expectation suites of each table."""
