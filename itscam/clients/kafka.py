@@ -1,0 +1,139 @@
+"""Kafka client helpers shared by streaming and platform code.
+
+One place for: the topic list and its partition counts, explicit topic
+creation (auto-created topics get one partition, and Faust tables then fail
+with PartitionsMismatch), an idempotent batching producer, and consumer-group
+lag (the autoscaling signal, and how a run knows its frames are all processed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+
+from itscam.errors import ServiceError
+from itscam.settings import Settings
+
+#: Every topic of the system, by short name (``settings.topic(name)`` is the full name).
+TOPICS: tuple[str, ...] = (
+    "frames", "detections", "crossings", "counts_1m", "events", "camera_health", "dead_letter",
+)
+#: Frames are large and short-lived; everything else is small. Retention in ms.
+RETENTION_MS = {"frames": 3_600_000, "detections": 6 * 3_600_000}
+DEFAULT_RETENTION_MS = 7 * 86_400_000
+
+
+def _unreachable(settings: Settings, exc: Exception) -> ServiceError:
+    return ServiceError(
+        f"Kafka broker at {settings.kafka_servers} cannot be reached ({exc}). Start the local "
+        "services with `itscam services up`, or set ITSCAM_KAFKA_BOOTSTRAP to a reachable broker."
+    )
+
+
+async def ensure_topics(settings: Settings, names: Iterable[str] = TOPICS,
+                        partitions: int | None = None) -> dict[str, int]:
+    """Create the topics (full names from ``settings.topic``) that do not exist yet.
+
+    Returns ``{full_name: partition_count}`` as the broker reports it. An
+    existing topic with fewer partitions than asked for is an error (per-camera
+    ordering and table co-partitioning depend on the count).
+    """
+    nparts = partitions or settings.kafka_partitions
+    wanted = {settings.topic(n): n for n in names}
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_servers, request_timeout_ms=10_000)
+    try:
+        await admin.start()
+    except (KafkaConnectionError, KafkaError, OSError) as exc:
+        raise _unreachable(settings, exc) from None
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(full, num_partitions=nparts, replication_factor=1,
+                     topic_configs={"retention.ms": str(RETENTION_MS.get(short, DEFAULT_RETENTION_MS))})
+            for full, short in wanted.items() if full not in existing
+        ]
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(new)
+        counts: dict[str, int] = {}
+        for desc in await admin.describe_topics(list(wanted)):
+            counts[desc["topic"]] = len(desc.get("partitions", []))
+    finally:
+        await admin.close()
+    short_of = {t: c for t, c in counts.items() if c < nparts}
+    if short_of:
+        raise ServiceError(
+            f"Topics {short_of} have fewer partitions than ITSCAM_KAFKA_PARTITIONS={nparts}. "
+            "Delete them (they were probably auto-created) or lower the setting."
+        )
+    return counts
+
+
+def ensure_topics_sync(settings: Settings, names: Iterable[str] = TOPICS,
+                       partitions: int | None = None) -> dict[str, int]:
+    return asyncio.run(ensure_topics(settings, names, partitions))
+
+
+def make_producer(settings: Settings, *, linger_ms: int = 5, max_request_size: int = 1_048_576,
+                  **kwargs: object) -> AIOKafkaProducer:
+    """Idempotent producer (acks=all, no duplicates on retry) that batches for ``linger_ms``."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_servers,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=linger_ms,
+        max_request_size=max_request_size,
+        max_batch_size=1_048_576,
+        request_timeout_ms=30_000,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def start_producer(settings: Settings, **kwargs: object) -> AIOKafkaProducer:
+    producer = make_producer(settings, **kwargs)  # type: ignore[arg-type]
+    try:
+        await producer.start()
+    except (KafkaConnectionError, KafkaError, OSError) as exc:
+        await producer.stop()
+        raise _unreachable(settings, exc) from None
+    return producer
+
+
+async def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartition, int]:
+    """Log-end offset of every partition of ``topics`` (full names)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = []
+        for t in topics:
+            parts = consumer.partitions_for_topic(t)
+            if parts is None:
+                await consumer._client.force_metadata_update()
+                parts = consumer.partitions_for_topic(t) or set()
+            tps += [TopicPartition(t, p) for p in parts]
+        return dict(await consumer.end_offsets(tps)) if tps else {}
+    finally:
+        await consumer.stop()
+
+
+async def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) -> dict[str, int]:
+    """Records not yet committed by ``group_id``, per topic (full names)."""
+    topics = list(topics)
+    ends = await end_offsets(settings, topics)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_servers)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group_id)
+    finally:
+        await admin.close()
+    lag = dict.fromkeys(topics, 0)
+    for tp, end in ends.items():
+        meta = committed.get(tp)
+        done = meta.offset if meta is not None and meta.offset >= 0 else 0
+        lag[tp.topic] += max(0, end - done)
+    return lag

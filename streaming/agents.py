@@ -1,0 +1,79 @@
+"""Faust agents: detect_vehicles, analyse_tracks, sink_detections, sink_analytics.
+
+The agents are thin: each takes a time-bounded micro-batch of *events*
+(``take_events``: the raw bytes plus headers and offsets) and hands it to a
+processor in :mod:`streaming.processing`. ``take_events`` acks a batch only
+after the loop body has finished with it, so a sink's offsets are committed
+only after its database transaction commits.
+
+Backpressure: one micro-batch in flight per agent and a small stream buffer
+(``stream_buffer_maxsize`` in :mod:`streaming.app`); when inference or the
+database is slow, Faust stops fetching instead of queueing without bound.
+"""
+
+from __future__ import annotations
+
+import os
+
+from streaming.app import app
+from streaming.processing import Runtime
+from streaming.topics import (
+    counts_1m_topic,
+    crossings_topic,
+    detections_topic,
+    events_topic,
+    frames_topic,
+)
+
+#: Frames per detect micro-batch, and the most it waits to fill one (seconds).
+DETECT_BATCH = int(os.environ.get("ITSCAM_DETECT_BATCH", "16"))
+DETECT_WITHIN = float(os.environ.get("ITSCAM_DETECT_WITHIN_S", "0.05"))
+ANALYSE_BATCH, ANALYSE_WITHIN = 512, 0.1
+SINK_BATCH, SINK_WITHIN = 4000, 0.5
+
+analyzer_state_table = app.Table(
+    "analyzer_state",
+    key_type=bytes,
+    value_type=bytes,
+    partitions=app.itscam_settings.kafka_partitions,  # type: ignore[attr-defined]
+    # Key the changelog with the producer's partitioner: the same partition as
+    # the camera's detections, whichever event of a micro-batch is current.
+    use_partitioner=True,
+)
+
+runtime = Runtime(app.itscam_settings, state_table=analyzer_state_table)  # type: ignore[attr-defined]
+
+
+@app.agent(frames_topic)
+async def detect_vehicles(stream):  # type: ignore[no-untyped-def]
+    """JPEG frames -> detections records (micro-batched inference)."""
+    async for events in stream.take_events(DETECT_BATCH, within=DETECT_WITHIN):
+        await runtime.frames.process(events)
+
+
+@app.agent(detections_topic)
+async def analyse_tracks(stream):  # type: ignore[no-untyped-def]
+    """Detections -> per-camera tracking and analysis -> crossings, minute counts, events."""
+    async for events in stream.take_events(ANALYSE_BATCH, within=ANALYSE_WITHIN):
+        await runtime.analysis.process(events)
+
+
+@app.agent(detections_topic)
+async def sink_detections(stream):  # type: ignore[no-untyped-def]
+    """Detections -> frame_metadata + vehicle_detections (COPY) and InfluxDB metrics."""
+    async for events in stream.take_events(SINK_BATCH, within=SINK_WITHIN):
+        await runtime.sink.process_detections(events)
+
+
+@app.agent(app.topic(crossings_topic.get_topic_name(), counts_1m_topic.get_topic_name(),
+                     events_topic.get_topic_name(), key_type=bytes, value_type=bytes,
+                     key_serializer="raw", value_serializer="raw"))
+async def sink_analytics(stream):  # type: ignore[no-untyped-def]
+    """Crossings, 1-minute counts and events -> PostgreSQL (idempotent COPY)."""
+    async for events in stream.take_events(SINK_BATCH, within=SINK_WITHIN):
+        await runtime.sink.process_analytics(events)
+
+
+@app.task
+async def _serve_metrics() -> None:
+    runtime.start_metrics()

@@ -1,0 +1,456 @@
+"""What the agents do with a micro-batch of events: plain async code, no Faust imports.
+
+Each processor takes a list of Faust events (objects with ``.message`` carrying
+``key``, ``value``, ``headers``, ``topic``, ``partition``, ``offset``) and a
+``send(topic, key, value, headers=None)`` coroutine, so unit tests drive it
+with hand-built events and agent tests drive it through ``test_context()``.
+
+Per-camera analyser state and restarts
+---------------------------------------
+A camera's detections all sit in one partition (key = camera id), so one
+worker at a time owns its :class:`CameraAnalyzer`. After every micro-batch the
+analyser is checkpointed to a Faust table (changelog-backed; rebuilt on
+start or rebalance) together with the offset of the last record it consumed.
+After a restart or rebalance the worker restores that checkpoint, skips the
+records it already reflects, and replays the rest: the analyser continues
+with its tracks intact, so there is no burst of phantom crossings, and any
+output re-produced by the replay is identical and deduplicated by the sinks'
+natural keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import struct
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from itscam.domain.detections import Detections
+from itscam.settings import Settings
+from streaming import metrics
+from streaming.cameras import CameraDirectory
+from streaming.contracts import (
+    COUNTS_FIELDS,
+    CROSSING_FIELDS,
+    EVENT_FIELDS,
+    REASON_INFERENCE,
+    REASON_SCHEMA,
+    REASON_UNDECODABLE,
+    SCHEMA_COUNTS_1M,
+    SCHEMA_CROSSING,
+    SCHEMA_DETECTIONS,
+    SCHEMA_EVENT,
+    ContractViolation,
+    Frame,
+    decode_detections,
+    decode_frame,
+    encode_detections,
+    encode_record,
+    loads,
+)
+from streaming.deadletter import send_dead_letter
+from streaming.sinks import (
+    COUNTS_COLUMNS,
+    CROSSING_COLUMNS,
+    DETECTION_COLUMNS,
+    EVENT_COLUMNS,
+    FRAME_COLUMNS,
+    MetricsSink,
+    PostgresSink,
+    StateSink,
+    camera_metrics,
+    counts_row,
+    crossing_row,
+    detection_rows,
+    event_row,
+    frame_row,
+)
+
+log = logging.getLogger(__name__)
+
+Send = Callable[..., Awaitable[Any]]
+_CKPT = struct.Struct("<qq")  # (partition, offset) in front of the pickled analyser
+
+
+def _now_us() -> int:
+    return int(time.time() * 1e6)
+
+
+async def _dead_letter(send: Send, topic: str, event: Any, reason: str, detail: str) -> None:
+    m = event.message
+    await send_dead_letter(_Sender(send, topic), key=m.key, value=m.value, headers=m.headers,
+                           reason=reason, detail=detail, source_topic=m.topic,
+                           partition=m.partition, offset=m.offset)
+
+
+class _Sender:
+    """Adapts ``send(topic, ...)`` to the ``topic.send(...)`` shape of deadletter."""
+
+    def __init__(self, send: Send, topic: str) -> None:
+        self._send, self._topic = send, topic
+
+    async def send(self, *, key: Any, value: Any, headers: Any = None) -> Any:
+        return await self._send(self._topic, key, value, headers)
+
+
+def _key(camera_id: str) -> bytes:
+    return camera_id.encode()
+
+
+class FrameProcessor:
+    """Validate frames, run the detector on the valid ones, emit detections records.
+
+    Args:
+        topics: full topic names ``{"detections": ..., "dead_letter": ...}``.
+        detector: has ``async detect(images: list[bytes]) -> list[Detections | Exception]``
+            (JPEG bytes in, original-frame pixel boxes out) and optionally ``model_version``.
+        cameras: membership test for camera ids (unknown ids are dead-lettered).
+        max_inflight: detector requests in flight at once (sub-batches of ``sub_batch``).
+    """
+
+    def __init__(self, topics: dict[str, str], send: Send, detector_factory: Callable[[], Any],
+                 cameras: Any, *, sub_batch: int = 8, max_inflight: int = 2,
+                 retries: int = 3) -> None:
+        self.topics = topics
+        self.send = send
+        self._detector_factory = detector_factory
+        self._detector: Any = None
+        self.cameras = cameras
+        self.sub_batch = sub_batch
+        self.sem = asyncio.Semaphore(max_inflight)
+        self.retries = retries
+        self.frames_ok = 0
+
+    @property
+    def detector(self) -> Any:
+        if self._detector is None:
+            self._detector = self._detector_factory()
+        return self._detector
+
+    async def _detect(self, images: list[bytes]) -> tuple[list[Any], float]:
+        async with self.sem:
+            t0 = time.perf_counter()
+            out = await self.detector.detect(images)
+            return list(out), (time.perf_counter() - t0) * 1e3
+
+    async def process(self, events: Sequence[Any]) -> None:
+        now = _now_us()
+        valid: list[tuple[Any, Frame]] = []
+        for ev in events:
+            m = ev.message
+            try:
+                frame = decode_frame(m.key, m.value, m.headers, now_us=now, known_cameras=self.cameras)
+            except ContractViolation as exc:
+                await _dead_letter(self.send, self.topics["dead_letter"], ev, exc.reason, exc.detail)
+                continue
+            valid.append((ev, frame))
+        if not valid:
+            return
+        metrics.BATCH_SIZE.observe(len(valid))
+        chunks = [valid[i:i + self.sub_batch] for i in range(0, len(valid), self.sub_batch)]
+        results = await asyncio.gather(*(self._detect_with_retry(c) for c in chunks))
+        model_version = str(getattr(self.detector, "model_version", "") or "")
+        for chunk, (dets_list, ms) in zip(chunks, results, strict=True):
+            per_image_ms = ms / max(1, len(chunk))
+            for (ev, frame), dets in zip(chunk, dets_list, strict=True):
+                if isinstance(dets, Exception):
+                    reason = REASON_UNDECODABLE if _is_decode_error(dets) else REASON_INFERENCE
+                    await _dead_letter(self.send, self.topics["dead_letter"], ev, reason, str(dets))
+                    continue
+                value = encode_detections(frame, dets, ingest_ts_us=_ingest_us(ev, now),
+                                          model_version=model_version, inference_ms=per_image_ms)
+                await self.send(self.topics["detections"], _key(frame.camera_id), value, None)
+                self.frames_ok += 1
+                metrics.FRAMES.labels(frame.camera_id).inc()
+                metrics.DETECTIONS.labels(frame.camera_id).inc(len(dets))
+                metrics.FRAME_AGE.observe(max(0.0, (_now_us() - frame.capture_ts_us) / 1e6))
+
+    async def _detect_with_retry(self, chunk: list[tuple[Any, Frame]]) -> tuple[list[Any], float]:
+        images = [f.image for _, f in chunk]
+        delay = 0.2
+        for attempt in range(self.retries + 1):
+            try:
+                out, ms = await self._detect(images)
+                metrics.INFER_LATENCY.observe(ms / 1e3)
+                if len(out) != len(images):
+                    raise RuntimeError(f"detector returned {len(out)} results for {len(images)} images")
+                return out, ms
+            except Exception as exc:
+                metrics.ERRORS.labels("inference").inc()
+                if attempt == self.retries:
+                    log.error("inference failed after %d attempts: %s", attempt + 1, exc)
+                    return [exc] * len(images), 0.0
+                log.warning("inference failed (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+
+def _is_decode_error(exc: Exception) -> bool:
+    from itscam.errors import DataError
+
+    return isinstance(exc, DataError | ValueError)
+
+
+def _ingest_us(ev: Any, default: int) -> int:
+    """Broker append time of the frame record (ms), as microseconds."""
+    ts = getattr(ev.message, "timestamp", None)
+    return int(ts * 1000) if isinstance(ts, int | float) and ts > 1e12 else default
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def make_analyzer(config: Any) -> Any:
+    """A fresh per-camera analyser (:class:`itscam.domain.analyzer.CameraAnalyzer`)."""
+    from itscam.domain.analyzer import CameraAnalyzer
+
+    return CameraAnalyzer(config)
+
+
+def _outputs(out: Any, *names: str) -> list[Any]:
+    for n in names:
+        v = out.get(n) if isinstance(out, dict) else getattr(out, n, None)
+        if v is not None:
+            return list(v)
+    return []
+
+
+def _state(out: Any) -> dict[str, Any] | None:
+    for n in ("latest", "state", "latest_state"):
+        v = out.get(n) if isinstance(out, dict) else getattr(out, n, None)
+        if v is not None:
+            return v if isinstance(v, dict) else getattr(v, "__dict__", None)
+    return None
+
+
+class AnalysisProcessor:
+    """Per-camera tracking and analysis with checkpointed state (see module docstring).
+
+    Args:
+        table: mapping ``bytes camera id -> bytes checkpoint`` (a Faust table
+            in the worker, a dict in tests).
+        analyzer_factory: ``CameraConfig -> analyser`` with
+            ``update(capture_ts, frame_seq, detections, healthy) -> output``.
+    """
+
+    def __init__(self, topics: dict[str, str], send: Send, cameras: Any, table: Any,
+                 *, analyzer_factory: Callable[[Any], Any] = make_analyzer,
+                 state_sink: StateSink | None = None) -> None:
+        self.topics = topics
+        self.send = send
+        self.cameras = cameras
+        self.table = table
+        self.factory = analyzer_factory
+        self.state_sink = state_sink
+        # camera -> (partition, offset, analyser) of what this worker holds in memory
+        self.live: dict[str, tuple[int, int, Any]] = {}
+        self.skipped = 0
+        self.frames = 0
+
+    def _restore(self, camera_id: str) -> tuple[int, int, Any] | None:
+        blob = self.table.get(_key(camera_id))
+        if not blob:
+            return None
+        part, off = _CKPT.unpack_from(blob)
+        live = self.live.get(camera_id)
+        if live is not None and live[0] == part and live[1] == off:
+            return live  # our in-memory analyser is exactly the checkpoint
+        try:
+            analyzer = pickle.loads(blob[_CKPT.size:])
+        except Exception as exc:
+            log.error("checkpoint of camera %s is unreadable (%s); starting fresh", camera_id, exc)
+            return None
+        log.info("camera %s: analyser restored from checkpoint at %d@%d", camera_id, part, off)
+        return (part, off, analyzer)
+
+    async def process(self, events: Sequence[Any]) -> None:
+        by_cam: dict[str, list[tuple[Any, dict[str, Any], Detections]]] = defaultdict(list)
+        for ev in events:
+            try:
+                rec, dets = decode_detections(ev.message.value)
+            except ContractViolation as exc:
+                await _dead_letter(self.send, self.topics["dead_letter"], ev, exc.reason, exc.detail)
+                continue
+            by_cam[rec["camera_id"]].append((ev, rec, dets))
+        states: dict[str, dict[str, Any]] = {}
+        for cam, items in by_cam.items():
+            cfg = self.cameras.get(cam)
+            if cfg is None:
+                for ev, _, _ in items:
+                    await _dead_letter(self.send, self.topics["dead_letter"], ev, "unknown_camera",
+                                       f"camera {cam!r} is not in the registry")
+                continue
+            held = self._restore(cam)
+            if held is None:
+                part, off, analyzer = -1, -1, self.factory(cfg)
+            else:
+                part, off, analyzer = held
+            for ev, rec, dets in items:
+                m = ev.message
+                if m.partition == part and m.offset <= off:
+                    self.skipped += 1  # already reflected in the restored analyser
+                    continue
+                out = analyzer.update(rec["capture_ts_us"] / 1e6, rec["frame_seq"], dets,
+                                      bool(rec.get("healthy", True)))
+                self.frames += 1
+                part, off = m.partition, m.offset
+                await self._emit(cam, rec.get("run_id") or "", out)
+                st = _state(out)
+                if st is not None:
+                    states[cam] = st
+            self.live[cam] = (part, off, analyzer)
+            self.table[_key(cam)] = _CKPT.pack(part, off) + pickle.dumps(analyzer, protocol=5)
+        if self.state_sink is not None and states:
+            await asyncio.to_thread(self.state_sink.put, states)
+
+    async def _emit(self, cam: str, run_id: str, out: Any) -> None:
+        key = _key(cam)
+        for c in _outputs(out, "crossings"):
+            metrics.CROSSINGS.labels(cam).inc()
+            await self.send(self.topics["crossings"], key,
+                            encode_record(SCHEMA_CROSSING, CROSSING_FIELDS, c, camera_id=cam, run_id=run_id))
+        for r in _outputs(out, "minute_rows", "counts", "counts_1m"):
+            await self.send(self.topics["counts_1m"], key,
+                            encode_record(SCHEMA_COUNTS_1M, COUNTS_FIELDS, r, camera_id=cam, run_id=run_id))
+        for e in _outputs(out, "events"):
+            await self.send(self.topics["events"], key,
+                            encode_record(SCHEMA_EVENT, EVENT_FIELDS, e, camera_id=cam, run_id=run_id))
+
+
+# --------------------------------------------------------------------------- sinks
+
+
+class SinkProcessor:
+    """Decode sink-topic records, write them to PostgreSQL (retrying until it works)."""
+
+    def __init__(self, topics: dict[str, str], send: Send, pg: PostgresSink,
+                 metrics_sink: MetricsSink | None = None, *, max_backoff_s: float = 10.0) -> None:
+        self.topics = topics
+        self.send = send
+        self.pg = pg
+        self.metrics_sink = metrics_sink
+        self.max_backoff_s = max_backoff_s
+        self.rows: dict[str, int] = defaultdict(int)
+
+    async def _write(self, batches: dict[str, tuple[Sequence[str], list[tuple], int | None]]) -> None:
+        delay = 0.5
+        while True:
+            t0 = time.perf_counter()
+            try:
+                written = await asyncio.to_thread(self.pg.write, batches)
+            except Exception as exc:
+                # Not acking keeps these records uncommitted; retrying the same
+                # idempotent batch is safe. Data already accepted is never dropped.
+                metrics.ERRORS.labels("postgres").inc()
+                log.warning("PostgreSQL write failed (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff_s)
+                continue
+            for table, n in written.items():
+                self.rows[table] += n
+                metrics.SINK_ROWS.labels(table).inc(n)
+                metrics.SINK_LATENCY.labels(table).observe(time.perf_counter() - t0)
+            return
+
+    async def process_detections(self, events: Sequence[Any]) -> None:
+        recs: list[dict[str, Any]] = []
+        for ev in events:
+            try:
+                rec = loads(ev.message.value, SCHEMA_DETECTIONS)
+                frame_row(rec)
+            except (ContractViolation, KeyError, TypeError, ValueError) as exc:
+                reason = exc.reason if isinstance(exc, ContractViolation) else REASON_SCHEMA
+                await _dead_letter(self.send, self.topics["dead_letter"], ev, reason, str(exc))
+                continue
+            recs.append(rec)
+        if not recs:
+            return
+        frames = [frame_row(r) for r in recs]
+        dets = [row for r in recs for row in detection_rows(r)]
+        await self._write({
+            "camera_data.frame_metadata": (FRAME_COLUMNS, frames, 1),
+            "analytics.vehicle_detections": (DETECTION_COLUMNS, dets, 1),
+        })
+        if self.metrics_sink is not None:
+            await asyncio.to_thread(self.metrics_sink.write, camera_metrics(recs))
+
+    async def process_analytics(self, events: Sequence[Any]) -> None:
+        spec = {
+            self.topics["crossings"]: (SCHEMA_CROSSING, "analytics.crossings", CROSSING_COLUMNS,
+                                       crossing_row, 6),
+            self.topics["counts_1m"]: (SCHEMA_COUNTS_1M, "analytics.lane_counts_1m", COUNTS_COLUMNS,
+                                       counts_row, 3),
+            self.topics["events"]: (SCHEMA_EVENT, "analytics.events", EVENT_COLUMNS, event_row, None),
+        }
+        rows: dict[str, list[tuple]] = defaultdict(list)
+        for ev in events:
+            schema, table, _, builder, _ = spec[ev.message.topic]
+            try:
+                rows[table].append(builder(loads(ev.message.value, schema)))
+            except (ContractViolation, KeyError, TypeError, ValueError) as exc:
+                reason = exc.reason if isinstance(exc, ContractViolation) else REASON_SCHEMA
+                await _dead_letter(self.send, self.topics["dead_letter"], ev, reason, str(exc))
+        batches = {table: (cols, rows[table], tcol) for _, table, cols, _, tcol in spec.values()
+                   if rows.get(table)}
+        if batches:
+            await self._write(batches)
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+class Runtime:
+    """Per-worker singletons: settings, detector, camera directory, sinks, processors."""
+
+    def __init__(self, settings: Settings, *, state_table: Any, send: Send | None = None,
+                 detector_factory: Callable[[], Any] | None = None,
+                 analyzer_factory: Callable[[Any], Any] = make_analyzer,
+                 cameras: Any = None) -> None:
+        self.settings = settings
+        self.topics = {n: settings.topic(n) for n in
+                       ("frames", "detections", "crossings", "counts_1m", "events", "dead_letter")}
+        self.send = send or self._faust_send
+        self.cameras = cameras if cameras is not None else CameraDirectory(settings)
+        self.frames = FrameProcessor(self.topics, self._send, detector_factory or self._make_detector,
+                                     self.cameras)
+        self.analysis = AnalysisProcessor(self.topics, self._send, self.cameras, state_table,
+                                          analyzer_factory=analyzer_factory,
+                                          state_sink=StateSink(settings))
+        self.sink = SinkProcessor(self.topics, self._send, PostgresSink(settings),
+                                  MetricsSink(settings))
+        self._metrics_started = False
+        self._faust_topics: dict[str, Any] = {}
+
+    async def _send(self, topic: str, key: Any, value: Any, headers: Any = None) -> Any:
+        return await self.send(topic, key, value, headers)
+
+    async def _faust_send(self, topic: str, key: Any, value: Any, headers: Any = None) -> Any:
+        t = self._faust_topics.get(topic)
+        if t is None:
+            from streaming.app import app
+
+            t = self._faust_topics[topic] = app.topic(topic, key_serializer="raw",
+                                                      value_serializer="raw")
+        return await t.send(key=key, value=value, headers=headers)
+
+    def _make_detector(self) -> Any:
+        from itscam.inference import make_detector
+
+        return make_detector(self.settings)
+
+    def start_metrics(self) -> None:
+        import os
+
+        if self._metrics_started:
+            return
+        self._metrics_started = True
+        port = int(os.environ.get("ITSCAM_METRICS_PORT", "9108"))
+        try:
+            metrics.serve(port)
+        except OSError as exc:
+            log.warning("Prometheus metrics not served on port %d: %s", port, exc)
