@@ -1,0 +1,140 @@
+"""``itscam model install``: export the trained detector to ONNX and install it for Triton.
+
+Exports ``runs/detect/vehicles/weights/best.pt`` (or ``--weights``; ``--untrained``
+exports a freshly initialised 4-class ``yolo11n.yaml`` model as a placeholder)
+to ``triton_models/yolo11n/1/model.onnx`` (input ``images`` [N,3,256,416],
+output ``output0`` [N,8,2184]) and writes ``triton_models/yolo11n/MODEL_CARD.md``
+from the training log and the latest ``itscam model evaluate`` result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from itscam.domain.detections import VEHICLE_CLASSES
+from itscam.model.export import INPUT_HW, check_onnx, run_export
+from itscam.model.train import PROJECT, ROOT
+
+MODEL_DIR = ROOT / "triton_models" / "yolo11n"
+MODEL_PATH = MODEL_DIR / "1" / "model.onnx"
+CARD_PATH = MODEL_DIR / "MODEL_CARD.md"
+EVAL_PATH = ROOT / ".itscam" / "model_eval.json"
+TRAINING_NOTES = Path(__file__).with_name("training_notes.json")
+
+
+def training_summary(run_dir: Path) -> dict:
+    """Epochs done and the last/best validation metrics from Ultralytics' results.csv."""
+    res = run_dir / "results.csv"
+    if not res.exists():
+        return {}
+    rows = list(csv.DictReader(res.open()))
+    if not rows:
+        return {}
+    rows = [{k.strip(): v for k, v in r.items()} for r in rows]
+    best = max(rows, key=lambda r: float(r.get("metrics/mAP50-95(B)", 0) or 0))
+    return {"epochs_done": len(rows),
+            "val_best_epoch": int(float(best["epoch"])),
+            "val_best_map50": round(float(best["metrics/mAP50(B)"]), 4),
+            "val_best_map50_95": round(float(best["metrics/mAP50-95(B)"]), 4),
+            "seconds_total": round(float(rows[-1].get("time", 0) or 0), 1)}
+
+
+def write_card(source: str, train: dict, evaluation: dict | None, notes: dict) -> None:
+    s_per_epoch = (train["seconds_total"] / train["epochs_done"]) if train.get("epochs_done") \
+        and train.get("seconds_total") else notes.get("seconds_per_epoch")
+    ev = evaluation or {}
+    per_class = ev.get("per_class_ap50", {})
+    lines = [
+        "# yolo11n — demo vehicle detector", "",
+        "YOLO11n (Ultralytics 8.4, 2.6 M parameters) trained **from scratch** (no pretrained "
+        "weights are reachable here) on frames rendered by the project's traffic simulator "
+        "(`itscam/sim`). It detects the four vehicle classes in simulated views; it has never "
+        "seen real video and is not expected to work well on it. Import real COCO weights with "
+        "`itscam model import PATH.pt` (below).", "",
+        "## Interface", "",
+        "| | |", "|---|---|",
+        f"| input | `images` float32 `[N, 3, {INPUT_HW[0]}, {INPUT_HW[1]}]`, RGB, /255, "
+        "16:9 frames letterboxed (pad 114), dynamic batch |",
+        "| output | `output0` float32 `[N, 8, 2184]`: rows `cx, cy, w, h` (input pixels), then "
+        "4 class scores (sigmoid); decode + NMS in `itscam/vision/postprocess.py` |",
+        f"| source | {source} |", "",
+        "## Class map", "",
+        "| id | class | COCO id (for `itscam model import`) |", "|---|---|---|",
+        *[f"| {i} | {n} | {c} |" for i, (n, c) in enumerate(zip(VEHICLE_CLASSES, (2, 3, 5, 7),
+                                                                    strict=True))], "",
+        "## Training data", "",
+        "`itscam model dataset`: 640x360 frames of random road layouts (straight 2-6 lane roads "
+        "with or without a median, four-way intersections), random pole/gantry cameras "
+        "(6-14 m high, 45-75 deg HFOV), random looks (day, overcast, dusk, rain), vehicles as "
+        "textured 3D cuboid models with class weights car/motorcycle/bus/truck = "
+        "0.32/0.23/0.20/0.25. Train: 800 frames, seeds 1000000-1000799; val: 100 frames, "
+        "seeds 2000000-2000099. Held-out test: 200 random frames from seeds 3000000+ plus "
+        "frames of the shipped scenarios' cameras (`itscam/sim/scenarios/`), which training "
+        "never uses.", "",
+        "## Training", "",
+        "Ultralytics `yolo11n.yaml`, nc=4, imgsz 416, batch 16, AdamW lr0 0.002, "
+        "mosaic on (closed for the last 10 epochs), CPU (2 cores, shared), "
+        f"target {notes.get('target_epochs', 100)} epochs.", "",
+        f"- epochs done: {train.get('epochs_done', 'n/a')}",
+        f"- seconds per epoch: {round(s_per_epoch, 1) if s_per_epoch else 'n/a'} "
+        "(2 shared CPU cores)",
+        f"- best validation mAP50 / mAP50-95: {train.get('val_best_map50', 'n/a')} / "
+        f"{train.get('val_best_map50_95', 'n/a')} (epoch {train.get('val_best_epoch', 'n/a')})",
+        "", "## Held-out evaluation (`itscam model evaluate`)", "",
+    ]
+    if ev:
+        lines += [f"- mAP50: **{ev['map50']:.3f}**, mAP50-95: **{ev['map50_95']:.3f}** "
+                  f"({ev.get('images', '?')} images, pycocotools, onnxruntime, 256x416 "
+                  "letterbox)",
+                  "- AP50 per class: " + ", ".join(f"{k} {v:.3f}" for k, v in per_class.items()),
+                  ""]
+    else:
+        lines += ["Not evaluated yet.", ""]
+    lines += [
+        "## Reproduce", "", "```",
+        "itscam model dataset                  # data/vehicles: train/val/test (about 2 min)",
+        f"itscam model train --epochs {notes.get('target_epochs', 100)} --background"
+        "   # runs/detect/vehicles; rerun to resume",
+        "itscam model install                  # best.pt -> triton_models/yolo11n/1/model.onnx",
+        "itscam model evaluate                 # one JSON line; then install again for the card",
+        "```", "",
+    ]
+    CARD_PATH.write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="itscam model install", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", type=Path, default=None,
+                    help="checkpoint (default: runs/detect/vehicles/weights/best.pt)")
+    ap.add_argument("--untrained", action="store_true",
+                    help="install an untrained 4-class model (placeholder before training)")
+    ap.add_argument("--card-only", action="store_true", help="only rewrite MODEL_CARD.md")
+    args = ap.parse_args(argv)
+    run_dir = PROJECT / "vehicles"
+    notes = json.loads(TRAINING_NOTES.read_text()) if TRAINING_NOTES.exists() else {}
+    evaluation = json.loads(EVAL_PATH.read_text()) if EVAL_PATH.exists() else None
+    weights = args.weights or run_dir / "weights" / "best.pt"
+    source = "untrained yolo11n.yaml (placeholder)" if args.untrained else \
+        f"`{weights.relative_to(ROOT) if weights.is_relative_to(ROOT) else weights}`"
+    if not args.card_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "model.onnx"
+            if args.untrained:
+                run_export(out, untrained_nc=len(VEHICLE_CLASSES), names=list(VEHICLE_CLASSES))
+            else:
+                run_export(out, weights=weights, names=list(VEHICLE_CLASSES))
+            shape = check_onnx(out, len(VEHICLE_CLASSES))
+            MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(out, MODEL_PATH)
+        evaluation = None  # a new model makes the old evaluation stale
+        EVAL_PATH.unlink(missing_ok=True)
+        print(json.dumps({"installed": str(MODEL_PATH.relative_to(ROOT)),
+                          "output_shape_batch2": list(shape), "source": source}))
+    write_card(source, {} if args.untrained else training_summary(run_dir), evaluation, notes)
+    return 0
