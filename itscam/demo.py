@@ -24,36 +24,31 @@ from rich.console import Console
 from rich.table import Table
 
 from itscam.errors import ItscamError, ModelError, ServiceError
-from itscam.services.manager import ALL_SERVICES, ServiceManager
+from itscam.services.manager import ALL_SERVICES, ServiceManager, check_endpoints
 from itscam.settings import Settings, get_settings
 
 console = Console()
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="itscam demo", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cameras", type=int, default=4, help="simulated cameras (default 4, different geometries)")
-    p.add_argument("--seconds", type=float, default=60.0,
-                   help="simulated seconds per camera (default 60)")
-    p.add_argument("--video", help="use this video file as the only camera instead of the simulator")
-    p.add_argument("--keep-services", action="store_true", help="leave the services running afterwards")
+    p = argparse.ArgumentParser(
+        prog="itscam demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--cameras", type=int, default=4, help="simulated cameras (default 4, different geometries)"
+    )
+    p.add_argument(
+        "--seconds", type=float, default=60.0, help="simulated seconds per camera (default 60)"
+    )
+    p.add_argument(
+        "--video", help="use this video file as the only camera instead of the simulator"
+    )
+    p.add_argument(
+        "--keep-services", action="store_true", help="leave the services running afterwards"
+    )
     return p
-
-
-def preflight(settings: Settings) -> None:
-    """Fail early, in one paragraph, on what a new user most often gets wrong."""
-    from itscam.inference.repository import DETECTOR, MODEL_FILE
-
-    repo = settings.model_repository
-    onnx = sorted(repo.glob(f"{DETECTOR}/[0-9]*/{MODEL_FILE}"))
-    if not onnx:
-        raise ModelError(
-            f"No detector model in the Triton model repository {repo}: expected "
-            f"{repo}/{DETECTOR}/<version>/{MODEL_FILE}. Restore it with `git checkout triton_models/`, "
-            "install one with `itscam model install`, or point ITSCAM_MODEL_REPOSITORY at a repository "
-            "that has it."
-        )
 
 
 def _check_triton(settings: Settings) -> None:
@@ -79,8 +74,12 @@ def _sources(args: argparse.Namespace, settings: Settings) -> tuple[list[Any], i
     from itscam.ingest import sources
 
     if args.video:
-        return [sources.VideoFileSource(args.video, camera_id="video-1", fps=settings.analysis_fps)], None
-    return sources.demo_sources(n_cameras=args.cameras, seconds=args.seconds, fps=settings.analysis_fps)
+        return [
+            sources.VideoFileSource(args.video, camera_id="video-1", fps=settings.analysis_fps)
+        ], None
+    return sources.demo_sources(
+        n_cameras=args.cameras, seconds=args.seconds, fps=settings.analysis_fps
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -89,9 +88,10 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     mgr = ServiceManager(settings)
     summary: dict[str, Any] = {"run_id": run_id}
     if settings.profile == "local":
-        preflight(settings)
         with console.status("starting services") as spinner:
             mgr.up(ALL_SERVICES, progress=spinner.update)
+    else:
+        check_endpoints(settings)
     from itscam.db.migrate import migrate
 
     migrate(settings)
@@ -100,7 +100,9 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     cams, true_vehicles = _sources(args, settings)
     from streaming.runner import run_pipeline
 
-    console.print(f"[bold]streaming[/] {len(cams)} camera(s) through Kafka -> Faust -> Triton -> sinks")
+    console.print(
+        f"[bold]streaming[/] {len(cams)} camera(s) through Kafka -> Faust -> Triton -> sinks"
+    )
     started = datetime.now(UTC)
     counts = run_pipeline(settings, cams, duration_s=None, run_id=run_id)
     ended = datetime.now(UTC)

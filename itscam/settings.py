@@ -27,7 +27,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ITSCAM_", extra="ignore")
 
     profile: Literal["local", "production"] = Field(
-        "local", description="local: the project starts every service itself; production: use the endpoints below"
+        "local",
+        description="local: the project starts every service itself; production: use the endpoints below",
     )
     state_dir: Path = Field(
         REPO_ROOT / ".itscam", description="Data and logs of every local service, and run artefacts"
@@ -35,8 +36,12 @@ class Settings(BaseSettings):
 
     # --- Kafka ---------------------------------------------------------------
     kafka_port: int = Field(19092, description="Local broker port")
-    kafka_bootstrap: str = Field("", description="Kafka bootstrap servers (default: 127.0.0.1:<kafka_port>)")
-    kafka_partitions: int = Field(8, description="Partitions of every keyed topic (per-camera order)")
+    kafka_bootstrap: str = Field(
+        "", description="Kafka bootstrap servers (default: 127.0.0.1:<kafka_port>)"
+    )
+    kafka_partitions: int = Field(
+        8, description="Partitions of every keyed topic (per-camera order)"
+    )
     topic_prefix: str = Field("itscam", description="Prefix of every topic name")
 
     # --- PostgreSQL ------------------------------------------------------------
@@ -49,22 +54,34 @@ class Settings(BaseSettings):
     triton_http_port: int = Field(18000, description="Local Triton HTTP port")
     triton_grpc_port: int = Field(18001, description="Local Triton gRPC port")
     triton_metrics_port: int = Field(18002, description="Local Triton metrics port")
-    triton_url: str = Field("", description="Triton gRPC host:port (default: 127.0.0.1:<triton_grpc_port>)")
-    triton_model: str = Field("yolo11_detector", description="Ensemble/model the stream processors call")
-    triton_model_version: str = Field("", description="Explicit model version ('' = server's latest)")
+    triton_url: str = Field(
+        "", description="Triton gRPC host:port (default: 127.0.0.1:<triton_grpc_port>)"
+    )
+    triton_model: str = Field(
+        "yolo11_detector", description="Ensemble/model the stream processors call"
+    )
+    triton_model_version: str = Field(
+        "", description="Explicit model version ('' = server's latest)"
+    )
     triton_timeout_s: float = Field(2.0, description="Per-request deadline")
     model_repository: Path = Field(
-        REPO_ROOT / "triton_models", description="Triton model repository served by the local server"
+        REPO_ROOT / "triton_models",
+        description="Triton model repository served by the local server",
     )
     inference_backend: Literal["triton", "onnxruntime", "auto"] = Field(
-        "auto", description="triton, onnxruntime (in-process), or auto (Triton, falling back in-process)"
+        "auto",
+        description="triton, onnxruntime (in-process), or auto (Triton, falling back in-process)",
     )
 
     # --- InfluxDB / Redis ------------------------------------------------------
     influx_port: int = Field(18086, description="Local InfluxDB port")
-    influx_url: str = Field("", description="InfluxDB URL (default: http://127.0.0.1:<influx_port>)")
+    influx_url: str = Field(
+        "", description="InfluxDB URL (default: http://127.0.0.1:<influx_port>)"
+    )
     influx_db: str = Field("itscam", description="InfluxDB database (1.x) / bucket (2.x)")
-    influx_token: str = Field("", description="InfluxDB token (2.x/3.x); empty for the local 1.x server")
+    influx_token: str = Field(
+        "", description="InfluxDB token (2.x/3.x); empty for the local 1.x server"
+    )
     redis_port: int = Field(16379, description="Local Redis port")
     redis_url: str = Field("", description="Redis URL (default: redis://127.0.0.1:<redis_port>/0)")
 
@@ -74,11 +91,20 @@ class Settings(BaseSettings):
     # --- Analysis ------------------------------------------------------------------
     analysis_fps: float = Field(10.0, description="Frames per second analysed per camera")
     cameras_file: Path = Field(
-        REPO_ROOT / "config" / "cameras.yaml", description="Camera registry (lanes, lines, zones, calibration)"
+        REPO_ROOT / "config" / "cameras.yaml",
+        description="Camera registry (lanes, lines, zones, calibration)",
     )
 
-    @field_validator("kafka_port", "postgres_port", "triton_http_port", "triton_grpc_port",
-                     "triton_metrics_port", "influx_port", "redis_port", "dagster_port")
+    @field_validator(
+        "kafka_port",
+        "postgres_port",
+        "triton_http_port",
+        "triton_grpc_port",
+        "triton_metrics_port",
+        "influx_port",
+        "redis_port",
+        "dagster_port",
+    )
     @classmethod
     def _port_range(cls, v: int) -> int:
         if not 1 <= v <= 65535:
@@ -123,7 +149,8 @@ def load_settings(**overrides: object) -> Settings:
             field = ".".join(str(p) for p in err["loc"])
             lines.append(f"ITSCAM_{field.upper()}: {err['msg']} (got {err.get('input')!r})")
         raise ConfigError(
-            "Invalid configuration: " + "; ".join(lines)
+            "Invalid configuration: "
+            + "; ".join(lines)
             + ". Fix or unset the environment variable(s) named above."
         ) from None
 

@@ -38,8 +38,13 @@ class InfluxClient:
         self._v2 = None
 
     # ------------------------------------------------------------------ utils
-    def _request(self, method: str, path: str, params: Mapping[str, str] | None = None,
-                 body: bytes | None = None) -> tuple[int, bytes, Mapping[str, str]]:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> tuple[int, bytes, Mapping[str, str]]:
         url = f"{self.url}{path}"
         if params:
             url += "?" + urllib.parse.urlencode(params)
@@ -70,7 +75,9 @@ class InfluxClient:
             status, _, headers = self._request("GET", "/ping")
             if status not in (200, 204):
                 raise ServiceError(f"InfluxDB at {self.url} answered /ping with HTTP {status}.")
-            self._version = headers.get("X-Influxdb-Version", headers.get("x-influxdb-version", "unknown"))
+            self._version = headers.get(
+                "X-Influxdb-Version", headers.get("x-influxdb-version", "unknown")
+            )
         return self._version
 
     def has_v2_write(self) -> bool:
@@ -124,8 +131,9 @@ class InfluxClient:
         return result.get("series", [])
 
 
-def point(measurement: str, tags: Mapping[str, str], fields: Mapping[str, float | int],
-          ts_ns: int) -> Point:
+def point(
+    measurement: str, tags: Mapping[str, str], fields: Mapping[str, float | int], ts_ns: int
+) -> Point:
     """A point with tags, fields and a nanosecond timestamp."""
     p = Point(measurement).time(ts_ns, WritePrecision.NS)
     for k, v in tags.items():

@@ -18,10 +18,14 @@ from itscam.errors import ServiceError
 from itscam.settings import Settings
 
 
-def connect(settings: Settings, *, autocommit: bool = False, timeout_s: float = 5.0) -> psycopg.Connection:
+def connect(
+    settings: Settings, *, autocommit: bool = False, timeout_s: float = 5.0
+) -> psycopg.Connection:
     """Open a connection, or fail with what to check."""
     try:
-        return psycopg.connect(settings.pg_dsn, autocommit=autocommit, connect_timeout=max(1, int(timeout_s)))
+        return psycopg.connect(
+            settings.pg_dsn, autocommit=autocommit, connect_timeout=max(1, int(timeout_s))
+        )
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ServiceError(
@@ -57,16 +61,18 @@ def copy_rows(
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     target = sql.Identifier(schema, name) if schema else sql.Identifier(name)
     conn.execute(
-        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS").format(
-            sql.Identifier(stage), target
-        )
+        sql.SQL(
+            "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        ).format(sql.Identifier(stage), target)
     )
     conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(stage)))
     with conn.cursor() as cur:
         # The staging table has the target's column types, so binary COPY can
         # take Python values directly once told those types.
         types = _column_types(conn, table, columns)
-        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(sql.Identifier(stage), cols)) as cp:
+        with cur.copy(
+            sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(sql.Identifier(stage), cols)
+        ) as cp:
             cp.set_types(types)
             for row in rows:
                 cp.write_row(row)
@@ -75,7 +81,8 @@ def copy_rows(
                 raise ValueError("copy_rows(conflict='update') needs the key columns")
             updates = sql.SQL(", ").join(
                 sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
-                for c in columns if c not in key
+                for c in columns
+                if c not in key
             )
             action = sql.SQL("ON CONFLICT ({}) DO UPDATE SET {}").format(
                 sql.SQL(", ").join(sql.Identifier(c) for c in key), updates
@@ -83,7 +90,9 @@ def copy_rows(
         else:
             action = sql.SQL("ON CONFLICT DO NOTHING")
         cur.execute(
-            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} {}").format(target, cols, cols, sql.Identifier(stage), action)
+            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} {}").format(
+                target, cols, cols, sql.Identifier(stage), action
+            )
         )
         return cur.rowcount
 

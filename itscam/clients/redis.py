@@ -22,8 +22,9 @@ CAMERAS_SET = "itscam:cameras"
 class StateStore:
     def __init__(self, settings: Settings) -> None:
         self.url = settings.redis
-        self.client = redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2,
-                                           retry_on_timeout=True)
+        self.client = redis.Redis.from_url(
+            self.url, socket_timeout=2, socket_connect_timeout=2, retry_on_timeout=True
+        )
 
     def ping(self) -> bool:
         try:

@@ -42,10 +42,14 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     for path in sorted(directory.glob("*.sql")):
         m = _NAME.match(path.name)
         if not m:
-            raise ConfigError(f"Migration file {path.name} must be named NNNN_lower_snake.sql; rename it.")
+            raise ConfigError(
+                f"Migration file {path.name} must be named NNNN_lower_snake.sql; rename it."
+            )
         version = int(m.group(1))
         if version in found:
-            raise ConfigError(f"Two migrations share version {version}: {found[version].path.name}, {path.name}.")
+            raise ConfigError(
+                f"Two migrations share version {version}: {found[version].path.name}, {path.name}."
+            )
         found[version] = Migration(version, m.group(2), path)
     return [found[v] for v in sorted(found)]
 
@@ -62,7 +66,9 @@ def migrate(settings: Settings, directory: Path = MIGRATIONS_DIR) -> list[Migrat
                 " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = {v: c for v, c in conn.execute("SELECT version, checksum FROM ops.schema_migrations")}
+            done = {
+                v: c for v, c in conn.execute("SELECT version, checksum FROM ops.schema_migrations")
+            }
             for mig in discover(directory):
                 if mig.version in done:
                     if done[mig.version] != mig.checksum:

@@ -15,7 +15,9 @@ console = Console()
 
 def _parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog)
-    p.add_argument("names", nargs="*", help=f"services among {', '.join(ALL_SERVICES)} (default: all)")
+    p.add_argument(
+        "names", nargs="*", help=f"services among {', '.join(ALL_SERVICES)} (default: all)"
+    )
     return p
 
 
@@ -53,11 +55,25 @@ def status(argv: list[str] | None = None) -> int:
     return 0
 
 
+def check(argv: list[str] | None = None) -> int:
+    """Check that every configured endpoint (local or production) answers."""
+    from itscam.services.manager import check_endpoints
+
+    names = _names(_parser("itscam services check"), argv)
+    for name, ok in check_endpoints(get_settings(), names).items():
+        console.print(f"{name}: {'[green]reachable[/]' if ok else '[red]unreachable[/]'}")
+    return 0
+
+
 def _print_status(mgr: ServiceManager) -> None:
     table = Table(title=f"local services ({mgr.state})")
     for col in ("service", "state", "pid", "address", "log"):
         table.add_column(col)
     for st in mgr.status():
-        state = "[green]healthy[/]" if st.healthy else ("[yellow]starting/unhealthy[/]" if st.running else "stopped")
+        state = (
+            "[green]healthy[/]"
+            if st.healthy
+            else ("[yellow]starting/unhealthy[/]" if st.running else "stopped")
+        )
         table.add_row(st.name, state, str(st.pid or "-"), f"127.0.0.1:{st.port}", str(st.log))
     console.print(table)

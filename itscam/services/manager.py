@@ -57,8 +57,14 @@ class ServiceStatus:
     log: Path
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "running": self.running, "healthy": self.healthy,
-                "pid": self.pid, "port": self.port, "log": str(self.log)}
+        return {
+            "name": self.name,
+            "running": self.running,
+            "healthy": self.healthy,
+            "pid": self.pid,
+            "port": self.port,
+            "log": str(self.log),
+        }
 
 
 def _port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
@@ -124,8 +130,16 @@ class ServiceManager:
             pw = pwd.getpwnam(SERVICE_USER)
         except KeyError:
             subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
-                check=True, capture_output=True,
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    SERVICE_USER,
+                ],
+                check=True,
+                capture_output=True,
             )
             pw = pwd.getpwnam(SERVICE_USER)
         return pw.pw_uid, pw.pw_gid
@@ -149,10 +163,25 @@ class ServiceManager:
             if not (pgdata / "PG_VERSION").exists():
                 self._init_postgres(pgdata)
             return Launch(
-                argv=[str(PG_BIN / "postgres"), "-D", str(pgdata), "-p", str(s.postgres_port),
-                      "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={sock}",
-                      "-c", "max_connections=200", "-c", "shared_buffers=256MB",
-                      "-c", "fsync=on", "-c", "logging_collector=off"],
+                argv=[
+                    str(PG_BIN / "postgres"),
+                    "-D",
+                    str(pgdata),
+                    "-p",
+                    str(s.postgres_port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    f"unix_socket_directories={sock}",
+                    "-c",
+                    "max_connections=200",
+                    "-c",
+                    "shared_buffers=256MB",
+                    "-c",
+                    "fsync=on",
+                    "-c",
+                    "logging_collector=off",
+                ],
                 port=s.postgres_port,
                 ready=lambda: _pg_ready(s),
                 stop_signal=signal.SIGINT,  # "fast" shutdown
@@ -169,16 +198,40 @@ class ServiceManager:
                     "Run `make venv` (it installs requirements/broker.txt)."
                 )
             return Launch(
-                argv=[str(broker), "start", "--host", "127.0.0.1", "--only", "kafka",
-                      "--kafka-port", str(s.kafka_port), "--data-dir", str(data)],
+                argv=[
+                    str(broker),
+                    "start",
+                    "--host",
+                    "127.0.0.1",
+                    "--only",
+                    "kafka",
+                    "--kafka-port",
+                    str(s.kafka_port),
+                    "--data-dir",
+                    str(data),
+                ],
                 port=s.kafka_port,
                 ready=lambda: _port_open(s.kafka_port),
             )
         if name == "redis":
             return Launch(
-                argv=[_which("redis-server"), "--port", str(s.redis_port), "--bind", "127.0.0.1",
-                      "--dir", str(data), "--save", "60 1000", "--appendonly", "no",
-                      "--protected-mode", "yes", "--daemonize", "no"],
+                argv=[
+                    _which("redis-server"),
+                    "--port",
+                    str(s.redis_port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    str(data),
+                    "--save",
+                    "60 1000",
+                    "--appendonly",
+                    "no",
+                    "--protected-mode",
+                    "yes",
+                    "--daemonize",
+                    "no",
+                ],
                 port=s.redis_port,
                 ready=lambda: _redis_ready(s.redis_port),
             )
@@ -194,11 +247,16 @@ class ServiceManager:
         if name == "triton":
             from itscam.services.triton import triton_launch
 
+            check_model_repository(s)
+
             argv, env, ready_url = triton_launch(s)
             self._prepare_dir(data)
             return Launch(
-                argv=argv, env=env, port=s.triton_http_port,
-                ready=lambda: _http_ok(ready_url), timeout_s=90.0,
+                argv=argv,
+                env=env,
+                port=s.triton_http_port,
+                ready=lambda: _http_ok(ready_url),
+                timeout_s=90.0,
                 # The python-backend stub runs the venv's interpreter, which may
                 # live under root's home; the server binds loopback only.
                 as_service_user=False,
@@ -207,8 +265,16 @@ class ServiceManager:
 
     def _init_postgres(self, pgdata: Path) -> None:
         self._prepare_dir(pgdata)
-        argv = [str(PG_BIN / "initdb"), "-D", str(pgdata), "-U", self.settings.postgres_user,
-                "--auth=trust", "--encoding=UTF8", "--no-instructions"]
+        argv = [
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(pgdata),
+            "-U",
+            self.settings.postgres_user,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-instructions",
+        ]
         res = subprocess.run(self._as_user(argv), capture_output=True, text=True)
         if res.returncode != 0:
             log = self.log_path("postgres")
@@ -221,8 +287,10 @@ class ServiceManager:
     def _check_state_access(self) -> None:
         if not self._drop_privileges():
             return
-        res = subprocess.run(["runuser", "-u", SERVICE_USER, "--", "test", "-w", str(self.state)],
-                             capture_output=True)
+        res = subprocess.run(
+            ["runuser", "-u", SERVICE_USER, "--", "test", "-w", str(self.state)],
+            capture_output=True,
+        )
         if res.returncode != 0:
             raise ServiceError(
                 f"The services run as the unprivileged user '{SERVICE_USER}', which cannot write to the "
@@ -240,7 +308,9 @@ class ServiceManager:
         return prefix + argv
 
     # --------------------------------------------------------------- control
-    def up(self, names: Iterable[str] | None = None, progress: Callable[[str], None] | None = None) -> None:
+    def up(
+        self, names: Iterable[str] | None = None, progress: Callable[[str], None] | None = None
+    ) -> None:
         """Start the named services (default: all); already-running ones are left alone."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -264,10 +334,18 @@ class ServiceManager:
             ids = self._ensure_user() if launch.as_service_user else None
             if ids:
                 env.update(HOME=str(self.state / name), USER=SERVICE_USER, LOGNAME=SERVICE_USER)
-            proc = subprocess.Popen(launch.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=env, cwd=str(self.state / name), start_new_session=True,
-                                    user=ids[0] if ids else None, group=ids[1] if ids else None,
-                                    extra_groups=[] if ids else None)
+            proc = subprocess.Popen(
+                launch.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=str(self.state / name),
+                start_new_session=True,
+                user=ids[0] if ids else None,
+                group=ids[1] if ids else None,
+                extra_groups=[] if ids else None,
+            )
             log.close()
             self._pid_path(name).write_text(str(proc.pid))
             started.append((name, proc, launch))
@@ -275,7 +353,11 @@ class ServiceManager:
             deadline = time.monotonic() + launch.timeout_s
             while not launch.ready():
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    why = "exited" if proc.poll() is not None else f"was not ready after {launch.timeout_s:.0f} s"
+                    why = (
+                        "exited"
+                        if proc.poll() is not None
+                        else f"was not ready after {launch.timeout_s:.0f} s"
+                    )
                     tail = _tail(self.log_path(name))
                     self.down([name])
                     raise ServiceError(
@@ -312,8 +394,13 @@ class ServiceManager:
     def status(self) -> list[ServiceStatus]:
         out = []
         s = self.settings
-        ports = {"postgres": s.postgres_port, "kafka": s.kafka_port, "redis": s.redis_port,
-                 "influxdb": s.influx_port, "triton": s.triton_http_port}
+        ports = {
+            "postgres": s.postgres_port,
+            "kafka": s.kafka_port,
+            "redis": s.redis_port,
+            "influxdb": s.influx_port,
+            "triton": s.triton_http_port,
+        }
         checks: dict[str, Callable[[], bool]] = {
             "postgres": lambda: _pg_ready(s),
             "kafka": lambda: _port_open(s.kafka_port),
@@ -323,12 +410,102 @@ class ServiceManager:
         }
         for name in ALL_SERVICES:
             pid = self._read_pid(name)
-            out.append(ServiceStatus(name, pid is not None, pid is not None and checks[name](), pid,
-                                     ports[name], self.log_path(name)))
+            out.append(
+                ServiceStatus(
+                    name,
+                    pid is not None,
+                    pid is not None and checks[name](),
+                    pid,
+                    ports[name],
+                    self.log_path(name),
+                )
+            )
         return out
 
     def running(self) -> list[str]:
         return [st.name for st in self.status() if st.running]
+
+
+def _endpoint_checks(s: Settings) -> dict[str, tuple[str, str, Callable[[], bool]]]:
+    """name -> (address, the variable that sets it, reachability check)."""
+
+    def kafka_ok() -> bool:
+        host, _, port = s.kafka_servers.split(",")[0].rpartition(":")
+        return _port_open(int(port), host or "127.0.0.1", timeout=2)
+
+    def pg_ok() -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(s.pg_dsn, connect_timeout=2):
+                return True
+        except Exception:
+            return False
+
+    def triton_ok() -> bool:
+        import tritonclient.grpc as grpcclient
+
+        try:
+            return bool(
+                grpcclient.InferenceServerClient(s.triton_grpc).is_server_ready(client_timeout=2)
+            )
+        except Exception:
+            return False
+
+    def redis_ok() -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis.from_url(s.redis, socket_connect_timeout=2).ping())
+        except Exception:
+            return False
+
+    return {
+        "kafka": (s.kafka_servers, "ITSCAM_KAFKA_BOOTSTRAP", kafka_ok),
+        "postgres": (s.pg_dsn, "ITSCAM_POSTGRES_DSN", pg_ok),
+        "triton": (s.triton_grpc, "ITSCAM_TRITON_URL", triton_ok),
+        "influxdb": (s.influx, "ITSCAM_INFLUX_URL", lambda: _http_ok(f"{s.influx}/ping")),
+        "redis": (s.redis, "ITSCAM_REDIS_URL", redis_ok),
+    }
+
+
+def check_endpoints(settings: Settings, names: Iterable[str] | None = None) -> dict[str, bool]:
+    """Check that each configured endpoint answers; raise one ServiceError naming every one that does not."""
+    checks = _endpoint_checks(settings)
+    result = {name: checks[name][2]() for name in (names or checks)}
+    down = [n for n, ok in result.items() if not ok]
+    if down:
+        parts = [f"{n} at {checks[n][0]}" for n in down]
+        hint = (
+            "run `itscam services up` to start the local services"
+            if settings.profile == "local"
+            else "check that the servers are up and reachable"
+        )
+        raise ServiceError(
+            f"Cannot reach {', '.join(parts)}. On the local profile {hint}; to use other servers set "
+            + ", ".join(checks[n][1] for n in down)
+            + "."
+            if settings.profile == "local"
+            else f"Cannot reach {', '.join(parts)}: {hint}, or fix "
+            + ", ".join(checks[n][1] for n in down)
+            + "."
+        )
+    return result
+
+
+def check_model_repository(settings: Settings) -> None:
+    """The detector's ONNX file must be in the repository Triton will serve."""
+    from itscam.errors import ModelError
+    from itscam.inference.repository import DETECTOR, MODEL_FILE
+
+    repo = Path(settings.model_repository)
+    if not sorted(repo.glob(f"{DETECTOR}/[0-9]*/{MODEL_FILE}")):
+        raise ModelError(
+            f"No detector model in the Triton model repository {repo}: expected "
+            f"{repo}/{DETECTOR}/<version>/{MODEL_FILE}. Restore it with `git checkout triton_models/`, "
+            "install one with `itscam model install`, or point ITSCAM_MODEL_REPOSITORY at a repository "
+            "that has it."
+        )
 
 
 def _reap(pid: int, timeout_s: float = 3.0) -> None:
@@ -384,8 +561,13 @@ def _which(prog: str) -> str:
 
 
 def _port_var(name: str) -> str:
-    return {"postgres": "POSTGRES_PORT", "kafka": "KAFKA_PORT", "redis": "REDIS_PORT",
-            "influxdb": "INFLUX_PORT", "triton": "TRITON_HTTP_PORT"}[name]
+    return {
+        "postgres": "POSTGRES_PORT",
+        "kafka": "KAFKA_PORT",
+        "redis": "REDIS_PORT",
+        "influxdb": "INFLUX_PORT",
+        "triton": "TRITON_HTTP_PORT",
+    }[name]
 
 
 def _tail(path: Path, n: int = 6) -> str:
@@ -402,10 +584,15 @@ def _pg_ready(s: Settings) -> bool:
     import psycopg
 
     try:
-        with psycopg.connect(f"host=127.0.0.1 port={s.postgres_port} user={s.postgres_user} dbname=postgres",
-                             connect_timeout=1, autocommit=True) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={s.postgres_port} user={s.postgres_user} dbname=postgres",
+            connect_timeout=1,
+            autocommit=True,
+        ) as conn:
             if s.postgres_db != "postgres":
-                exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (s.postgres_db,)).fetchone()
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (s.postgres_db,)
+                ).fetchone()
                 if not exists:
                     conn.execute(f'CREATE DATABASE "{s.postgres_db}"')
         return True

@@ -24,10 +24,39 @@ pytestmark = pytest.mark.integration
 def test_postgres_copy_is_idempotent_and_queryable(services: Settings) -> None:
     run = uuid.uuid4().hex
     t0 = datetime.now(UTC).replace(microsecond=0)
-    rows = [("cam-x", t0 + timedelta(milliseconds=100 * i), i, 0, 0, "car", 0.9, 1.0, 2.0, 30.0, 40.0, None, run)
-            for i in range(500)]
-    cols = ["camera_id", "capture_ts", "frame_seq", "det_idx", "class_id", "class_name", "confidence",
-            "x1", "y1", "x2", "y2", "track_id", "run_id"]
+    rows = [
+        (
+            "cam-x",
+            t0 + timedelta(milliseconds=100 * i),
+            i,
+            0,
+            0,
+            "car",
+            0.9,
+            1.0,
+            2.0,
+            30.0,
+            40.0,
+            None,
+            run,
+        )
+        for i in range(500)
+    ]
+    cols = [
+        "camera_id",
+        "capture_ts",
+        "frame_seq",
+        "det_idx",
+        "class_id",
+        "class_name",
+        "confidence",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "track_id",
+        "run_id",
+    ]
     with connect(services) as conn:
         ensure_partitions(conn, "analytics.vehicle_detections", rows[0][1], rows[-1][1])
         assert copy_rows(conn, "analytics.vehicle_detections", cols, rows) == 500
@@ -47,9 +76,13 @@ def test_partitions_are_created_for_any_time_span(services: Settings) -> None:
     with connect(services) as conn:
         ensure_partitions(conn, "analytics.crossings", far, far + timedelta(days=2))
         conn.commit()
-        names = {r[0] for r in conn.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'analytics.crossings'::regclass")}
+        names = {
+            r[0]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'analytics.crossings'::regclass"
+            )
+        }
     assert {"crossings_p20310301", "crossings_p20310302", "crossings_p20310303"} <= names
 
 
@@ -58,10 +91,14 @@ def test_influx_write_then_read(services: Settings) -> None:
     client.ensure_database()
     tag = uuid.uuid4().hex[:8]
     now_ns = int(datetime.now(UTC).timestamp() * 1e9)
-    sent = client.write(point("camera_metrics", {"camera_id": tag}, {"fps": 9.5 + i, "frames": i}, now_ns + i)
-                        for i in range(3))
+    sent = client.write(
+        point("camera_metrics", {"camera_id": tag}, {"fps": 9.5 + i, "frames": i}, now_ns + i)
+        for i in range(3)
+    )
     assert sent == 3
-    series = client.query(f"SELECT count(fps), max(fps) FROM camera_metrics WHERE camera_id = '{tag}'")
+    series = client.query(
+        f"SELECT count(fps), max(fps) FROM camera_metrics WHERE camera_id = '{tag}'"
+    )
     assert series and series[0]["values"][0][1:] == [3, 11.5]
 
 
@@ -70,7 +107,11 @@ def test_redis_round_trip(services: Settings) -> None:
     assert store.ping()
     cam = f"cam-{uuid.uuid4().hex[:6]}"
     store.put_camera_state(cam, {"fps": 10.0, "tracks": 3, "last_seen": "2026-11-26T12:00:00Z"})
-    assert store.get_camera_state(cam) == {"fps": 10.0, "tracks": 3, "last_seen": "2026-11-26T12:00:00Z"}
+    assert store.get_camera_state(cam) == {
+        "fps": 10.0,
+        "tracks": 3,
+        "last_seen": "2026-11-26T12:00:00Z",
+    }
     assert cam in store.cameras()
 
 
@@ -85,15 +126,25 @@ def test_broker_produce_consume(services: Settings) -> None:
         await admin.start()
         await admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
         await admin.close()
-        producer = AIOKafkaProducer(bootstrap_servers=services.kafka_servers, enable_idempotence=True)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=services.kafka_servers, enable_idempotence=True
+        )
         await producer.start()
         for i in range(20):
-            await producer.send(topic, key=f"cam-{i % 3}".encode(), value=f"frame-{i}".encode(),
-                                headers=[("ce_type", b"ai.itscam.frame.v1")])
+            await producer.send(
+                topic,
+                key=f"cam-{i % 3}".encode(),
+                value=f"frame-{i}".encode(),
+                headers=[("ce_type", b"ai.itscam.frame.v1")],
+            )
         await producer.flush()
         await producer.stop()
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=services.kafka_servers,
-                                    auto_offset_reset="earliest", group_id=f"g-{topic}")
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=services.kafka_servers,
+            auto_offset_reset="earliest",
+            group_id=f"g-{topic}",
+        )
         await consumer.start()
         got: list[tuple[bytes, bytes]] = []
         try:
@@ -136,11 +187,18 @@ def test_busy_port_gives_a_clear_error(own_state, settings: Settings) -> None:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         port = blocker.getsockname()[1]
-        mgr = ServiceManager(settings.model_copy(update={"state_dir": own_state, "redis_port": port}))
+        mgr = ServiceManager(
+            settings.model_copy(update={"state_dir": own_state, "redis_port": port})
+        )
         with pytest.raises(ServiceError) as err:
             mgr.up(["redis"])
     msg = str(err.value)
-    assert f"port {port}" in msg and "redis" in msg and "ITSCAM_REDIS_PORT" in msg and "redis.log" in msg
+    assert (
+        f"port {port}" in msg
+        and "redis" in msg
+        and "ITSCAM_REDIS_PORT" in msg
+        and "redis.log" in msg
+    )
     assert mgr.running() == []
 
 
