@@ -1,0 +1,124 @@
+"""In-process backend: the same YOLO11 ONNX model and maths as Triton, run by ONNX Runtime.
+
+Used on edge nodes without Triton, as the fallback when Triton is unreachable,
+and as the raw baseline of ``itscam bench inference``. Pre/post-processing is
+:mod:`itscam.vision`, exactly what Triton's python models run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from itscam.domain.detections import Detections
+from itscam.errors import DataError, ModelError
+from itscam.inference.base import BATCH_SIZE, ERRORS, LATENCY, DetectionError, DetectionResult
+from itscam.vision import INPUT_HW, NmsConfig, decode_image, letterbox, postprocess_one
+
+
+class OnnxRuntimeDetector:
+    """YOLO11 in this process.
+
+    Args:
+        model_path: the ONNX file (input ``images`` ``[N, 3, 256, 416]``, output
+            ``output0`` ``[N, 8, 2184]``).
+        nms: thresholds (the Triton ``postprocess`` model's, by default).
+        intra_op_threads: ONNX Runtime threads (Triton's local profile uses 2).
+        max_batch: frames per ``session.run``.
+    """
+
+    name = "onnxruntime"
+
+    def __init__(
+        self,
+        model_path: Path,
+        nms: NmsConfig | None = None,
+        *,
+        intra_op_threads: int = 2,
+        max_batch: int = 8,
+        input_hw: tuple[int, int] = INPUT_HW,
+    ) -> None:
+        from itscam.inference.repository import NMS
+
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelError(
+                f"Detector model {path} does not exist. Install one with `itscam model install` "
+                "(or train it with `itscam model train`), or point ITSCAM_MODEL_REPOSITORY at a "
+                "repository that has yolo11n/<version>/model.onnx."
+            )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        try:
+            self.session = ort.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # ORT raises its own untyped errors for bad files
+            raise ModelError(
+                f"ONNX Runtime cannot load {path}: {exc}. Re-export the model "
+                "(`itscam model install`) with opset 17 and input 'images' [N,3,256,416]."
+            ) from exc
+        self.model_path = path
+        self.nms = nms or NMS
+        self.max_batch = max_batch
+        self.input_hw = input_hw
+        self.input_name = self.session.get_inputs()[0].name
+        # One session.run at a time: ORT already uses every intra-op thread.
+        self._lock = threading.Lock()
+
+    def run_raw(self, tensor: np.ndarray) -> np.ndarray:
+        """``(N, 3, H, W)`` float32 -> raw ``(N, 4 + nc, A)`` output."""
+        with self._lock:
+            return self.session.run(None, {self.input_name: tensor})[0]
+
+    def detect_sync(self, images: Sequence[bytes]) -> list[DetectionResult]:
+        """Blocking :meth:`detect`."""
+        start = time.perf_counter()
+        results: list[DetectionResult | None] = [None] * len(images)
+        ready: list[tuple[int, np.ndarray, object]] = []
+        for i, data in enumerate(images):
+            try:
+                tensor, lb = letterbox(decode_image(data), self.input_hw)
+            except (DataError, ValueError) as exc:
+                ERRORS.labels(self.name, "bad_image").inc()
+                results[i] = DetectionError(str(exc), transient=False, backend=self.name)
+                continue
+            ready.append((i, tensor, lb))
+        for chunk_start in range(0, len(ready), self.max_batch):
+            chunk = ready[chunk_start : chunk_start + self.max_batch]
+            raw = self.run_raw(np.stack([t for _, t, _ in chunk]))
+            for (i, _, lb), pred in zip(chunk, raw, strict=True):
+                xyxy, score, class_id = postprocess_one(pred, lb, self.nms)  # type: ignore[arg-type]
+                results[i] = Detections(xyxy, score, class_id)
+        if images:
+            BATCH_SIZE.labels(self.name).observe(len(images))
+            per_frame = (time.perf_counter() - start) / len(images)
+            for _ in images:
+                LATENCY.labels(self.name).observe(per_frame)
+        return [r for r in results if r is not None]
+
+    async def detect(self, images: Sequence[bytes]) -> list[DetectionResult]:
+        return await asyncio.to_thread(self.detect_sync, list(images))
+
+    async def close(self) -> None:
+        return None
+
+
+def model_path(repository: Path, version: str = "", model: str = "yolo11n") -> Path:
+    """The ONNX file of ``model`` at ``version`` ('' = the highest numbered version that has one)."""
+    base = Path(repository) / model
+    if version:
+        return base / version / "model.onnx"
+    versions = sorted(
+        (int(p.name) for p in base.glob("*") if p.name.isdigit() and (p / "model.onnx").is_file()),
+        reverse=True,
+    )
+    return base / str(versions[0] if versions else 1) / "model.onnx"

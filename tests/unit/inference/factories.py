@@ -1,0 +1,171 @@
+"""Shared builders for inference tests: detector models and a standalone Triton server.
+
+``untrained_model()`` is an untrained YOLO11n exported by ``export_test_model.py``
+with ``.venv-train`` (cached under ``.itscam/test-models``); ``trained_model()``
+is the committed detector when the training engineer has installed it.
+``TritonServer`` starts the project's standalone Triton (the same
+:func:`itscam.services.triton.triton_launch` the service manager uses) on free
+ports, serving a repository rendered into a temp dir, so tests can add model
+versions without touching ``triton_models/``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from itscam.inference.repository import DETECTOR, MODEL_FILE, SOURCE_REPOSITORY, render
+from itscam.services.triton import triton_launch
+from itscam.settings import REPO_ROOT, Settings, load_settings
+
+TRAIN_PYTHON = REPO_ROOT / ".venv-train" / "bin" / "python"
+CACHE = REPO_ROOT / ".itscam" / "test-models"
+EXPORTER = Path(__file__).with_name("export_test_model.py")
+
+
+def trained_model() -> Path | None:
+    path = SOURCE_REPOSITORY / DETECTOR / "1" / MODEL_FILE
+    return path if path.is_file() else None
+
+
+def untrained_model() -> Path | None:
+    """The untrained test detector (exported once, then cached), or None without .venv-train."""
+    path = CACHE / "yolo11n-untrained-v2.onnx"
+    if path.is_file():
+        return path
+    if not TRAIN_PYTHON.exists():
+        return None
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.onnx")
+    subprocess.run(
+        [str(TRAIN_PYTHON), str(EXPORTER), str(tmp)],
+        check=True,
+        capture_output=True,
+        cwd=str(CACHE),
+        timeout=600,
+    )
+    tmp.rename(path)
+    return path
+
+
+def any_model() -> Path | None:
+    """The model the equality tests use: the hot untrained one (it keeps NMS busy), else the trained one."""
+    return untrained_model() or trained_model()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TritonServer:
+    """A standalone Triton on free ports serving a repository rendered into ``root``."""
+
+    def __init__(self, root: Path, model_file: Path, *, settings_overrides: dict | None = None):
+        self.root = Path(root)
+        self.repository = self.root / "repo"
+        render("local", self.repository, model_file)
+        self.settings: Settings = load_settings(
+            state_dir=self.root / "state",
+            model_repository=self.repository,
+            triton_http_port=free_port(),
+            triton_grpc_port=free_port(),
+            triton_metrics_port=free_port(),
+            **(settings_overrides or {}),
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = self.root / "triton.log"
+
+    @property
+    def grpc_url(self) -> str:
+        return self.settings.triton_grpc
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.triton_http_port}"
+
+    def start(self, timeout_s: float = 90.0) -> TritonServer:
+        argv, env, ready_url = triton_launch(self.settings)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                argv,
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(ready_url, timeout=1):
+                    return self
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(
+                        f"Triton did not become ready; log:\n{self.log.read_text()[-3000:]}"
+                    ) from None
+                time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL the server and its python stubs (as a crash would)."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+    def __enter__(self) -> TritonServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def ultralytics_nms(raw_path: Path, conf: float, iou: float, max_det: int) -> list | None:
+    """Ultralytics' own ``non_max_suppression`` on a saved raw output (``.npy``), via .venv-train.
+
+    Returns one ``(K, 6)`` list per image (x1, y1, x2, y2, score, class) in input
+    pixels, or None when .venv-train is absent.
+    """
+    if not TRAIN_PYTHON.exists():
+        return None
+    code = (
+        "import sys, json, numpy as np, torch\n"
+        "from ultralytics.utils.nms import non_max_suppression\n"
+        "raw = torch.from_numpy(np.load(sys.argv[1]))\n"
+        "out = non_max_suppression(raw, conf_thres=float(sys.argv[2]), iou_thres=float(sys.argv[3]),"
+        " max_det=int(sys.argv[4]))\n"
+        "print(json.dumps([o.tolist() for o in out]))\n"
+    )
+    env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_CONFIG_DIR": str(CACHE / "yolo-cfg")}
+    res = subprocess.run(
+        [str(TRAIN_PYTHON), "-c", code, str(raw_path), str(conf), str(iou), str(max_det)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=300,
+    )
+    import json
+
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":  # pragma: no cover - manual helper
+    print(untrained_model(), file=sys.stderr)

@@ -1,0 +1,53 @@
+"""Triton python model: encoded frames -> letterboxed model input (maths in itscam.vision).
+
+Input ``image``: ``[B, L]`` uint8, one JPEG/PNG per row (rows may carry trailing
+zero padding). Outputs ``images`` ``[B, 3, 256, 416]`` float32 and ``letterbox``
+``[B, 5]`` float32 (orig_h, orig_w, scale, pad_x, pad_y). A frame that does not
+decode fails its own request only, with the reason.
+"""
+
+import json
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from itscam.errors import DataError
+from itscam.vision import decode_image, letterbox
+
+
+def _error(message):
+    try:
+        return pb_utils.TritonError(message, pb_utils.TritonError.INVALID_ARG)
+    except (AttributeError, TypeError):
+        return pb_utils.TritonError(message)
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        params = json.loads(args["model_config"]).get("parameters", {})
+        value = {k: v["string_value"] for k, v in params.items()}
+        self.input_hw = (int(value["input_height"]), int(value["input_width"]))
+        self.pad_value = int(value["pad_value"])
+
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            rows = pb_utils.get_input_tensor_by_name(request, "image").as_numpy()
+            try:
+                tensors, boxes = [], []
+                for row in rows:
+                    tensor, lb = letterbox(decode_image(row), self.input_hw, self.pad_value)
+                    tensors.append(tensor)
+                    boxes.append(lb.as_array())
+            except (DataError, ValueError) as exc:
+                responses.append(pb_utils.InferenceResponse(error=_error(f"preprocess: {exc}")))
+                continue
+            responses.append(
+                pb_utils.InferenceResponse(
+                    output_tensors=[
+                        pb_utils.Tensor("images", np.stack(tensors)),
+                        pb_utils.Tensor("letterbox", np.stack(boxes)),
+                    ]
+                )
+            )
+        return responses

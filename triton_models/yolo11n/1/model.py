@@ -1,0 +1,50 @@
+"""Triton python model: YOLO11 run by ONNX Runtime on CPU (the local profile).
+
+The standalone Triton available here has only the python backend, so this
+model plays the part of Triton's ONNX Runtime backend: it concatenates the
+requests of a dynamic batch into one ``[N, 3, 256, 416]`` tensor, runs the
+session once and splits ``output0`` ``[N, 8, 2184]`` back per request.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        params = json.loads(args["model_config"]).get("parameters", {})
+        value = {k: v["string_value"] for k, v in params.items()}
+        path = Path(args["model_repository"]) / args["model_version"] / value["model_file"]
+        if not path.is_file():
+            raise pb_utils.TritonModelException(
+                f"{path} does not exist. Install a detector with `itscam model install` "
+                "(or train one with `itscam model train`), then load the model again."
+            )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(value["intra_op_threads"])
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.session = ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self.input_name = self.session.get_inputs()[0].name
+
+    def execute(self, requests):
+        batches = [pb_utils.get_input_tensor_by_name(r, "images").as_numpy() for r in requests]
+        try:
+            raw = self.session.run(None, {self.input_name: np.concatenate(batches)})[0]
+        except Exception as exc:  # one failed run fails every request of the batch
+            error = pb_utils.TritonError(f"yolo11n: ONNX Runtime failed: {exc}")
+            return [pb_utils.InferenceResponse(error=error) for _ in requests]
+        responses, start = [], 0
+        for batch in batches:
+            out = raw[start : start + len(batch)]
+            start += len(batch)
+            responses.append(
+                pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("output0", out)])
+            )
+        return responses
