@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import pickle
+import json
 import struct
 import time
 from collections import defaultdict
@@ -37,6 +37,7 @@ from streaming.contracts import (
     COUNTS_FIELDS,
     CROSSING_FIELDS,
     EVENT_FIELDS,
+    REASON_ANALYSIS,
     REASON_INFERENCE,
     REASON_SCHEMA,
     REASON_UNDECODABLE,
@@ -73,7 +74,7 @@ from streaming.sinks import (
 log = logging.getLogger(__name__)
 
 Send = Callable[..., Awaitable[Any]]
-_CKPT = struct.Struct("<qq")  # (partition, offset) in front of the pickled analyser
+_CKPT = struct.Struct("<qq")  # (partition, offset) in front of the analyser's JSON state
 
 
 def _now_us() -> int:
@@ -170,30 +171,53 @@ class FrameProcessor:
                 metrics.FRAME_AGE.observe(max(0.0, (_now_us() - frame.capture_ts_us) / 1e6))
 
     async def _detect_with_retry(self, chunk: list[tuple[Any, Frame]]) -> tuple[list[Any], float]:
+        """Detect a sub-batch; frames with a transient error (or a failed call) are retried.
+
+        A frame still failing after ``retries`` attempts keeps its error (the
+        caller dead-letters it); a bad image fails at once.
+        """
         images = [f.image for _, f in chunk]
-        delay = 0.2
+        results: list[Any] = [None] * len(images)
+        todo = list(range(len(images)))
+        delay, total_ms = 0.2, 0.0
         for attempt in range(self.retries + 1):
             try:
-                out, ms = await self._detect(images)
+                out, ms = await self._detect([images[i] for i in todo])
+                if len(out) != len(todo):
+                    raise RuntimeError(f"detector returned {len(out)} results for {len(todo)} images")
                 metrics.INFER_LATENCY.observe(ms / 1e3)
-                if len(out) != len(images):
-                    raise RuntimeError(f"detector returned {len(out)} results for {len(images)} images")
-                return out, ms
-            except Exception as exc:
-                metrics.ERRORS.labels("inference").inc()
-                if attempt == self.retries:
-                    log.error("inference failed after %d attempts: %s", attempt + 1, exc)
-                    return [exc] * len(images), 0.0
-                log.warning("inference failed (%s); retrying in %.1f s", exc, delay)
+                total_ms += ms
+            except Exception as exc:  # the whole call failed: every frame is transient
+                out = [exc] * len(todo)
+            retry = []
+            for i, r in zip(todo, out, strict=True):
+                results[i] = r
+                if isinstance(r, Exception) and _is_transient(r):
+                    retry.append(i)
+            todo = retry
+            if not todo:
+                break
+            metrics.ERRORS.labels("inference").inc()
+            if attempt < self.retries:
+                log.warning("inference failed for %d frame(s) (%s); retrying in %.1f s",
+                            len(todo), results[todo[0]], delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        raise AssertionError("unreachable")
+        return results, total_ms
+
+
+def _is_transient(exc: Exception) -> bool:
+    """Transient: the frame may succeed on another try (server down, deadline); not a bad image."""
+    transient = getattr(exc, "transient", None)
+    if transient is not None:
+        return bool(transient)
+    from itscam.errors import DataError
+
+    return not isinstance(exc, DataError | ValueError)
 
 
 def _is_decode_error(exc: Exception) -> bool:
-    from itscam.errors import DataError
-
-    return isinstance(exc, DataError | ValueError)
+    return not _is_transient(exc)
 
 
 def _ingest_us(ev: Any, default: int) -> int:
@@ -205,11 +229,23 @@ def _ingest_us(ev: Any, default: int) -> int:
 # --------------------------------------------------------------------------- analysis
 
 
-def make_analyzer(config: Any) -> Any:
-    """A fresh per-camera analyser (:class:`itscam.domain.analyzer.CameraAnalyzer`)."""
+def make_analyzer(config: Any, run_id: str = "", state: dict[str, Any] | None = None) -> Any:
+    """A per-camera analyser (:class:`itscam.domain.analyzer.CameraAnalyzer`), fresh or resumed."""
     from itscam.domain.analyzer import CameraAnalyzer
 
-    return CameraAnalyzer(config)
+    if state is not None:
+        return CameraAnalyzer.from_state(config, state, run_id=run_id)
+    return CameraAnalyzer(config, run_id=run_id)
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
 
 
 def _outputs(out: Any, *names: str) -> list[Any]:
@@ -234,8 +270,10 @@ class AnalysisProcessor:
     Args:
         table: mapping ``bytes camera id -> bytes checkpoint`` (a Faust table
             in the worker, a dict in tests).
-        analyzer_factory: ``CameraConfig -> analyser`` with
-            ``update(capture_ts, frame_seq, detections, healthy) -> output``.
+        analyzer_factory: ``(CameraConfig, run_id, state | None) -> analyser`` with
+            ``update(capture_ts, frame_seq, detections, healthy) -> output`` and
+            ``to_state() -> dict`` (JSON-safe; checkpoints are JSON, never pickles,
+            so a record on a topic can never execute code).
     """
 
     def __init__(self, topics: dict[str, str], send: Send, cameras: Any, table: Any,
@@ -252,7 +290,7 @@ class AnalysisProcessor:
         self.skipped = 0
         self.frames = 0
 
-    def _restore(self, camera_id: str) -> tuple[int, int, Any] | None:
+    def _restore(self, camera_id: str, cfg: Any, run_id: str) -> tuple[int, int, Any] | None:
         blob = self.table.get(_key(camera_id))
         if not blob:
             return None
@@ -261,7 +299,7 @@ class AnalysisProcessor:
         if live is not None and live[0] == part and live[1] == off:
             return live  # our in-memory analyser is exactly the checkpoint
         try:
-            analyzer = pickle.loads(blob[_CKPT.size:])
+            analyzer = self.factory(cfg, run_id, json.loads(blob[_CKPT.size:]))
         except Exception as exc:
             log.error("checkpoint of camera %s is unreadable (%s); starting fresh", camera_id, exc)
             return None
@@ -285,18 +323,35 @@ class AnalysisProcessor:
                     await _dead_letter(self.send, self.topics["dead_letter"], ev, "unknown_camera",
                                        f"camera {cam!r} is not in the registry")
                 continue
-            held = self._restore(cam)
-            if held is None:
-                part, off, analyzer = -1, -1, self.factory(cfg)
-            else:
-                part, off, analyzer = held
+            run_id = items[0][1].get("run_id") or ""
+            try:
+                held = self._restore(cam, cfg, run_id)
+                if held is None:
+                    held = (-1, -1, self.factory(cfg, run_id, None))
+            except Exception as exc:  # a camera whose analyser cannot be built must not stop the rest
+                log.exception("camera %s: analyser cannot be created", cam)
+                metrics.ERRORS.labels("analysis").inc()
+                for ev, _, _ in items:
+                    await _dead_letter(self.send, self.topics["dead_letter"], ev, REASON_ANALYSIS,
+                                       f"analyser cannot be created: {exc!r}")
+                continue
+            part, off, analyzer = held
             for ev, rec, dets in items:
                 m = ev.message
                 if m.partition == part and m.offset <= off:
                     self.skipped += 1  # already reflected in the restored analyser
                     continue
-                out = analyzer.update(rec["capture_ts_us"] / 1e6, rec["frame_seq"], dets,
-                                      bool(rec.get("healthy", True)))
+                try:
+                    out = analyzer.update(rec["capture_ts_us"] / 1e6, rec["frame_seq"], dets,
+                                          bool(rec.get("healthy", True)))
+                except Exception as exc:
+                    # Keep the record (dead letter) and the worker going; the
+                    # analyser skips this frame, like a dropped frame.
+                    log.exception("camera %s: analysis of frame %s failed", cam, rec["frame_seq"])
+                    metrics.ERRORS.labels("analysis").inc()
+                    await _dead_letter(self.send, self.topics["dead_letter"], ev, REASON_ANALYSIS,
+                                       repr(exc))
+                    continue
                 self.frames += 1
                 part, off = m.partition, m.offset
                 await self._emit(cam, rec.get("run_id") or "", out)
@@ -304,7 +359,8 @@ class AnalysisProcessor:
                 if st is not None:
                     states[cam] = st
             self.live[cam] = (part, off, analyzer)
-            self.table[_key(cam)] = _CKPT.pack(part, off) + pickle.dumps(analyzer, protocol=5)
+            state = json.dumps(analyzer.to_state(), separators=(",", ":"), default=_json_default)
+            self.table[_key(cam)] = _CKPT.pack(part, off) + state.encode()
         if self.state_sink is not None and states:
             await asyncio.to_thread(self.state_sink.put, states)
 
