@@ -178,10 +178,15 @@ def check_in_image(
         )
 
 
-def check_in_front(H_inv: np.ndarray, world_pts: np.ndarray, *, camera_id: str, field: str) -> None:
-    """Raise GeometryError when a world point maps to or beyond the horizon (``w <= 0``)."""
+def check_in_front(H_inv: np.ndarray, world_pts: np.ndarray, *, camera_id: str, field: str,
+                   sign: float = 1.0) -> None:
+    """Raise GeometryError when a world point maps to or beyond the horizon.
+
+    ``sign`` is the sign of the projective ``w`` of road points in front of the camera
+    (the sign at a known visible point, e.g. the image's bottom centre).
+    """
     p = np.asarray(world_pts, np.float64).reshape(-1, 2)
-    w = p @ H_inv[2, :2] + H_inv[2, 2]
+    w = (p @ H_inv[2, :2] + H_inv[2, 2]) * sign
     if np.any(w <= 1e-12):
         raise GeometryError(
             f"{_where(camera_id, field)}: a world point lies at or behind the camera's horizon"

@@ -219,6 +219,8 @@ class CameraConfig:
     zones: tuple[Zone, ...]
     params: AnalysisParams
     raw: dict = field(repr=False, default_factory=dict)
+    #: Sign of the projective w (world -> image) of road points in front of the camera.
+    front_sign: float = 1.0
 
     def lane(self, lane_id: str) -> Lane:
         for ln in self.lanes:
@@ -297,7 +299,8 @@ def _id(value: Any, *, camera_id: str, fld: str) -> str:
 
 
 def _world_or_image(
-    d: Mapping, *, cam: str, fld: str, hom: Homography, size: tuple[int, int], min_n: int
+    d: Mapping, *, cam: str, fld: str, hom: Homography, size: tuple[int, int], min_n: int,
+    front: float,
 ) -> np.ndarray:
     """World points of a geometry given either as ``world`` or ``image`` coordinates.
 
@@ -310,7 +313,7 @@ def _world_or_image(
         check_in_image(img, size, camera_id=cam, field=f"{fld}.image")
         return hom.to_world(img)
     wld = _pts(d["world"], camera_id=cam, fld=f"{fld}.world", min_n=min_n)
-    check_in_front(hom.H_inv, wld, camera_id=cam, field=f"{fld}.world")
+    check_in_front(hom.H_inv, wld, camera_id=cam, field=f"{fld}.world", sign=front)
     check_in_image(hom.to_image(wld), size, camera_id=cam, field=f"{fld}.world", tol=2.0)
     return wld
 
@@ -415,15 +418,16 @@ def parse_camera(d: Mapping[str, Any], *, defaults: Mapping[str, Any] | None = N
     else:
         hom = Homography(np.asarray(calib["homography"], np.float64), camera_id=cam,
                          field="calibration.homography")
-    # A homography whose image contains the horizon is fine, but the image's bottom
-    # edge (nearest road) must map in front of the camera.
-    corners = np.array([[0, height], [width, height], [width / 2, height]], np.float64)
-    w = corners @ hom.H[2, :2] + hom.H[2, 2]
-    if np.any(w <= 0):
+    # Road cameras look down: the bottom-centre pixel is on the road in front of the
+    # camera. The horizon (where w changes sign) must not cross the bottom edge.
+    bottom = np.array([[0, height], [width, height], [width / 2, height]], np.float64)
+    w = bottom @ hom.H[2, :2] + hom.H[2, 2]
+    if not (np.all(w > 0) or np.all(w < 0)):
         raise GeometryError(
-            f"camera {cam!r}, field 'calibration': the bottom of the image maps behind the "
-            "camera; the homography is flipped or wrong"
+            f"camera {cam!r}, field 'calibration': the horizon crosses the bottom of the "
+            "image; the homography is wrong (swapped image/world points?)"
         )
+    front = float(np.sign(hom.H_inv[2] @ np.r_[hom.to_world(bottom[2:])[0], 1.0]))
 
     lanes_raw = _req(d, "lanes", camera_id=cam, fld="lanes")
     if not isinstance(lanes_raw, list) or not lanes_raw:
@@ -441,7 +445,7 @@ def parse_camera(d: Mapping[str, Any], *, defaults: Mapping[str, Any] | None = N
         lane_id = str(_req(ld, "lane_id", camera_id=cam, fld=fld))
         if lane_id not in lane_by_id:
             raise ConfigError(f"camera {cam!r}, field '{fld}.lane_id': no lane {lane_id!r}")
-        wld = _world_or_image(ld, cam=cam, fld=fld, hom=hom, size=size, min_n=2)
+        wld = _world_or_image(ld, cam=cam, fld=fld, hom=hom, size=size, min_n=2, front=front)
         if len(wld) != 2:
             raise GeometryError(f"camera {cam!r}, field {fld!r}: a line has exactly 2 points")
         dirs = tuple(ld.get("directions", DIRECTIONS))
@@ -458,7 +462,7 @@ def parse_camera(d: Mapping[str, Any], *, defaults: Mapping[str, Any] | None = N
             continue
         p1, p2 = _default_line(lane, params)
         fld = f"lanes[{lane.lane_id}] (default counting line)"
-        check_in_front(hom.H_inv, np.stack([p1, p2]), camera_id=cam, field=fld)
+        check_in_front(hom.H_inv, np.stack([p1, p2]), camera_id=cam, field=fld, sign=front)
         check_in_image(hom.to_image(np.stack([p1, p2])), size, camera_id=cam, field=fld, tol=2.0)
         n = _line_normal(p1, p2, lane, cam=cam, fld=fld)
         lines.append(CountLine(f"{lane.lane_id}:count", lane.lane_id, p1, p2, n, 1.0, DIRECTIONS))
@@ -478,7 +482,7 @@ def parse_camera(d: Mapping[str, Any], *, defaults: Mapping[str, Any] | None = N
             raise ConfigError(f"camera {cam!r}, field '{fld}.lane_id': no lane {lane_id!r}")
         if kind in ("detector", "queue") and lane_id is None:
             raise ConfigError(f"camera {cam!r}, field '{fld}.lane_id': required for {kind} zones")
-        poly = _world_or_image(zd, cam=cam, fld=fld, hom=hom, size=size, min_n=3)
+        poly = _world_or_image(zd, cam=cam, fld=fld, hom=hom, size=size, min_n=3, front=front)
         if _polygon_area(poly) < 0.5:
             raise GeometryError(f"camera {cam!r}, field {fld!r}: polygon area below 0.5 m^2")
         zones.append(Zone(zone_id, kind, lane_id, poly))
@@ -505,6 +509,7 @@ def parse_camera(d: Mapping[str, Any], *, defaults: Mapping[str, Any] | None = N
         zones=tuple(zones),
         params=params,
         raw=raw,
+        front_sign=front,
     )
 
 

@@ -1,0 +1,515 @@
+"""Per-camera analysis: detections in, crossings, minute counts, events and state out.
+
+:class:`CameraAnalyzer` is what a stream processor calls for every frame of one camera,
+in capture order::
+
+    analyzer = CameraAnalyzer(registry.get("cam-main-5th"), run_id="live")
+    out = analyzer.update(capture_ts, frame_seq, detections, healthy=True)
+    out.crossings    # analytics.crossings rows
+    out.minute_rows  # analytics.lane_counts_1m rows of minutes that closed
+    out.events       # analytics.events rows that started or ended (upsert on event_id)
+    out.latest       # small dict for the dashboard (Redis), about once per second
+    analyzer.heartbeat(ts)       # camera alive without a frame
+    analyzer.flush(now)          # timer: close minutes up to `now`, detect camera offline
+    state = analyzer.to_state()  # JSON-safe; CameraAnalyzer.from_state(config, state)
+
+Every ``*_ts`` is epoch seconds (float); :func:`itscam.domain.events.as_db_row` turns
+a row's times into UTC datetimes for the database. Frames older than the newest one
+seen are not tracked (the motion model only moves forward) and are counted in
+``late_frames``. Unhealthy frames (frozen, corrupt, black video) are not tracked
+either and do not count towards ``healthy_s``.
+
+Per frame the work is vectorised over tracks: tracker association, one homography
+product for every ground point, one pass over all lane segments, all counting lines
+at once, a robust speed fit over ``(tracks, history)`` arrays. Python loops run only
+over crossings and events.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from itscam.domain.counting import LineCounter
+from itscam.domain.detections import VEHICLE_CLASSES, Detections
+from itscam.domain.events import (
+    CongestionDetector,
+    EventBook,
+    OfflineDetector,
+)
+from itscam.domain.geometry import apply_h
+from itscam.domain.registry import CameraConfig
+from itscam.domain.speed import TrackTable
+from itscam.domain.tracker import ByteTracker, TrackerConfig
+from itscam.domain.windows import MinuteWindows
+from itscam.domain.zones import CLASS_LENGTH_M, footprint_in_zone, points_in_polygon, queue_length
+
+STATE_VERSION = 1
+#: Speed (km/h) above which a vehicle counts as moving again (hysteresis over `stopped_kmh`).
+MOVING_FACTOR = 2.0
+#: Speed (km/h) from which an abrupt stop is measured.
+CRUISE_KMH = 20.0
+#: Seconds between `latest` dashboard snapshots in the output.
+LATEST_EVERY_S = 1.0
+
+
+@dataclass
+class AnalysisOutput:
+    """What one call produced. Rows are dicts whose keys are the table's columns."""
+
+    tracked: Detections | None = None
+    crossings: list[dict[str, Any]] = field(default_factory=list)
+    minute_rows: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    latest: dict[str, Any] | None = None
+
+
+def tracker_config(cfg: CameraConfig) -> TrackerConfig:
+    p = cfg.params
+    return TrackerConfig(high_conf=p.high_conf, low_conf=p.low_conf,
+                         new_track_conf=min(1.0, p.high_conf + 0.1), match_iou=p.match_iou,
+                         min_hits=p.min_hits, max_lost_s=p.max_lost_s)
+
+
+def visible_length_m(cfg: CameraConfig, lane_index: int, step_m: float = 0.5) -> float:
+    """Length (m) of a lane's centerline that projects inside the image."""
+    lane = cfg.lanes[lane_index]
+    pts = [lane.centerline[0]]
+    for a, b in zip(lane.centerline[:-1], lane.centerline[1:], strict=True):
+        n = max(1, int(np.hypot(*(b - a)) / step_m))
+        pts.extend(a + (b - a) * (np.arange(1, n + 1) / n)[:, None])
+    p = np.asarray(pts)
+    w = (p @ cfg.homography.H_inv[2, :2] + cfg.homography.H_inv[2, 2]) * cfg.front_sign
+    uv = apply_h(cfg.homography.H_inv, p)
+    inside = (w > 0) & (uv[:, 0] >= 0) & (uv[:, 0] <= cfg.width) & (uv[:, 1] >= 0)
+    inside &= uv[:, 1] <= cfg.height
+    seg = np.hypot(*np.diff(p, axis=0).T)
+    return float(seg[inside[:-1] & inside[1:]].sum())
+
+
+class CameraAnalyzer:
+    """All per-camera analysis state. Not thread-safe; one instance per camera."""
+
+    def __init__(self, config: CameraConfig, *, run_id: str = "",
+                 tracker: ByteTracker | None = None) -> None:
+        self.config = cfg = config
+        self.params = p = config.params
+        self.run_id = run_id
+        self.camera_id = cfg.camera_id
+        self.tracker = tracker or ByteTracker(tracker_config(cfg))
+        self.H = cfg.homography.H
+        self.table = TrackTable()
+        self.counter = LineCounter(cfg.lines, self.table)
+        tb = self.table
+        for name, fill in (("stopped_since", np.nan), ("moving_ts", np.nan),
+                           ("moving_speed", np.nan), ("rev_m", 0.0), ("rev_since", np.nan),
+                           ("speed", np.nan)):
+            tb.add_column(name, (), np.float64, fill)
+        tb.add_column("lane", (), np.int16, -1)
+        tb.add_column("stalled", (), bool, False)
+        tb.add_column("wrong_way", (), bool, False)
+
+        self.lane_ids = [ln.lane_id for ln in cfg.lanes]
+        lane_of = {lid: i for i, lid in enumerate(self.lane_ids)}
+        # All lane segments stacked, so one pass assigns every ground point to a lane.
+        a, v, lane_idx, cum = [], [], [], []
+        for i, ln in enumerate(cfg.lanes):
+            lens = np.hypot(*ln.seg_vec.T)
+            a.append(ln.seg_start)
+            v.append(ln.seg_vec)
+            lane_idx.append(np.full(len(lens), i))
+            cum.append(np.concatenate([[0.0], np.cumsum(lens)[:-1]]))
+        self.seg_a = np.concatenate(a)
+        self.seg_v = np.concatenate(v)
+        self.seg_len = np.hypot(self.seg_v[:, 0], self.seg_v[:, 1])
+        self.seg_unit = self.seg_v / self.seg_len[:, None]
+        self.seg_lane = np.concatenate(lane_idx)
+        self.seg_cum = np.concatenate(cum)
+        self.seg_halfw = np.array([cfg.lanes[i].width_m / 2 for i in self.seg_lane])
+        self.line_lane = [lane_of[ln.lane_id] for ln in cfg.lines]
+
+        self.detectors = [(lane_of[z.lane_id], z.polygon) for z in cfg.zones
+                          if z.kind == "detector" and z.lane_id is not None]
+        self.queue_zones = [z for z in cfg.zones if z.kind == "queue"]
+        inc = [(z.zone_id, z.polygon, None) for z in cfg.zones if z.kind == "incident"]
+        # Without incident zones each lane is its own incident area.
+        self.incident_areas = inc or [(f"lane:{ln.lane_id}", None, i)
+                                      for i, ln in enumerate(cfg.lanes)]
+        lengths = np.array([visible_length_m(cfg, i) for i in range(len(cfg.lanes))])
+        self.windows = MinuteWindows(cfg.camera_id, self.lane_ids, lengths, run_id=run_id,
+                                     lateness_s=p.lateness_s, heavy_pce=p.heavy_pce)
+        self.book = EventBook(cfg.camera_id, run_id)
+        self.congestion = CongestionDetector(p.congestion_density, p.congestion_minutes)
+        self.offline = OfflineDetector(p.offline_after_s)
+        self.prev_ts: float | None = None
+        self.frame_seq = -1
+        self.late_frames = 0
+        self.frames = 0
+        self.abrupt: dict[str, list[list[float]]] = {}  # area -> [[ts, track_id], ...]
+        self.incident_seen: dict[str, float] = {}  # area -> last time evidence was present
+        self._last_latest = -math.inf
+        self._last: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ per frame
+
+    def update(self, capture_ts: float, frame_seq: int, detections: Detections,
+               healthy: bool = True) -> AnalysisOutput:
+        """Analyse one frame; see the module docstring for the outputs."""
+        ts = float(capture_ts)
+        self.offline.alive(self.book, ts, (frame_seq, ts))
+        if self.prev_ts is not None and ts <= self.prev_ts:
+            self.late_frames += 1
+            return AnalysisOutput(tracked=detections, events=self.book.drain())
+        fps = self.config.fps
+        dt = 1.0 / fps if self.prev_ts is None else min(ts - self.prev_ts, 3.0 / fps)
+        self.prev_ts = ts
+        self.frame_seq = frame_seq
+        self.frames += 1
+        out = AnalysisOutput()
+        if not healthy:
+            self.windows.add_frame(ts, dt, False)
+            out.tracked = detections
+            self._close_minutes(out)
+            out.events = self.book.drain()
+            return out
+
+        p = self.params
+        tracked = self.tracker.update(detections, ts)
+        out.tracked = tracked
+        tid = tracked.tracker_id
+        keep = tid >= 0
+        ids = tid[keep]
+        tb = self.table
+        for s in tb.evict(ts - p.max_lost_s - 0.5):
+            self._track_gone(int(s))
+        n = len(ids)
+        if n:
+            box = tracked.xyxy[keep]
+            bc = np.stack([(box[:, 0] + box[:, 2]) * 0.5, box[:, 3]], axis=1)
+            xy = apply_h(self.H, bc)
+            cls = tracked.class_id[keep]
+            slots, _ = tb.slots_for(ids, ts)
+            tb.observe(slots, ts, xy, cls, tracked.confidence[keep])
+            vel = tb.velocity(slots, ts, p.speed_window_s)
+            speed = np.hypot(vel[:, 0], vel[:, 1])
+            tb.speed[slots] = speed
+            lane, tangent = self._assign_lanes(xy)
+            tb.lane[slots] = lane
+            maj = tb.majority_class(slots)
+            for c in self.counter.update(slots, xy, ts):
+                self._crossing(out, c.line_index, c.slot, c.direction, c.ts, frame_seq)
+            length = CLASS_LENGTH_M[maj]
+            self._behaviour(slots, ids, xy, vel, speed, lane, tangent, ts, dt, frame_seq)
+        else:
+            xy = np.zeros((0, 2))
+            lane = np.zeros(0, np.int16)
+            tangent = np.zeros((0, 2))
+            length = np.zeros(0)
+            maj = np.zeros(0, np.int64)
+            speed = np.zeros(0)
+
+        n_lanes = len(self.lane_ids)
+        occupied = np.zeros(n_lanes, bool)
+        if n:
+            for li, poly in self.detectors:
+                if not occupied[li]:
+                    occupied[li] = footprint_in_zone(xy, tangent, length, poly).any()
+        in_lane = lane >= 0
+        pcu = np.bincount(lane[in_lane], weights=self.windows.pcu_weights(maj[in_lane]),
+                          minlength=n_lanes) if n else np.zeros(n_lanes)
+        self.windows.add_frame(ts, dt, True, occupied, pcu)
+        self._last = {"xy": xy, "lane": lane, "speed": speed, "length": length,
+                      "occupied": occupied, "ids": ids}
+        self._close_minutes(out)
+        out.events = self.book.drain()
+        if ts - self._last_latest >= LATEST_EVERY_S:
+            self._last_latest = ts
+            out.latest = self.latest_state()
+        return out
+
+    def heartbeat(self, ts: float, healthy: bool = True) -> AnalysisOutput:
+        """The camera's ingest is alive at ``ts`` (no frame sampled); closes an outage."""
+        out = AnalysisOutput()
+        if healthy:
+            self.offline.alive(self.book, float(ts))
+        self.offline.check(self.book, float(ts))
+        out.events = self.book.drain()
+        return out
+
+    def flush(self, ts: float) -> AnalysisOutput:
+        """Move event time to ``ts`` without a frame: close complete minutes, detect outages.
+
+        Call it on a timer (with the stream's notion of now) and at shutdown; partial
+        minutes stay open in the state, they are never emitted early.
+        """
+        out = AnalysisOutput()
+        self.offline.check(self.book, float(ts))
+        for c in self.windows.advance(float(ts)):
+            out.minute_rows.extend(c.rows)
+            self.congestion.update(self.book, c.minute_ts, c.density_pcmpl)
+        out.events = self.book.drain()
+        return out
+
+    # ------------------------------------------------------------------ internals
+
+    def _assign_lanes(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lane index ``(n,)`` (-1 outside every lane) and lane direction ``(n, 2)``."""
+        rel = xy[:, None, :] - self.seg_a[None]
+        t = np.clip((rel * self.seg_unit[None]).sum(-1), 0.0, self.seg_len[None])
+        perp = rel - t[..., None] * self.seg_unit[None]
+        dist = np.hypot(perp[..., 0], perp[..., 1])
+        dist = np.where(dist <= self.seg_halfw[None], dist, np.inf)
+        k = np.argmin(dist, axis=1)
+        ok = np.isfinite(dist[np.arange(len(xy)), k])
+        lane = np.where(ok, self.seg_lane[k], -1).astype(np.int16)
+        tangent = np.where(ok[:, None], self.seg_unit[k], 0.0)
+        return lane, tangent
+
+    def _crossing(self, out: AnalysisOutput, line_index: int, slot: int, direction: str,
+                  ts: float, frame_seq: int) -> None:
+        tb = self.table
+        line = self.config.lines[line_index]
+        cls = int(tb.majority_class(np.array([slot]))[0])
+        sp = float(tb.speed[slot])
+        speed_kmh = round(sp * 3.6, 2) if math.isfinite(sp) else None
+        track_id = int(tb.track_id[slot])
+        out.crossings.append({
+            "camera_id": self.camera_id,
+            "line_id": line.line_id,
+            "lane_id": line.lane_id,
+            "direction": direction,
+            "track_id": track_id,
+            "class_name": VEHICLE_CLASSES[cls],
+            "crossing_ts": ts,
+            "speed_kmh": speed_kmh,
+            "run_id": self.run_id,
+        })
+        self.windows.add_crossing(line.lane_id, direction, cls, ts, speed_kmh)
+        if direction == "reverse" and not tb.wrong_way[slot]:
+            tb.wrong_way[slot] = True
+            start = tb.rev_since[slot]
+            self.book.start(f"wrong_way:{track_id}", "wrong_way",
+                            float(start) if math.isfinite(start) else ts, severity="critical",
+                            lane_id=line.lane_id, track_ids=[track_id], frame=(frame_seq, ts))
+
+    def _behaviour(self, slots: np.ndarray, ids: np.ndarray, xy: np.ndarray, vel: np.ndarray,
+                   speed: np.ndarray, lane: np.ndarray, tangent: np.ndarray, ts: float,
+                   dt: float, frame_seq: int) -> None:
+        """Stalls, abrupt stops, wrong-way travel and incidents for this frame's tracks."""
+        p, tb = self.params, self.table
+        kmh = speed * 3.6
+        known = np.isfinite(kmh)
+        stopped = known & (kmh < p.stopped_kmh)
+        moving = known & (kmh > p.stopped_kmh * MOVING_FACTOR)
+        cruising = known & (kmh >= CRUISE_KMH)
+        if cruising.any():
+            tb.moving_ts[slots[cruising]] = ts
+            tb.moving_speed[slots[cruising]] = speed[cruising]
+        since = tb.stopped_since[slots]
+        newly = stopped & np.isnan(since)
+        if newly.any():
+            tb.stopped_since[slots[newly]] = ts
+            m_ts, m_sp = tb.moving_ts[slots[newly]], tb.moving_speed[slots[newly]]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                decel = m_sp / np.maximum(ts - m_ts, 1e-3)
+            for i in np.flatnonzero(newly)[np.nan_to_num(decel, nan=0.0) >= p.abrupt_decel_mps2]:
+                for area in self._areas_of(xy[i:i + 1], lane[i:i + 1]):
+                    self.abrupt.setdefault(area, []).append([ts, int(ids[i])])
+        if moving.any():
+            mv = slots[moving]
+            tb.stopped_since[mv] = np.nan
+            for s in mv[tb.stalled[mv]]:
+                tb.stalled[s] = False
+                self.book.end(f"stalled:{int(tb.track_id[s])}", ts, (frame_seq, ts))
+        # Stalled: stopped long enough, outside queue zones.
+        since = tb.stopped_since[slots]
+        cand = stopped & ~tb.stalled[slots] & (ts - np.nan_to_num(since, nan=ts) >= p.stall_s)
+        if cand.any():
+            in_queue = np.zeros(len(slots), bool)
+            for z in self.queue_zones:
+                in_queue |= points_in_polygon(xy, z.polygon)
+            for i in np.flatnonzero(cand & ~in_queue):
+                s = slots[i]
+                tb.stalled[s] = True
+                zone = self._incident_zone(xy[i:i + 1])
+                self.book.start(f"stalled:{int(ids[i])}", "stalled_vehicle", float(since[i]),
+                                severity="warning",
+                                lane_id=self.lane_ids[lane[i]] if lane[i] >= 0 else None,
+                                zone_id=zone, track_ids=[int(ids[i])], frame=(frame_seq, ts))
+        # Wrong-way: distance travelled against the lane direction while in the lane.
+        along = (vel * tangent).sum(1)
+        inl = (lane >= 0) & np.isfinite(along)
+        back = inl & (along < -1.0)
+        fwd = inl & (along > 1.0)
+        if back.any():
+            b = slots[back]
+            tb.rev_m[b] += -along[back] * dt
+            fresh = np.isnan(tb.rev_since[b])
+            tb.rev_since[b[fresh]] = ts
+            for i in np.flatnonzero(back):
+                s = slots[i]
+                if tb.rev_m[s] >= p.wrong_way_min_m and not tb.wrong_way[s]:
+                    tb.wrong_way[s] = True
+                    self.book.start(f"wrong_way:{int(ids[i])}", "wrong_way",
+                                    float(tb.rev_since[s]), severity="critical",
+                                    lane_id=self.lane_ids[lane[i]], track_ids=[int(ids[i])],
+                                    frame=(frame_seq, ts))
+        if fwd.any():
+            f = slots[fwd & ~tb.wrong_way[slots]]
+            tb.rev_m[f] = 0.0
+            tb.rev_since[f] = np.nan
+        if self.abrupt or tb.stalled[slots].any() or self._incident_open():
+            self._incidents(slots, ids, xy, lane, ts, frame_seq)
+
+    def _areas_of(self, xy: np.ndarray, lane: np.ndarray) -> list[str]:
+        out = []
+        for area, poly, li in self.incident_areas:
+            if poly is not None:
+                if points_in_polygon(xy, poly)[0]:
+                    out.append(area)
+            elif lane[0] == li:
+                out.append(area)
+        return out
+
+    def _incident_zone(self, xy: np.ndarray) -> str | None:
+        for area, poly, _ in self.incident_areas:
+            if poly is not None and points_in_polygon(xy, poly)[0]:
+                return area
+        return None
+
+    def _incident_open(self) -> bool:
+        return any(k.startswith("incident:") for k in self.book.open)
+
+    def _incidents(self, slots: np.ndarray, ids: np.ndarray, xy: np.ndarray, lane: np.ndarray,
+                   ts: float, frame_seq: int) -> None:
+        p, tb = self.params, self.table
+        stalled = tb.stalled[slots]
+        for area, poly, li in self.incident_areas:
+            inside = points_in_polygon(xy, poly) if poly is not None else lane == li
+            evid: dict[int, float] = {}
+            for i in np.flatnonzero(stalled & inside):
+                evid[int(ids[i])] = float(tb.stopped_since[slots[i]])
+            recent = [e for e in self.abrupt.get(area, []) if ts - e[0] <= p.incident_window_s]
+            if recent:
+                self.abrupt[area] = recent
+            else:
+                self.abrupt.pop(area, None)
+            for t0, track in recent:
+                evid.setdefault(int(track), t0)
+            key = f"incident:{area}"
+            ev = self.book.get(key)
+            if evid:
+                self.incident_seen[area] = ts
+            if ev is None and len(evid) >= p.incident_min_vehicles:
+                zone = area if poly is not None else None
+                lane_id = self.lane_ids[li] if li is not None else None
+                self.book.start(key, "incident", min(evid.values()), severity="critical",
+                                lane_id=lane_id, zone_id=zone, track_ids=sorted(evid),
+                                frame=(frame_seq, ts))
+            elif ev is not None:
+                for t in evid:
+                    ev.add_track(t)
+                if not evid:
+                    self.book.end(key, self.incident_seen.get(area, ts), (frame_seq, ts))
+
+    def _track_gone(self, s: int) -> None:
+        """A track left (evicted): end its per-track events at its last sighting."""
+        tb = self.table
+        tid = int(tb.track_id[s])
+        last = float(tb.last_ts[s])
+        if tb.stalled[s]:
+            self.book.end(f"stalled:{tid}", last)
+        if tb.wrong_way[s]:
+            self.book.end(f"wrong_way:{tid}", last)
+
+    def _close_minutes(self, out: AnalysisOutput) -> None:
+        for c in self.windows.advance():
+            out.minute_rows.extend(c.rows)
+            self.congestion.update(self.book, c.minute_ts, c.density_pcmpl)
+
+    # ------------------------------------------------------------------ state
+
+    def latest_state(self) -> dict[str, Any]:
+        """A small JSON-safe snapshot for dashboards (Redis)."""
+        last = self._last
+        lanes: dict[str, Any] = {}
+        xy = last.get("xy", np.zeros((0, 2)))
+        lane = last.get("lane", np.zeros(0, np.int16))
+        speed = last.get("speed", np.zeros(0))
+        occ = last.get("occupied", np.zeros(len(self.lane_ids), bool))
+        for i, lid in enumerate(self.lane_ids):
+            m = lane == i
+            sp = speed[m]
+            sp = sp[np.isfinite(sp)]
+            lanes[lid] = {"vehicles": int(m.sum()), "occupied": bool(occ[i]),
+                          "mean_speed_kmh": round(float(sp.mean()) * 3.6, 1) if len(sp) else None}
+        for z in self.queue_zones:
+            li = self.lane_ids.index(z.lane_id)
+            ln = self.config.lanes[li]
+            inside = points_in_polygon(xy, z.polygon) & (lane == li)
+            if inside.any():
+                s, _, _ = ln.locate(xy[inside])
+                stop_s = float(ln.locate(z.polygon)[0].max())
+                st = np.nan_to_num(speed[inside], nan=99.0) * 3.6 < self.params.stopped_kmh
+                q = queue_length(s, st, last["length"][inside], stop_s)
+            else:
+                q = 0.0
+            lanes[z.lane_id]["queue_m"] = round(q, 1)
+        return {
+            "camera_id": self.camera_id,
+            "ts": self.prev_ts,
+            "frame_seq": self.frame_seq,
+            "tracks": len(last.get("ids", [])),
+            "lanes": lanes,
+            "open_events": [{"event_id": e.event_id, "event_type": e.event_type,
+                             "start_ts": e.start_ts} for e in self.book.open.values()],
+        }
+
+    def queue_lengths(self) -> dict[str, float]:
+        """Queue length (m) per queue zone at the last frame."""
+        st = self.latest_state()
+        return {z.zone_id: st["lanes"][z.lane_id].get("queue_m", 0.0) for z in self.queue_zones}
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-safe snapshot of everything needed to resume after a restart."""
+        return {
+            "version": STATE_VERSION,
+            "camera_id": self.camera_id,
+            "tracker": self.tracker.to_state(),
+            "tracks": self.table.to_state(),
+            "windows": self.windows.to_state(),
+            "events": self.book.to_state(),
+            "congestion": self.congestion.to_state(),
+            "last_alive": self.offline.last_alive,
+            "prev_ts": self.prev_ts,
+            "frame_seq": self.frame_seq,
+            "late_frames": self.late_frames,
+            "abrupt": self.abrupt,
+            "incident_seen": self.incident_seen,
+        }
+
+    @classmethod
+    def from_state(cls, config: CameraConfig, state: dict[str, Any], *,
+                   run_id: str = "") -> CameraAnalyzer:
+        """Resume from :meth:`to_state` (same camera configuration)."""
+        if state.get("version") != STATE_VERSION or state.get("camera_id") != config.camera_id:
+            raise ValueError(
+                f"analyzer state is for camera {state.get('camera_id')!r} version "
+                f"{state.get('version')!r}, expected {config.camera_id!r} v{STATE_VERSION}"
+            )
+        a = cls(config, run_id=run_id,
+                tracker=ByteTracker.from_state(state["tracker"], tracker_config(config)))
+        a.table.load_state(state["tracks"])
+        a.windows.load_state(state["windows"])
+        a.book.load_state(state["events"])
+        a.congestion.load_state(state["congestion"])
+        a.offline.last_alive = state["last_alive"]
+        a.prev_ts = state["prev_ts"]
+        a.frame_seq = state["frame_seq"]
+        a.late_frames = state["late_frames"]
+        a.abrupt = state["abrupt"]
+        a.incident_seen = state["incident_seen"]
+        return a

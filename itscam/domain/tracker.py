@@ -1,0 +1,296 @@
+"""A lean ByteTrack-class multi-object tracker in plain numpy.
+
+Algorithm (Zhang et al., ByteTrack, ECCV 2022), with the per-object Kalman filter
+replaced by a vectorised constant-velocity alpha-beta filter on ``(cx, cy, w, h)``
+whose gains follow the least-squares schedule ``alpha_k = 2(2k-1)/(k(k+1))``,
+``beta_k = 6/(k(k+1))`` down to steady-state floors. For a constant-velocity target
+that schedule is what a Kalman filter with a diffuse prior converges to, at a fraction
+of the cost (no per-track covariance matrices).
+
+Per frame:
+    1. predict every live track to the frame's timestamp (``dt`` in seconds, so
+       dropped frames and irregular sampling are handled);
+    2. match high-confidence detections to confirmed and lost tracks by IoU
+       (Hungarian assignment, ``scipy.optimize.linear_sum_assignment``);
+    3. match low-confidence detections to the confirmed tracks still unmatched
+       (recovers occluded/blurred vehicles without starting tracks from them);
+    4. match remaining high detections to tentative (not yet confirmed) tracks;
+       unmatched tentative tracks are dropped;
+    5. start tentative tracks from the remaining high detections; tracks lost for
+       longer than ``max_lost_s`` are removed.
+
+A track is *confirmed* after ``min_hits`` matched frames; only confirmed tracks get
+ids in the output, so one-frame false positives never reach counting. Ids are
+deterministic: ``id_base + k`` for the k-th confirmed track, where a fresh tracker
+takes ``id_base = int(first_timestamp) << 20`` so ids of a restarted worker do not
+collide with those issued before the restart.
+
+Coordinates: boxes are ``xyxy`` pixels of the original frame (see
+:mod:`itscam.domain.detections`); velocities are pixels per second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from itscam.domain.detections import Detections
+
+STATE_VERSION = 1
+
+_TENTATIVE, _CONFIRMED = 0, 1
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Tracker thresholds (the tracker fields of ``AnalysisParams``)."""
+
+    high_conf: float = 0.5
+    low_conf: float = 0.1
+    #: Detections at or above this start new tracks (ByteTrack's new-track threshold).
+    new_track_conf: float = 0.6
+    match_iou: float = 0.2
+    low_match_iou: float = 0.4
+    tentative_match_iou: float = 0.3
+    min_hits: int = 3
+    max_lost_s: float = 1.5
+    #: Steady-state gain floors of the alpha-beta filter (position, velocity).
+    alpha_min: float = 0.5
+    beta_min: float = 0.2
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in ``a`` ``(N, 4)`` against every box in ``b`` ``(M, 4)`` -> ``(N, M)``."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float64)
+    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return inter / np.maximum(union, 1e-9)
+
+
+def _assign(iou: np.ndarray, thresh: float) -> tuple[np.ndarray, np.ndarray]:
+    """Optimal assignment maximising IoU; keeps pairs with IoU >= ``thresh``.
+
+    Returns ``(rows, cols)`` index arrays.
+    """
+    if iou.size == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    cost = 1.0 - iou
+    cost[iou < thresh] = 2.0
+    r, c = linear_sum_assignment(cost)
+    ok = iou[r, c] >= thresh
+    return r[ok], c[ok]
+
+
+def _xyxy_to_state(xyxy: np.ndarray) -> np.ndarray:
+    return np.stack(
+        [(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2,
+         xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]], axis=1
+    ).astype(np.float64)
+
+
+def _state_to_xyxy(s: np.ndarray) -> np.ndarray:
+    w = np.maximum(s[:, 2], 1.0) / 2
+    h = np.maximum(s[:, 3], 1.0) / 2
+    return np.stack([s[:, 0] - w, s[:, 1] - h, s[:, 0] + w, s[:, 1] + h], axis=1)
+
+
+class ByteTracker:
+    """ByteTrack association with an alpha-beta motion model, for one camera.
+
+    Args:
+        config: thresholds.
+        id_base: first track id; ``None`` derives it from the first frame's timestamp.
+
+    Usage::
+
+        tracker = ByteTracker(TrackerConfig(min_hits=3))
+        tracked = tracker.update(detections, timestamp)   # Detections with tracker_id
+    """
+
+    def __init__(self, config: TrackerConfig | None = None, *, id_base: int | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.id_base = id_base
+        self.next_serial = 0
+        self.last_ts: float | None = None
+        self._prev = -np.inf  # timestamp of the previous update
+        # Struct of arrays, one row per live track (tentative, confirmed or lost).
+        self.x = np.zeros((0, 4))  # cx, cy, w, h (px)
+        self.v = np.zeros((0, 4))  # velocities (px/s)
+        self.hits = np.zeros(0, np.int64)  # matched frames
+        self.status = np.zeros(0, np.int8)  # _TENTATIVE / _CONFIRMED
+        self.last_seen = np.zeros(0)  # timestamp of the last match
+        self.ids = np.zeros(0, np.int64)  # -1 while tentative
+
+    # ------------------------------------------------------------------ public
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def confirmed_ids(self) -> np.ndarray:
+        """Ids of confirmed tracks still alive (matched or lost)."""
+        return self.ids[self.status == _CONFIRMED]
+
+    def update(self, detections: Detections, timestamp: float) -> Detections:
+        """Associate one frame's detections.
+
+        Args:
+            detections: the frame's detections (``tracker_id`` ignored).
+            timestamp: capture time in seconds; frames not newer than the last one
+                are associated without advancing the motion model.
+
+        Returns:
+            The input detections, same order, with ``tracker_id`` set: the confirmed
+            track's id, or ``-1`` for detections not (yet) on a confirmed track.
+        """
+        cfg = self.config
+        if self.id_base is None:
+            self.id_base = int(timestamp) << 20
+        dt = 0.0 if self.last_ts is None else max(0.0, timestamp - self.last_ts)
+        if self.last_ts is None or timestamp > self.last_ts:
+            self.last_ts = timestamp
+        if dt > 0 and len(self.x):
+            self.x += self.v * dt
+            self.x[:, 2:] = np.maximum(self.x[:, 2:], 1.0)
+
+        n = len(detections)
+        out_ids = np.full(n, -1, np.int64)
+        conf = detections.confidence
+        xyxy = detections.xyxy.astype(np.float64, copy=False)
+        high = np.flatnonzero(conf >= cfg.high_conf)
+        low = np.flatnonzero((conf >= cfg.low_conf) & (conf < cfg.high_conf))
+
+        pred = _state_to_xyxy(self.x)
+        det_for = np.full(len(self.x), -1, np.intp)  # matched detection per track
+
+        conf_tr = np.flatnonzero(self.status == _CONFIRMED)
+        tent_tr = np.flatnonzero(self.status == _TENTATIVE)
+        # Stage 1: high detections vs confirmed (incl. lost) tracks.
+        r, c = _assign(iou_matrix(pred[conf_tr], xyxy[high]), cfg.match_iou)
+        det_for[conf_tr[r]] = high[c]
+        high_left = np.delete(high, c)
+        # Stage 2: low detections vs confirmed tracks matched in the previous frame
+        # (ByteTrack keeps lost tracks out of this stage: a low-score box rarely
+        # belongs to a vehicle that has been gone for a while).
+        recent = conf_tr[(det_for[conf_tr] < 0) & (self.last_seen[conf_tr] >= self._prev)]
+        if len(recent) and len(low):
+            r, c = _assign(iou_matrix(pred[recent], xyxy[low]), cfg.low_match_iou)
+            det_for[recent[r]] = low[c]
+        # Stage 3: tentative tracks vs remaining high detections.
+        r, c = _assign(iou_matrix(pred[tent_tr], xyxy[high_left]), cfg.tentative_match_iou)
+        det_for[tent_tr[r]] = high_left[c]
+        new_dets = np.delete(high_left, c)
+        new_dets = new_dets[conf[new_dets] >= cfg.new_track_conf]
+
+        matched = np.flatnonzero(det_for >= 0)
+        if len(matched):
+            self._correct(matched, _xyxy_to_state(xyxy[det_for[matched]]), dt, timestamp)
+        # Tentative tracks unmatched this frame die; confirmed ones die when lost too long.
+        keep = np.ones(len(self.x), bool)
+        keep[tent_tr[det_for[tent_tr] < 0]] = False
+        keep &= (timestamp - self.last_seen) <= cfg.max_lost_s
+        # Confirm tracks that reached min_hits.
+        promote = (self.status == _TENTATIVE) & (self.hits >= cfg.min_hits) & keep
+        for i in np.flatnonzero(promote):
+            self.ids[i] = self.id_base + self.next_serial
+            self.next_serial += 1
+            self.status[i] = _CONFIRMED
+        live = det_for >= 0
+        confirmed_live = live & (self.status == _CONFIRMED)
+        out_ids[det_for[confirmed_live]] = self.ids[confirmed_live]
+        self._keep(keep)
+        if len(new_dets):
+            self._spawn(xyxy[new_dets], timestamp)
+            if cfg.min_hits <= 1:
+                k = len(new_dets)
+                idx = np.arange(len(self.x) - k, len(self.x))
+                for j, i in enumerate(idx):
+                    self.ids[i] = self.id_base + self.next_serial
+                    self.next_serial += 1
+                    self.status[i] = _CONFIRMED
+                    out_ids[new_dets[j]] = self.ids[i]
+        self._prev = timestamp
+        return Detections(detections.xyxy, detections.confidence, detections.class_id, out_ids)
+
+    def predicted_boxes(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids (K,), xyxy (K, 4))`` of confirmed tracks at the last timestamp."""
+        m = self.status == _CONFIRMED
+        return self.ids[m].copy(), _state_to_xyxy(self.x[m])
+
+    # ------------------------------------------------------------------ state
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-serialisable snapshot (restore with :meth:`from_state`)."""
+        return {
+            "version": STATE_VERSION,
+            "id_base": self.id_base,
+            "next_serial": self.next_serial,
+            "last_ts": self.last_ts,
+            "prev_ts": None if not np.isfinite(self._prev) else self._prev,
+            "x": self.x.round(3).tolist(),
+            "v": self.v.round(3).tolist(),
+            "hits": self.hits.tolist(),
+            "status": self.status.tolist(),
+            "last_seen": self.last_seen.tolist(),
+            "ids": self.ids.tolist(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], config: TrackerConfig | None = None) -> ByteTracker:
+        """Rebuild a tracker from :meth:`to_state` output."""
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"tracker state version {state.get('version')!r} != {STATE_VERSION}")
+        t = cls(config, id_base=state["id_base"])
+        t.next_serial = int(state["next_serial"])
+        t.last_ts = state["last_ts"]
+        if state.get("prev_ts") is not None:
+            t._prev = float(state["prev_ts"])
+        t.x = np.asarray(state["x"], np.float64).reshape(-1, 4)
+        t.v = np.asarray(state["v"], np.float64).reshape(-1, 4)
+        t.hits = np.asarray(state["hits"], np.int64)
+        t.status = np.asarray(state["status"], np.int8)
+        t.last_seen = np.asarray(state["last_seen"], np.float64)
+        t.ids = np.asarray(state["ids"], np.int64)
+        return t
+
+    # ------------------------------------------------------------------ internals
+
+    def _correct(self, idx: np.ndarray, z: np.ndarray, dt: float, ts: float) -> None:
+        cfg = self.config
+        k = (self.hits[idx] + 1).astype(np.float64)  # this is update number k (>= 2)
+        alpha = np.maximum(2 * (2 * k - 1) / (k * (k + 1)), cfg.alpha_min)[:, None]
+        beta = np.maximum(6 / (k * (k + 1)), cfg.beta_min)[:, None]
+        r = z - self.x[idx]
+        self.x[idx] += alpha * r
+        # Velocity uses the time since this track's last match: after a gap the
+        # residual accumulated over the whole gap.
+        gap = np.maximum(ts - self.last_seen[idx], dt if dt > 0 else 1e-3)[:, None]
+        self.v[idx] += beta * r / np.maximum(gap, 1e-3)
+        self.hits[idx] += 1
+        self.last_seen[idx] = ts
+
+    def _keep(self, keep: np.ndarray) -> None:
+        if keep.all():
+            return
+        self.x, self.v = self.x[keep], self.v[keep]
+        self.hits, self.status = self.hits[keep], self.status[keep]
+        self.last_seen, self.ids = self.last_seen[keep], self.ids[keep]
+
+    def _spawn(self, xyxy: np.ndarray, ts: float) -> None:
+        k = len(xyxy)
+        self.x = np.concatenate([self.x, _xyxy_to_state(xyxy)])
+        self.v = np.concatenate([self.v, np.zeros((k, 4))])
+        self.hits = np.concatenate([self.hits, np.ones(k, np.int64)])
+        self.status = np.concatenate([self.status, np.zeros(k, np.int8)])
+        self.last_seen = np.concatenate([self.last_seen, np.full(k, ts)])
+        self.ids = np.concatenate([self.ids, np.full(k, -1, np.int64)])

@@ -1,0 +1,77 @@
+"""Zones on the road plane: occupancy, queue length, membership.
+
+All geometry is in road-plane metres. A vehicle is represented by its ground point
+(bottom-centre of the box, mapped through the homography) and a nominal length per
+class along the lane direction, because a box's bottom edge marks only the nearest
+end of the vehicle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from itscam.domain.registry import Lane, Zone
+
+#: Nominal vehicle length (m) per class id of VEHICLE_CLASSES (car, motorcycle, bus, truck).
+CLASS_LENGTH_M = np.array([4.5, 2.2, 12.0, 10.0])
+#: Queue: stopped vehicles further apart than this (m) break the queue.
+QUEUE_GAP_M = 12.0
+
+
+def points_in_polygon(pts: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """``(N,)`` bool: which of ``pts`` ``(N, 2)`` lie inside ``poly`` ``(K, 2)`` (crossing number)."""
+    if len(pts) == 0:
+        return np.zeros(0, bool)
+    x, y = pts[:, 0:1], pts[:, 1:2]
+    x1, y1 = poly[:, 0][None], poly[:, 1][None]
+    x2, y2 = np.roll(poly[:, 0], -1)[None], np.roll(poly[:, 1], -1)[None]
+    straddle = (y1 > y) != (y2 > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xc = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
+    return (np.count_nonzero(straddle & (x < xc), axis=1) % 2) == 1
+
+
+def footprint_in_zone(xy: np.ndarray, tangent: np.ndarray, length: np.ndarray,
+                      poly: np.ndarray) -> np.ndarray:
+    """``(N,)`` bool: vehicles whose footprint segment touches ``poly``.
+
+    The footprint is approximated by its centre and its two ends along ``tangent``
+    ``(N, 2)``, ``length`` ``(N,)`` metres centred on the ground point ``xy`` ``(N, 2)``.
+    """
+    half = (length / 2)[:, None] * tangent
+    pts = np.concatenate([xy, xy - half, xy + half])
+    inside = points_in_polygon(pts, poly).reshape(3, -1)
+    return inside.any(axis=0)
+
+
+def queue_length(s: np.ndarray, stopped: np.ndarray, length: np.ndarray, stop_s: float) -> float:
+    """Metres of queue upstream of ``stop_s`` along a lane.
+
+    Args:
+        s: ``(N,)`` arc length of each vehicle in the queue zone along the lane (m).
+        stopped: ``(N,)`` bool, vehicle below the stopped-speed threshold.
+        length: ``(N,)`` nominal vehicle lengths (m).
+        stop_s: arc length of the stop line (downstream end of the zone).
+
+    Returns:
+        Distance from the stop line to the back of the last stopped vehicle of the
+        chain that starts at the stop line (gaps <= :data:`QUEUE_GAP_M`), 0 if none.
+    """
+    if not np.any(stopped):
+        return 0.0
+    ss = np.sort(s[stopped])[::-1]
+    ln = length[stopped][np.argsort(s[stopped])[::-1]]
+    front = stop_s
+    back = None
+    for si, li in zip(ss.tolist(), ln.tolist(), strict=True):
+        if front - (si + li / 2) > QUEUE_GAP_M:
+            break
+        back = si - li / 2
+        front = back
+    return 0.0 if back is None else float(max(0.0, stop_s - back))
+
+
+def zone_stop_s(zone: Zone, lane: Lane) -> float:
+    """Arc length along ``lane`` of the downstream end of ``zone`` (its stop line)."""
+    s, _, _ = lane.locate(zone.polygon)
+    return float(s.max())
