@@ -91,6 +91,8 @@ class TritonDetector:
         self.backoff_s = backoff_s
         self.count_bytes = count_bytes
         self.transfer = TransferStats()
+        #: gRPC infer calls made, retries included.
+        self.attempts = 0
         self._max_in_flight = max_in_flight
         self._semaphore: asyncio.Semaphore | None = None
         self._client: grpc_aio.InferenceServerClient | None = None
@@ -150,6 +152,7 @@ class TritonDetector:
                 tensor = InferInput("image", list(data.shape), "UINT8")
                 tensor.set_data_from_numpy(data)
                 IN_FLIGHT.labels(self.name).inc()
+                self.attempts += 1
                 try:
                     result = await client.infer(
                         self.model,
