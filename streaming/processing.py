@@ -21,8 +21,8 @@ natural keys.
 from __future__ import annotations
 
 import asyncio
-import logging
 import json
+import logging
 import struct
 import time
 from collections import defaultdict

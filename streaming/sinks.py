@@ -153,10 +153,8 @@ class PostgresSink:
                     written[table] = copy_rows(conn, table, columns, rows)
             conn.commit()
         except Exception:
-            try:
+            with contextlib.suppress(Exception):  # the connection itself may be gone
                 conn.rollback()
-            except Exception:  # the connection itself is gone
-                pass
             with contextlib.suppress(Exception):
                 conn.close()
             self._conn = None

@@ -1,0 +1,39 @@
+"""The Faust agents themselves, through ``agent.test_context()`` (no broker)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from streaming import contracts as c
+from tests.unit.streaming.factories import BoxDetector, Collector, frame, record
+
+
+@pytest.fixture
+def wired(monkeypatch):
+    from streaming import agents
+    from streaming.app import app
+
+    app.conf.store = "memory://"
+    col, det = Collector(), BoxDetector()
+    monkeypatch.setattr(agents.runtime, "send", col)
+    monkeypatch.setattr(agents.runtime.frames, "_detector", det)
+    monkeypatch.setattr(agents.runtime.frames, "cameras", {"cam-a"})
+    return agents, col, det
+
+
+async def test_detect_agent_emits_detections_and_dead_letters(wired) -> None:
+    agents, col, det = wired
+    async with agents.detect_vehicles.test_context() as agent:
+        for i in range(5):
+            k, v, h = record(frame("cam-a", seq=i))
+            await agent.put(v, key=k, headers=h)
+        k, v, h = record(frame("cam-unknown", seq=0))
+        await agent.put(v, key=k, headers=h)
+    det_topic = agents.runtime.topics["detections"]
+    seqs = [json.loads(v)["frame_seq"] for _, _, v, _ in col.on(det_topic)]
+    assert seqs == [0, 1, 2, 3, 4]
+    (dl,) = col.on(agents.runtime.topics["dead_letter"])
+    assert dict(dl[3])["dlq_reason"] == c.REASON_UNKNOWN_CAMERA.encode()
+    assert sum(det.calls) == 5

@@ -1,0 +1,191 @@
+"""Frame, analysis and sink processors driven with hand-built events (no services)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+from streaming import contracts as c
+from streaming.processing import AnalysisProcessor, FrameProcessor, SinkProcessor
+from tests.unit.streaming.factories import BoxDetector, Collector, events, frame, record
+
+TOPICS = {n: f"itscam.{n}" for n in
+          ("frames", "detections", "crossings", "counts_1m", "events", "dead_letter")}
+
+
+def _reasons(col: Collector) -> list[str]:
+    return [dict(h)["dlq_reason"].decode() for _, _, _, h in col.on(TOPICS["dead_letter"])]
+
+
+async def test_valid_frames_become_detection_records_in_order() -> None:
+    col, det = Collector(), BoxDetector()
+    proc = FrameProcessor(TOPICS, col, lambda: det, {"cam-a", "cam-b"}, sub_batch=4)
+    recs = [record(frame("cam-a" if i % 2 else "cam-b", seq=i)) for i in range(10)]
+    await proc.process(events(recs))
+    out = col.on(TOPICS["detections"])
+    assert [json.loads(v)["frame_seq"] for _, _, v, _ in out] == list(range(10))
+    assert [k for _, k, _, _ in out] == [r[0] for r in recs]  # keyed by camera id
+    assert det.calls == [4, 4, 2]  # micro-batch split into bounded sub-batches
+    rec, dets = c.decode_detections(out[0][2])
+    assert rec["model_version"] == "test-1" and len(dets) == 1
+
+
+async def test_malformed_frames_go_to_dead_letter_and_the_rest_still_flow() -> None:
+    col = Collector()
+    proc = FrameProcessor(TOPICS, col, BoxDetector, {"cam-a"})
+    good = [record(frame("cam-a", seq=i)) for i in range(3)]
+    k, v, h = record(frame("cam-a", seq=99))
+    bad = [
+        (k, b"\xff\xd8 not really a jpeg", h),                      # undecodable
+        (b"cam-zz", v, record(frame("cam-zz"))[2]),                 # unknown camera
+        (k, v, [x for x in h if x[0] != "ce_type"]),                # schema
+        (k, b"x" * (c.MAX_FRAME_BYTES + 10), h),                    # oversize
+        record(frame("cam-a", ts_us=int((time.time() - 30 * 86400) * 1e6))),  # too old
+    ]
+    await proc.process(events([good[0], *bad, *good[1:]]))
+    assert len(col.on(TOPICS["detections"])) == 3
+    assert sorted(_reasons(col)) == sorted([c.REASON_UNDECODABLE, c.REASON_UNKNOWN_CAMERA,
+                                            c.REASON_SCHEMA, c.REASON_OVERSIZE, c.REASON_TIMESTAMP])
+    (undecodable,) = [d for d in col.on(TOPICS["dead_letter"])
+                      if dict(d[3])["dlq_reason"] == c.REASON_UNDECODABLE.encode()]
+    assert undecodable[2] == bad[0][1]  # original bytes kept verbatim
+    assert dict(undecodable[3])["dlq_offset"] == b"1"
+    assert dict(undecodable[3])["ce_type"] == c.FRAME_TYPE.encode()  # original headers too
+
+
+async def test_transient_inference_errors_are_retried_not_dead_lettered() -> None:
+    col, det = Collector(), BoxDetector(fail_transient=2)
+    proc = FrameProcessor(TOPICS, col, lambda: det, {"cam-a"}, retries=2)
+    await proc.process(events([record(frame("cam-a", seq=i)) for i in range(3)]))
+    assert len(col.on(TOPICS["detections"])) == 3 and not col.on(TOPICS["dead_letter"])
+    assert det.calls == [3, 2]
+
+
+class CountingAnalyzer:
+    """Counts frames; emits one crossing every 3rd frame. Stands in for CameraAnalyzer."""
+
+    def __init__(self, cam: str, state: dict[str, Any] | None = None) -> None:
+        self.cam = cam
+        self.n = (state or {}).get("n", 0)
+
+    def update(self, ts: float, seq: int, dets: Any, healthy: bool) -> dict[str, Any]:
+        self.n += 1
+        crossings = []
+        if self.n % 3 == 0:
+            crossings.append({"line_id": "l", "lane_id": "nb-1", "direction": "forward",
+                              "track_id": self.n, "class_name": "car", "crossing_ts": ts,
+                              "speed_kmh": 50.0})
+        return {"crossings": crossings, "latest": {"n": self.n}}
+
+    def to_state(self) -> dict[str, Any]:
+        return {"n": self.n}
+
+
+def _det_events(n: int, first: int = 0) -> list[Any]:
+    from itscam.domain.detections import Detections
+
+    recs = []
+    for i in range(first, first + n):
+        f = frame("cam-a", seq=i, ts_us=1_700_000_000_000_000 + i * 100_000)
+        recs.append((b"cam-a", c.encode_detections(f, Detections.empty(), ingest_ts_us=0,
+                                                   model_version="", inference_ms=0), []))
+    return events(recs, topic=TOPICS["detections"], partition=5, first_offset=first)
+
+
+async def test_analysis_checkpoint_resumes_without_double_processing() -> None:
+    table: dict[bytes, bytes] = {}
+    factory = lambda cfg, run, st: CountingAnalyzer("cam-a", st)  # noqa: E731
+    col = Collector()
+    a1 = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
+    await a1.process(_det_events(7))
+    # A new worker (no memory) takes over; the broker redelivers offsets 4..9.
+    a2 = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
+    await a2.process(_det_events(6, first=4))
+    assert a2.skipped == 3 and a2.frames == 3
+    ids = [json.loads(v)["track_id"] for _, _, v, _ in col.on(TOPICS["crossings"])]
+    assert ids == [3, 6, 9]  # same as one uninterrupted run of 10 frames
+
+
+async def test_analysis_failure_is_dead_lettered_and_later_frames_continue() -> None:
+    class Flaky(CountingAnalyzer):
+        def update(self, ts, seq, dets, healthy):
+            if seq == 1:
+                raise FloatingPointError("boom")
+            return super().update(ts, seq, dets, healthy)
+
+    col = Collector()
+    a = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, {},
+                          analyzer_factory=lambda cfg, run, st: Flaky("cam-a", st))
+    await a.process(_det_events(4))
+    assert _reasons(col) == [c.REASON_ANALYSIS] and a.frames == 3
+
+
+async def test_unknown_camera_in_detections_is_dead_lettered() -> None:
+    col = Collector()
+    a = AnalysisProcessor(TOPICS, col, {}, {}, analyzer_factory=lambda *a: None)
+    await a.process(_det_events(2))
+    assert _reasons(col) == [c.REASON_UNKNOWN_CAMERA] * 2
+
+
+class MemoryPg:
+    """Collects what would be written; fails the first ``fail`` times (to test retry)."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.fail = fail
+        self.batches: list[dict[str, Any]] = []
+
+    def write(self, batches):
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("server closed the connection")
+        self.batches.append(batches)
+        return {t: len(rows) for t, (_, rows, _) in batches.items()}
+
+
+async def test_detection_sink_writes_frames_and_boxes_and_retries_on_db_errors() -> None:
+    from itscam.domain.detections import Detections
+
+    pg = MemoryPg(fail=2)
+    sink = SinkProcessor(TOPICS, Collector(), pg, max_backoff_s=0.01)
+    f = frame("cam-a", seq=3, run_id="r9")
+    dets = Detections(np.array([[1, 2, 3, 4], [5, 6, 7, 8]]), np.array([0.5, 0.6]), np.array([0, 2]))
+    value = c.encode_detections(f, dets, ingest_ts_us=f.capture_ts_us, model_version="m",
+                                inference_ms=3.0)
+    await sink.process_detections(events([(b"cam-a", value, [])], topic=TOPICS["detections"]))
+    (batch,) = pg.batches
+    (_, frames, _) = batch["camera_data.frame_metadata"]
+    (_, boxes, _) = batch["analytics.vehicle_detections"]
+    assert frames[0][9] == 2 and frames[0][10] == "r9"
+    assert [b[3] for b in boxes] == [0, 1] and boxes[1][5] == "bus"
+    assert sink.rows["analytics.vehicle_detections"] == 2
+
+
+async def test_analytics_sink_routes_by_topic_and_merges_event_updates() -> None:
+    pg = MemoryPg()
+    sink = SinkProcessor(TOPICS, Collector(), pg)
+    ev_open = c.encode_record(c.SCHEMA_EVENT, c.EVENT_FIELDS,
+                              {"event_id": "e1", "event_type": "wrong_way", "severity": "critical",
+                               "start_ts": 1.7e9, "end_ts": None}, camera_id="cam-a", run_id="r")
+    ev_close = c.encode_record(c.SCHEMA_EVENT, c.EVENT_FIELDS,
+                               {"event_id": "e1", "event_type": "wrong_way", "severity": "critical",
+                                "start_ts": 1.7e9, "end_ts": 1.7e9 + 5}, camera_id="cam-a", run_id="r")
+    crossing = c.encode_record(c.SCHEMA_CROSSING, c.CROSSING_FIELDS,
+                               {"line_id": "l", "lane_id": "a", "direction": "reverse", "track_id": 4,
+                                "class_name": "car", "crossing_ts": 1.7e9, "speed_kmh": None},
+                               camera_id="cam-a", run_id="r")
+    evs = (events([(b"cam-a", crossing, [])], topic=TOPICS["crossings"])
+           + events([(b"cam-a", ev_close, []), (b"cam-a", ev_open, []), (b"cam-a", b"{}", [])],
+                    topic=TOPICS["events"]))
+    col = Collector()
+    sink.send = col
+    await sink.process_analytics(evs)
+    (batch,) = pg.batches
+    assert len(batch["analytics.crossings"][1]) == 1
+    from streaming.sinks import merge_events
+
+    merged = merge_events(batch["analytics.events"][1])
+    assert len(merged) == 1 and merged[0][5] is not None  # the end time survives the reopen
+    assert _reasons(col) == [c.REASON_SCHEMA]
