@@ -64,7 +64,7 @@ status:
 dagster: setup
 	$(BIN)/itscam services up
 	$(BIN)/itscam db migrate
-	set -m; $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${ITSCAM_DAGSTER_PORT:-13000}
+	set -m; $(BIN)/python -m its_platform.dev --host 127.0.0.1 --port $${ITSCAM_DAGSTER_PORT:-13000}
 
 lint: venv
 	$(BIN)/ruff check .

@@ -9,11 +9,13 @@ by UTC day; a single-run backfill computes a whole range in one statement.
 """
 
 
+import warnings
 from datetime import UTC, datetime
 
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
+    BetaWarning,
     Config,
     MaterializeResult,
     asset,
@@ -27,6 +29,8 @@ from its_platform.resources import PostgresResource
 from itscam.stats import sql
 from itscam.stats.hcm import DEFAULT_E_T
 
+# BackfillPolicy is "beta" in Dagster 1.13 but is the documented way to run a range as one run.
+warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
 SINGLE_RUN = BackfillPolicy.single_run()
 
 
