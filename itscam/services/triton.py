@@ -12,8 +12,10 @@ through PyTriton's Python wrapper:
 - ``PATH`` starts with the python-backend venv's ``bin`` (``.venv-triton``:
   numpy < 2, because numpy 2 in the stub makes Triton return empty outputs
   without an error), since the stub runs the first ``python`` on ``PATH``;
-- ``PYTHONPATH`` holds a directory with only an ``itscam`` link, so the python
-  models import :mod:`itscam.vision` without the rest of the repository;
+- ``ITSCAM_MODEL_PYTHONPATH`` names a directory with only an ``itscam`` link,
+  which the python models put on ``sys.path`` to import :mod:`itscam.vision`
+  (the stub ignores ``PYTHONPATH``, and with the server's working directory on
+  the path the whole repository would shadow the stub's environment);
 - models load explicitly (``--load-model=*``) so the model-control API can load
   a new version and roll it back.
 """
@@ -147,7 +149,8 @@ def triton_launch(
         "LD_LIBRARY_PATH": os.pathsep.join(
             [str(libdir), str(site / "nvidia_pytriton.libs"), os.environ.get("LD_LIBRARY_PATH", "")]
         ).rstrip(os.pathsep),
-        "PYTHONPATH": str(pythonpath),
+        # Not PYTHONPATH: the python-backend stub ignores it (see the models' model.py).
+        "ITSCAM_MODEL_PYTHONPATH": str(pythonpath),
         "VIRTUAL_ENV": str(TRITON_VENV),
         # Each stub would otherwise spawn one BLAS/OpenMP thread per core and fight
         # ONNX Runtime's own pool for the same cores.

@@ -101,6 +101,7 @@ class TritonServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                cwd=str(self.root),  # not the repository: it must not be importable by accident
             )
         deadline = time.monotonic() + timeout_s
         while True:

@@ -7,11 +7,20 @@ int32. Thresholds come from this model's config parameters.
 """
 
 import json
+import os
+import sys
 
-import numpy as np
-import triton_python_backend_utils as pb_utils
+# The python-backend stub ignores PYTHONPATH; the project's launcher
+# (itscam/services/triton.py) passes the import path of itscam.vision here. In a
+# production image itscam is installed and the variable is unset.
+for _path in os.environ.get("ITSCAM_MODEL_PYTHONPATH", "").split(os.pathsep)[::-1]:
+    if _path and _path not in sys.path:
+        sys.path.insert(0, _path)
 
-from itscam.vision import Letterbox, NmsConfig, pack_detections, postprocess_one
+import numpy as np  # noqa: E402
+import triton_python_backend_utils as pb_utils  # noqa: E402
+
+from itscam.vision import Letterbox, NmsConfig, pack_detections, postprocess_one  # noqa: E402
 
 
 class TritonPythonModel:

@@ -7,12 +7,21 @@ decode fails its own request only, with the reason.
 """
 
 import json
+import os
+import sys
 
-import numpy as np
-import triton_python_backend_utils as pb_utils
+# The python-backend stub ignores PYTHONPATH; the project's launcher
+# (itscam/services/triton.py) passes the import path of itscam.vision here. In a
+# production image itscam is installed and the variable is unset.
+for _path in os.environ.get("ITSCAM_MODEL_PYTHONPATH", "").split(os.pathsep)[::-1]:
+    if _path and _path not in sys.path:
+        sys.path.insert(0, _path)
 
-from itscam.errors import DataError
-from itscam.vision import decode_image, letterbox
+import numpy as np  # noqa: E402
+import triton_python_backend_utils as pb_utils  # noqa: E402
+
+from itscam.errors import DataError  # noqa: E402
+from itscam.vision import decode_image, letterbox  # noqa: E402
 
 
 def _error(message):

@@ -1,0 +1,148 @@
+"""The Triton ensemble against the in-process backend and an independent decode (real server)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from itscam.domain.detections import Detections
+from itscam.errors import ModelError
+from itscam.inference import DetectionError
+from itscam.inference.inprocess import OnnxRuntimeDetector
+from itscam.inference.repository import MODELS, NMS
+from itscam.inference.triton import TritonDetector
+from itscam.vision import decode_image, letterbox
+from tests.unit.inference.factories import TritonServer, any_model, trained_model
+from tests.unit.inference.reference import assert_same_detections, reference_decode
+from tests.unit.vision.factories import make_jpeg, truncate
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def model_file():
+    path = any_model()
+    if path is None:
+        pytest.skip("no detector model: neither triton_models/yolo11n/1/model.onnx nor .venv-train")
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, model_file):
+    with TritonServer(tmp_path_factory.mktemp("triton"), model_file) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def client(server):
+    det = TritonDetector(server.grpc_url, timeout_s=30, count_bytes=True)
+    yield det
+    await det.close()
+
+
+@pytest.fixture(scope="module")
+def local(model_file):
+    return OnnxRuntimeDetector(model_file)
+
+
+def _tuple(d: Detections):
+    return d.xyxy, d.confidence, d.class_id
+
+
+SIZES = [(640, 360), (1280, 720), (640, 272), (360, 640), (416, 256)]
+
+
+async def test_ensemble_equals_in_process_backend_and_reference_decode(client, local):
+    frames = [make_jpeg(w, h, seed) for seed, (w, h) in enumerate(SIZES)]
+    served = await client.detect(frames)
+    in_process = local.detect_sync(frames)
+    for data, (w, h), a, b in zip(frames, SIZES, served, in_process, strict=True):
+        assert isinstance(a, Detections) and isinstance(b, Detections)
+        assert len(a) > 0
+        assert_same_detections(_tuple(a), _tuple(b))
+        tensor, _ = letterbox(decode_image(data))
+        raw = local.run_raw(tensor[None])[0]
+        ref = reference_decode(raw, (h, w), NMS.conf_threshold, NMS.iou_threshold, NMS.max_detections)
+        assert_same_detections(_tuple(a), ref)
+
+
+async def test_truncated_jpeg_in_a_batch_of_8_fails_that_one_and_returns_7(client, local):
+    frames = [make_jpeg(640, 360, 100 + seed) for seed in range(8)]
+    frames[5] = truncate(frames[5], 0.7)
+    results = await client.detect(frames)
+    assert [isinstance(r, Detections) for r in results] == [True] * 5 + [False] + [True] * 2
+    err = results[5]
+    assert isinstance(err, DetectionError) and not err.transient
+    assert "truncated" in str(err) and "INVALID_ARGUMENT" in str(err)
+    expected = local.detect_sync(frames)
+    for i in (0, 7):
+        assert_same_detections(_tuple(results[i]), _tuple(expected[i]))
+
+
+async def test_response_is_under_4_kb_per_image_at_50_detections(client):
+    frames = [make_jpeg(1280, 720, seed) for seed in range(6)]
+    results = await client.detect(frames)
+    counts = [len(r) for r in results]
+    assert max(counts) >= 50, f"test frames produce too few detections: {counts}"
+    per_image = client.transfer.bytes_received / client.transfer.requests
+    assert client.transfer.requests == len(frames)
+    assert per_image < 4096, per_image
+
+
+async def test_readiness_checks(server, client):
+    await client.ready()
+    missing = TritonDetector(server.grpc_url, version="7", timeout_s=5)
+    try:
+        with pytest.raises(ModelError, match="version 7 is not ready"):
+            await missing.ready()
+    finally:
+        await missing.close()
+
+
+async def test_statistics_cover_every_step_of_the_ensemble(client):
+    await client.detect([make_jpeg(seed=s) for s in range(4)])
+    stats = await client.statistics()
+    by_name = {m["name"]: m for m in stats["model_stats"]}
+    for name in MODELS:
+        assert int(by_name[name]["inference_stats"]["success"]["count"]) > 0, name
+    # The dynamic batcher really batches: fewer executions than requests on the detector.
+    det = by_name["yolo11n"]
+    assert int(det["inference_count"]) >= int(det["execution_count"])
+
+
+async def test_concurrent_frames_are_batched_by_the_detector_model(server):
+    det = TritonDetector(server.grpc_url, timeout_s=30, max_in_flight=16)
+    try:
+        before = (await det.statistics("yolo11n"))["model_stats"][0]
+        results = await det.detect([make_jpeg(seed=s) for s in range(32)])
+        after = (await det.statistics("yolo11n"))["model_stats"][0]
+    finally:
+        await det.close()
+    assert all(isinstance(r, Detections) for r in results)
+    inferences = int(after["inference_count"]) - int(before["inference_count"])
+    executions = int(after["execution_count"]) - int(before["execution_count"])
+    assert inferences == 32
+    assert executions < inferences, "no request was batched with another"
+
+
+@pytest.mark.slow
+async def test_committed_repository_serves_the_trained_model(triton_settings_or_skip):
+    settings = triton_settings_or_skip
+    det = TritonDetector(settings.triton_grpc, settings.triton_model, timeout_s=30)
+    try:
+        await det.ready()
+        (res,) = await det.detect([make_jpeg(seed=1)])
+    finally:
+        await det.close()
+    assert isinstance(res, Detections)
+    local = OnnxRuntimeDetector(trained_model())
+    (ref,) = local.detect_sync([make_jpeg(seed=1)])
+    assert_same_detections(_tuple(res), _tuple(ref))
+    assert np.all(res.class_id < 4)
+
+
+@pytest.fixture
+def triton_settings_or_skip(request):
+    if trained_model() is None:
+        pytest.skip("triton_models/yolo11n/1/model.onnx is not installed yet")
+    return request.getfixturevalue("triton")
