@@ -45,7 +45,7 @@ from itscam.domain.registry import CameraConfig
 from itscam.domain.speed import TrackTable
 from itscam.domain.tracker import ByteTracker, TrackerConfig
 from itscam.domain.windows import MinuteWindows
-from itscam.domain.zones import CLASS_LENGTH_M, footprint_in_zone, points_in_polygon, queue_length
+from itscam.domain.zones import CLASS_LENGTH_M, PolygonSet, points_in_polygon, queue_length
 
 STATE_VERSION = 1
 #: Speed (km/h) above which a vehicle counts as moving again (hysteresis over `stopped_kmh`).
@@ -131,8 +131,9 @@ class CameraAnalyzer:
         self.seg_halfw = np.array([cfg.lanes[i].width_m / 2 for i in self.seg_lane])
         self.line_lane = [lane_of[ln.lane_id] for ln in cfg.lines]
 
-        self.detectors = [(lane_of[z.lane_id], z.polygon) for z in cfg.zones
-                          if z.kind == "detector" and z.lane_id is not None]
+        det = [z for z in cfg.zones if z.kind == "detector" and z.lane_id is not None]
+        self.detector_lane = np.array([lane_of[z.lane_id] for z in det], np.intp)
+        self.detector_set = PolygonSet([z.polygon for z in det])
         self.queue_zones = [z for z in cfg.zones if z.kind == "queue"]
         inc = [(z.zone_id, z.polygon, None) for z in cfg.zones if z.kind == "incident"]
         # Without incident zones each lane is its own incident area.
@@ -213,10 +214,11 @@ class CameraAnalyzer:
 
         n_lanes = len(self.lane_ids)
         occupied = np.zeros(n_lanes, bool)
-        if n:
-            for li, poly in self.detectors:
-                if not occupied[li]:
-                    occupied[li] = footprint_in_zone(xy, tangent, length, poly).any()
+        if n and self.detector_set.n:
+            # Footprint = centre and both ends along the lane; any of them in the zone.
+            half = (length * 0.5)[:, None] * tangent
+            inside = self.detector_set.contains(np.concatenate([xy, xy - half, xy + half]))
+            occupied[self.detector_lane[inside.any(axis=0)]] = True
         in_lane = lane >= 0
         pcu = np.bincount(lane[in_lane], weights=self.windows.pcu_weights(maj[in_lane]),
                           minlength=n_lanes) if n else np.zeros(n_lanes)

@@ -75,7 +75,7 @@ class AnalysisParams:
     #: Tracker: minimum IoU for a match.
     match_iou: float = 0.2
     #: Tracker: frames a track must be seen before it is reported (and may count).
-    min_hits: int = 3
+    min_hits: int = 2
     #: Tracker: seconds a lost track is kept for re-association.
     max_lost_s: float = 1.5
     #: Speed: seconds of history used by the robust fit.

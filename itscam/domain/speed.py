@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-#: Samples kept per track (at 10-30 fps this covers the 0.5-1.0 s speed window).
-HISTORY = 32
+#: Samples kept per track: 1.6 s at 10 fps, 0.53 s at 30 fps (the speed window is capped by it).
+HISTORY = 16
 #: Minimum samples and time span for a speed estimate.
 MIN_SAMPLES = 3
 MIN_SPAN_S = 0.25

@@ -55,11 +55,11 @@ class TrackerConfig:
     match_iou: float = 0.2
     low_match_iou: float = 0.4
     tentative_match_iou: float = 0.3
-    min_hits: int = 3
+    min_hits: int = 2
     max_lost_s: float = 1.5
     #: Steady-state gain floors of the alpha-beta filter (position, velocity).
-    alpha_min: float = 0.5
-    beta_min: float = 0.2
+    alpha_min: float = 0.7
+    beta_min: float = 0.3
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -31,6 +31,39 @@ def points_in_polygon(pts: np.ndarray, poly: np.ndarray) -> np.ndarray:
     return (np.count_nonzero(straddle & (x < xc), axis=1) % 2) == 1
 
 
+class PolygonSet:
+    """Several polygons with precomputed edges, for one vectorised containment test.
+
+    Args:
+        polygons: list of ``(K_i, 2)`` arrays (world metres).
+    """
+
+    def __init__(self, polygons: list[np.ndarray]) -> None:
+        self.n = len(polygons)
+        e1 = [np.asarray(p, np.float64) for p in polygons]
+        e2 = [np.roll(p, -1, axis=0) for p in e1]
+        self.owner = np.concatenate([np.full(len(p), i) for i, p in enumerate(e1)]) if e1 else \
+            np.zeros(0, np.intp)
+        a = np.concatenate(e1) if e1 else np.zeros((0, 2))
+        b = np.concatenate(e2) if e2 else np.zeros((0, 2))
+        self.x1, self.y1 = a[:, 0], a[:, 1]
+        self.y2 = b[:, 1]
+        dy = b[:, 1] - a[:, 1]
+        # Slope dx/dy; horizontal edges never straddle, their slope is unused.
+        self.slope = np.where(dy != 0, (b[:, 0] - a[:, 0]) / np.where(dy != 0, dy, 1.0), 0.0)
+        self.onehot = (self.owner[:, None] == np.arange(self.n)[None]).astype(np.int64)
+
+    def contains(self, pts: np.ndarray) -> np.ndarray:
+        """``(N, P)`` bool: point ``i`` inside polygon ``j`` (crossing number)."""
+        if len(pts) == 0 or self.n == 0:
+            return np.zeros((len(pts), self.n), bool)
+        x, y = pts[:, 0:1], pts[:, 1:2]
+        straddle = (self.y1 > y) != (self.y2 > y)
+        xc = self.x1 + (y - self.y1) * self.slope
+        hits = (straddle & (x < xc)).astype(np.int64) @ self.onehot
+        return (hits & 1).astype(bool)
+
+
 def footprint_in_zone(xy: np.ndarray, tangent: np.ndarray, length: np.ndarray,
                       poly: np.ndarray) -> np.ndarray:
     """``(N,)`` bool: vehicles whose footprint segment touches ``poly``.
