@@ -51,7 +51,7 @@ def _copy_s3(bucket: str, prefix: str, dest: Path) -> int:
             key = obj["Key"]
             if key.endswith("/"):
                 continue
-            target = dest / key[len(prefix):]
+            target = dest / key[len(prefix) :]
             target.parent.mkdir(parents=True, exist_ok=True)
             client.download_file(bucket, key, str(target))
             count += 1
@@ -89,7 +89,9 @@ def fetch(source: str, dest: Path, required: list[str]) -> list[str]:
         elif url.scheme in ("", "file"):
             count = _copy_local(Path(url.path if url.scheme else source), staging)
         else:
-            raise RepositoryError(f"unsupported model repository URI scheme {url.scheme!r}; use s3:// or a path")
+            raise RepositoryError(
+                f"unsupported model repository URI scheme {url.scheme!r}; use s3:// or a path"
+            )
         if count == 0:
             raise RepositoryError(f"no files under {source}")
         models = check_repository(staging, required)

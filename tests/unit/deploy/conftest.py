@@ -17,7 +17,9 @@ def overlay(request: pytest.FixtureRequest) -> str:
 
 def _rendered(name: str) -> tuple[dict[str, Any], ...]:
     if kubectl() is None:
-        pytest.skip("kubectl (with its built-in kustomize) is not installed: cannot render overlays")
+        pytest.skip(
+            "kubectl (with its built-in kustomize) is not installed: cannot render overlays"
+        )
     return render(name)
 
 

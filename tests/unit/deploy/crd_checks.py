@@ -58,12 +58,21 @@ def _kafka(d: dict[str, Any]) -> Problems:
     if ann.get("strimzi.io/kraft") != "enabled" or ann.get("strimzi.io/node-pools") != "enabled":
         p.append("KRaft clusters need the strimzi.io/kraft and strimzi.io/node-pools annotations")
     for listener in d["spec"]["kafka"].get("listeners", []):
-        if listener.get("type") not in ("internal", "route", "loadbalancer", "nodeport", "ingress", "cluster-ip"):
+        if listener.get("type") not in (
+            "internal",
+            "route",
+            "loadbalancer",
+            "nodeport",
+            "ingress",
+            "cluster-ip",
+        ):
             p.append(f"listener {listener.get('name')}: bad type {listener.get('type')!r}")
         if not 9092 <= int(listener.get("port", 0)) <= 65535:
             p.append(f"listener {listener.get('name')}: port below 9092 is reserved by Strimzi")
     if d["spec"]["kafka"].get("config", {}).get("auto.create.topics.enable") is not False:
-        p.append("auto.create.topics.enable must be false (topics are declared with partition counts)")
+        p.append(
+            "auto.create.topics.enable must be false (topics are declared with partition counts)"
+        )
     return p
 
 
@@ -90,13 +99,19 @@ def _topic(d: dict[str, Any]) -> Problems:
 
 def _user(d: dict[str, Any]) -> Problems:
     p = _need(d, "spec.authentication.type")
-    if d["spec"].get("authentication", {}).get("type") not in ("tls", "scram-sha-512", "tls-external"):
+    if d["spec"].get("authentication", {}).get("type") not in (
+        "tls",
+        "scram-sha-512",
+        "tls-external",
+    ):
         p.append("unknown authentication type")
     return p
 
 
 def _mm2(d: dict[str, Any]) -> Problems:
-    p = _need(d, "spec.version", "spec.replicas", "spec.connectCluster", "spec.clusters", "spec.mirrors")
+    p = _need(
+        d, "spec.version", "spec.replicas", "spec.connectCluster", "spec.clusters", "spec.mirrors"
+    )
     aliases = {c["alias"] for c in d["spec"].get("clusters", [])}
     if d["spec"].get("connectCluster") not in aliases:
         p.append("connectCluster must name one of the clusters")
@@ -141,7 +156,13 @@ def _scheduled_backup(d: dict[str, Any]) -> Problems:
 
 
 def _scaled_object(d: dict[str, Any]) -> Problems:
-    p = _need(d, "spec.scaleTargetRef.name", "spec.triggers", "spec.minReplicaCount", "spec.maxReplicaCount")
+    p = _need(
+        d,
+        "spec.scaleTargetRef.name",
+        "spec.triggers",
+        "spec.minReplicaCount",
+        "spec.maxReplicaCount",
+    )
     if d["spec"].get("minReplicaCount", 0) > d["spec"].get("maxReplicaCount", 0):
         p.append("minReplicaCount > maxReplicaCount")
     for t in d["spec"].get("triggers", []):
@@ -222,12 +243,25 @@ def _database(d: dict[str, Any]) -> Problems:
 
 
 CHECKS: dict[str, Callable[[dict[str, Any]], Problems]] = {
-    "Kafka": _kafka, "KafkaNodePool": _node_pool, "KafkaTopic": _topic, "KafkaUser": _user,
-    "KafkaMirrorMaker2": _mm2, "Cluster": _cnpg_cluster, "Pooler": _pooler,
-    "ScheduledBackup": _scheduled_backup, "ImageCatalog": _image_catalog, "Database": _database,
-    "ScaledObject": _scaled_object, "VerticalPodAutoscaler": _vpa, "PrometheusRule": _rule,
-    "PodMonitor": _pod_monitor, "Certificate": _certificate, "ClusterIssuer": _issuer,
-    "ExternalSecret": _external_secret, "ClusterSecretStore": _secret_store, "Jaeger": _jaeger,
+    "Kafka": _kafka,
+    "KafkaNodePool": _node_pool,
+    "KafkaTopic": _topic,
+    "KafkaUser": _user,
+    "KafkaMirrorMaker2": _mm2,
+    "Cluster": _cnpg_cluster,
+    "Pooler": _pooler,
+    "ScheduledBackup": _scheduled_backup,
+    "ImageCatalog": _image_catalog,
+    "Database": _database,
+    "ScaledObject": _scaled_object,
+    "VerticalPodAutoscaler": _vpa,
+    "PrometheusRule": _rule,
+    "PodMonitor": _pod_monitor,
+    "Certificate": _certificate,
+    "ClusterIssuer": _issuer,
+    "ExternalSecret": _external_secret,
+    "ClusterSecretStore": _secret_store,
+    "Jaeger": _jaeger,
 }
 
 

@@ -44,14 +44,17 @@ def kubectl() -> str | None:
     return shutil.which("kubectl")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def render(overlay: str) -> tuple[dict[str, Any], ...]:
     """Documents of ``kubectl kustomize deploy/overlays/<overlay>``."""
     exe = kubectl()
     assert exe, "kubectl is needed to render the overlays"
     out = subprocess.run(
         [exe, "kustomize", str(DEPLOY / "overlays" / overlay)],
-        check=True, capture_output=True, text=True, timeout=120,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout
     return tuple(d for d in yaml.safe_load_all(out) if d)
 
@@ -60,18 +63,27 @@ def load_yaml_docs(path: Path) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 
-def find(docs: tuple[dict[str, Any], ...] | list[dict[str, Any]], kind: str, name: str | None = None,
-         namespace: str | None = None) -> list[dict[str, Any]]:
+def find(
+    docs: tuple[dict[str, Any], ...] | list[dict[str, Any]],
+    kind: str,
+    name: str | None = None,
+    namespace: str | None = None,
+) -> list[dict[str, Any]]:
     return [
-        d for d in docs
+        d
+        for d in docs
         if d["kind"] == kind
         and (name is None or d["metadata"]["name"] == name)
         and (namespace is None or d["metadata"].get("namespace") == namespace)
     ]
 
 
-def one(docs: tuple[dict[str, Any], ...] | list[dict[str, Any]], kind: str, name: str,
-        namespace: str | None = None) -> dict[str, Any]:
+def one(
+    docs: tuple[dict[str, Any], ...] | list[dict[str, Any]],
+    kind: str,
+    name: str,
+    namespace: str | None = None,
+) -> dict[str, Any]:
     found = find(docs, kind, name, namespace)
     assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}"
     return found[0]
@@ -84,7 +96,11 @@ def pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def pod_labels(doc: dict[str, Any]) -> dict[str, str]:
-    tmpl = doc["spec"]["jobTemplate"]["spec"]["template"] if doc["kind"] == "CronJob" else doc["spec"]["template"]
+    tmpl = (
+        doc["spec"]["jobTemplate"]["spec"]["template"]
+        if doc["kind"] == "CronJob"
+        else doc["spec"]["template"]
+    )
     return tmpl.get("metadata", {}).get("labels", {})
 
 
@@ -115,8 +131,18 @@ def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 
 
 _QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
-_FACTORS = {None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-            "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_FACTORS = {
+    None: 1,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
 
 
 def quantity(value: str | int | float) -> float:
@@ -130,18 +156,24 @@ def size_bytes(text: str) -> float:
     """'8GB', '32MB' (PostgreSQL/seed units, powers of 1024) or '5TB' as bytes."""
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(kB|KB|MB|GB|TB)", text.strip())
     assert m, f"not a size: {text!r}"
-    return float(m.group(1)) * {"kB": 2**10, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}[m.group(2)]
+    return (
+        float(m.group(1))
+        * {"kB": 2**10, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}[m.group(2)]
+    )
 
 
 def duration_seconds(text: str) -> float:
     """'2min', '5m', '30d', '1h', '1y', '0s', '365d', '8760h' as seconds."""
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w|y)", str(text).strip())
     assert m, f"not a duration: {text!r}"
-    unit = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800, "y": 365 * 86400}[m.group(2)]
+    unit = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800, "y": 365 * 86400}[
+        m.group(2)
+    ]
     return float(m.group(1)) * unit
 
 
 # --- the seed ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Pool:
@@ -167,7 +199,9 @@ class Seed:
 
     @property
     def node_pools(self) -> dict[str, Pool]:
-        block = self.text[self.text.index("**Worker Node Pools**"):self.text.index("**Resource Allocation**")]
+        block = self.text[
+            self.text.index("**Worker Node Pools**") : self.text.index("**Resource Allocation**")
+        ]
         pools = {}
         for m in re.finditer(r"- ([\w ]+): (\d+)-(\d+) nodes \(([\w.]+)", block):
             name = m.group(1).strip().lower().replace(" ", "-")
@@ -186,11 +220,15 @@ class Seed:
 
     @property
     def inference_latency_target_ms(self) -> int:
-        return int(self._one(r"ML Inference: Scale \d+-\d+ replicas, target <(\d+)ms latency").group(1))
+        return int(
+            self._one(r"ML Inference: Scale \d+-\d+ replicas, target <(\d+)ms latency").group(1)
+        )
 
     @property
     def event_lag_max(self) -> int:
-        return int(self._one(r"Event Processing: Scale \d+-\d+ replicas, <(\d+) messages lag").group(1))
+        return int(
+            self._one(r"Event Processing: Scale \d+-\d+ replicas, <(\d+) messages lag").group(1)
+        )
 
     def environment(self, env: str) -> tuple[int, int]:
         """(ML inference, camera processors) of an environment."""
@@ -199,12 +237,16 @@ class Seed:
 
     @property
     def postgres_tuning(self) -> dict[str, str]:
-        block = self.text[self.text.index("**Performance Tuning**"):self.text.index("**Database Schema**")]
+        block = self.text[
+            self.text.index("**Performance Tuning**") : self.text.index("**Database Schema**")
+        ]
         return dict(re.findall(r"- (\w+): (\w+)", block))
 
     @property
     def postgres_instances(self) -> tuple[int, int]:
-        primary = int(self._one(r"\*\*Primary Cluster\*\*: (\d+)-node cluster with TimescaleDB").group(1))
+        primary = int(
+            self._one(r"\*\*Primary Cluster\*\*: (\d+)-node cluster with TimescaleDB").group(1)
+        )
         replicas = int(self._one(r"\*\*Read Replicas\*\*: (\d+) instances").group(1))
         return primary, replicas
 
@@ -228,12 +270,17 @@ class Seed:
 
     @property
     def observability(self) -> dict[str, Any]:
-        prom = self._one(r"\*\*Prometheus\*\*: (\d+)-replica setup, (\d+d) retention, (\d+GB) storage")
+        prom = self._one(
+            r"\*\*Prometheus\*\*: (\d+)-replica setup, (\d+d) retention, (\d+GB) storage"
+        )
         return {
-            "prometheus_replicas": int(prom.group(1)), "prometheus_retention": prom.group(2),
+            "prometheus_replicas": int(prom.group(1)),
+            "prometheus_retention": prom.group(2),
             "prometheus_storage": prom.group(3),
             "loki_replicas": int(self._one(r"\*\*Loki\*\*: (\d+)-replica").group(1)),
-            "alertmanager_replicas": int(self._one(r"\*\*AlertManager\*\*: (\d+)-replica").group(1)),
+            "alertmanager_replicas": int(
+                self._one(r"\*\*AlertManager\*\*: (\d+)-replica").group(1)
+            ),
         }
 
     @property
@@ -242,8 +289,10 @@ class Seed:
         err = self._one(r"High error rate \(>(\d+)% for (\d+)min\)")
         offline = self._one(r"Camera offline detection \((\w+)\)")
         return {
-            "latency_ms": int(lat.group(1)), "latency_for_s": int(lat.group(2)) * 60,
-            "error_ratio": int(err.group(1)) / 100, "error_for_s": int(err.group(2)) * 60,
+            "latency_ms": int(lat.group(1)),
+            "latency_for_s": int(lat.group(2)) * 60,
+            "error_ratio": int(err.group(1)) / 100,
+            "error_for_s": int(err.group(2)) * 60,
             "offline": offline.group(1),
         }
 
@@ -251,8 +300,10 @@ class Seed:
     def edge_nodes(self) -> dict[str, tuple[int, int, str, int]]:
         """profile -> (min nodes, max nodes, instance type, cameras per node)."""
         out = {}
-        for m in re.finditer(r"- (Primary|GPU-enabled|Micro): (\d+)-(\d+) nodes \(([\w.]+), (\d+) cameras each\)",
-                             self.text):
+        for m in re.finditer(
+            r"- (Primary|GPU-enabled|Micro): (\d+)-(\d+) nodes \(([\w.]+), (\d+) cameras each\)",
+            self.text,
+        ):
             key = {"Primary": "primary", "GPU-enabled": "gpu", "Micro": "micro"}[m.group(1)]
             out[key] = (int(m.group(2)), int(m.group(3)), m.group(4), int(m.group(5)))
         assert len(out) == 3, out

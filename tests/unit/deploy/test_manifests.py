@@ -5,8 +5,8 @@ NetworkPolicies, Pod Security, no inlined secrets)."""
 from __future__ import annotations
 
 import copy
-import json
 import functools
+import json
 from typing import Any
 
 import kubernetes_validate
@@ -15,8 +15,8 @@ import pytest
 from tests.unit.deploy import crd_checks
 from tests.unit.deploy.factories import (
     KUBERNETES_VERSION,
-    WORKLOAD_KINDS,
     POD_KINDS,
+    WORKLOAD_KINDS,
     containers,
     find,
     pod_labels,
@@ -25,7 +25,7 @@ from tests.unit.deploy.factories import (
 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validate(doc_json: str) -> str | None:
     """None if valid; 'crd' if Kubernetes has no schema for it; else the error."""
     try:
@@ -57,17 +57,33 @@ def test_manifests_validate_strictly_or_pass_crd_checks(docs: tuple[dict[str, An
 
 def test_strict_validation_rejects_an_unknown_field() -> None:
     # Guards the guard: strict mode must catch a misspelt field.
-    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
-           "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {
-               "metadata": {"labels": {"a": "b"}},
-               "spec": {"containers": [{"name": "c", "image": "i:1", "resource": {}}]}}}}
+    bad = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "image": "i:1", "resource": {}}]},
+            },
+        },
+    }
     assert _validate(json.dumps(bad)) not in (None, "crd")
 
 
 def test_crd_checks_catch_a_broken_scaled_object() -> None:
-    so = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "x"},
-          "spec": {"scaleTargetRef": {"name": "x"}, "minReplicaCount": 5, "maxReplicaCount": 2,
-                   "triggers": [{"type": "kafka", "metadata": {"topic": "t", "lagThreshold": 100}}]}}
+    so = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": "x"},
+        "spec": {
+            "scaleTargetRef": {"name": "x"},
+            "minReplicaCount": 5,
+            "maxReplicaCount": 2,
+            "triggers": [{"type": "kafka", "metadata": {"topic": "t", "lagThreshold": 100}}],
+        },
+    }
     problems = crd_checks.check(so)
     assert any("minReplicaCount" in p for p in problems)
     assert any("bootstrapServers" in p for p in problems)
@@ -133,41 +149,61 @@ def test_images_are_pinned_never_latest(docs: tuple[dict[str, Any], ...]) -> Non
             name, _, tag = image.rpartition(":")
             if "@sha256:" in image:
                 continue
-            if not name or "/" in tag or tag in ("", "latest") or not any(ch.isdigit() for ch in tag):
+            if (
+                not name
+                or "/" in tag
+                or tag in ("", "latest")
+                or not any(ch.isdigit() for ch in tag)
+            ):
                 bad.append(f"{d['metadata']['name']}/{c['name']}: {image}")
     assert not bad, bad
 
 
-def test_every_workload_is_covered_by_a_pod_disruption_budget(docs: tuple[dict[str, Any], ...]) -> None:
+def test_every_workload_is_covered_by_a_pod_disruption_budget(
+    docs: tuple[dict[str, Any], ...],
+) -> None:
     pdbs = find(docs, "PodDisruptionBudget")
     uncovered = []
     for d in docs:
         if d["kind"] not in ("Deployment", "StatefulSet"):
             continue
         ns, labels = d["metadata"].get("namespace"), pod_labels(d)
-        if not any(p["metadata"].get("namespace") == ns and selector_matches(p["spec"]["selector"], labels)
-                   for p in pdbs):
+        if not any(
+            p["metadata"].get("namespace") == ns and selector_matches(p["spec"]["selector"], labels)
+            for p in pdbs
+        ):
             uncovered.append(d["metadata"]["name"])
     assert not uncovered, uncovered
 
 
 def test_every_namespace_denies_by_default_and_every_workload_has_its_own_policy(
-        docs: tuple[dict[str, Any], ...]) -> None:
+    docs: tuple[dict[str, Any], ...],
+) -> None:
     policies = find(docs, "NetworkPolicy")
     namespaces = {d["metadata"]["name"] for d in find(docs, "Namespace")}
     for ns in namespaces:
-        deny = [p for p in policies if p["metadata"]["namespace"] == ns and p["spec"]["podSelector"] == {}
-                and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
-                and not p["spec"].get("ingress") and not p["spec"].get("egress")]
+        deny = [
+            p
+            for p in policies
+            if p["metadata"]["namespace"] == ns
+            and p["spec"]["podSelector"] == {}
+            and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+            and not p["spec"].get("ingress")
+            and not p["spec"].get("egress")
+        ]
         assert deny, f"namespace {ns} has no default-deny NetworkPolicy"
     uncovered = []
     for d in docs:
         if d["kind"] not in POD_KINDS:
             continue
         ns, labels = d["metadata"].get("namespace"), pod_labels(d)
-        allow = [p for p in policies if p["metadata"]["namespace"] == ns
-                 and p["metadata"]["name"] not in ("default-deny", "allow-dns")
-                 and selector_matches(p["spec"]["podSelector"], labels)]
+        allow = [
+            p
+            for p in policies
+            if p["metadata"]["namespace"] == ns
+            and p["metadata"]["name"] not in ("default-deny", "allow-dns")
+            and selector_matches(p["spec"]["podSelector"], labels)
+        ]
         if not allow:
             uncovered.append(f"{d['kind']}/{d['metadata']['name']}")
     assert not uncovered, uncovered
@@ -178,19 +214,29 @@ def test_selector_matching_follows_kubernetes_semantics() -> None:
     assert selector_matches({}, labels)
     assert selector_matches({"matchLabels": {"tier": "gpu"}}, labels)
     assert not selector_matches({"matchLabels": {"tier": "cpu"}}, labels)
-    assert selector_matches({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["gpu"]}]}, labels)
-    assert not selector_matches({"matchExpressions": [{"key": "zone", "operator": "Exists"}]}, labels)
-    assert selector_matches({"matchExpressions": [{"key": "zone", "operator": "DoesNotExist"}]}, labels)
+    assert selector_matches(
+        {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["gpu"]}]}, labels
+    )
+    assert not selector_matches(
+        {"matchExpressions": [{"key": "zone", "operator": "Exists"}]}, labels
+    )
+    assert selector_matches(
+        {"matchExpressions": [{"key": "zone", "operator": "DoesNotExist"}]}, labels
+    )
 
 
 def test_namespaces_enforce_pod_security_restricted(docs: tuple[dict[str, Any], ...]) -> None:
     for ns in find(docs, "Namespace"):
         labels = ns["metadata"]["labels"]
-        assert labels.get("pod-security.kubernetes.io/enforce") == "restricted", ns["metadata"]["name"]
+        assert labels.get("pod-security.kubernetes.io/enforce") == "restricted", ns["metadata"][
+            "name"
+        ]
 
 
 def test_no_secret_is_inlined(docs: tuple[dict[str, Any], ...]) -> None:
-    assert not find(docs, "Secret"), "secrets come from ExternalSecrets/cert-manager, never from git"
+    assert not find(docs, "Secret"), (
+        "secrets come from ExternalSecrets/cert-manager, never from git"
+    )
     sensitive = ("PASSWORD", "TOKEN", "SECRET", "AUTH", "KEY", "REDIS_URL")
     bad = []
     for d in _pod_docs(docs):
@@ -219,9 +265,12 @@ def test_invariant_checks_fail_on_a_violating_workload(rendered: Any) -> None:
     c["securityContext"]["readOnlyRootFilesystem"] = False
     dep["spec"]["template"]["metadata"]["labels"] = {"app.kubernetes.io/name": "orphan"}
     docs_t = tuple(docs)
-    for check in (test_every_long_running_container_has_probes, test_images_are_pinned_never_latest,
-                  test_every_pod_runs_as_non_root_with_a_read_only_root,
-                  test_every_workload_is_covered_by_a_pod_disruption_budget,
-                  test_every_namespace_denies_by_default_and_every_workload_has_its_own_policy):
+    for check in (
+        test_every_long_running_container_has_probes,
+        test_images_are_pinned_never_latest,
+        test_every_pod_runs_as_non_root_with_a_read_only_root,
+        test_every_workload_is_covered_by_a_pod_disruption_budget,
+        test_every_namespace_denies_by_default_and_every_workload_has_its_own_policy,
+    ):
         with pytest.raises(AssertionError):
             check(docs_t)
