@@ -1,0 +1,102 @@
+"""Fault tolerance against a real Triton: a crash mid-run, and a version switch under load."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+import pytest
+from tritonclient.grpc import aio as grpc_aio
+
+from itscam.domain.detections import Detections
+from itscam.errors import ModelError
+from itscam.inference.fallback import FallbackDetector
+from itscam.inference.inprocess import OnnxRuntimeDetector
+from itscam.inference.repository import DETECTOR
+from itscam.inference.rollout import ready_versions, serve_version
+from itscam.inference.triton import TritonDetector
+from tests.unit.inference.factories import TritonServer, any_model
+from tests.unit.vision.factories import make_jpeg
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def model_file():
+    path = any_model()
+    if path is None:
+        pytest.skip("no detector model: neither triton_models/yolo11n/1/model.onnx nor .venv-train")
+    return path
+
+
+async def test_triton_killed_mid_run_falls_back_without_losing_a_frame(tmp_path, model_file):
+    server = TritonServer(tmp_path, model_file).start()
+    primary = TritonDetector(server.grpc_url, timeout_s=5, retries=2, backoff_s=0.05)
+    det = FallbackDetector(primary, lambda: OnnxRuntimeDetector(model_file), cooldown_s=60)
+    frames = [make_jpeg(640, 360, seed) for seed in range(4)]
+    served: list = []
+    try:
+        for step in range(12):
+            if step == 4:
+                server.kill()
+            results = await det.detect(frames)
+            served.extend(results)
+            if step < 4:
+                assert not det.using_fallback
+    finally:
+        server.stop()
+        await det.close()
+    assert len(served) == 12 * len(frames)
+    assert all(isinstance(r, Detections) for r in served), [
+        r for r in served if not isinstance(r, Detections)
+    ]
+    assert det.using_fallback
+    # Frames served before and after the crash agree (same model, same maths).
+    for before, after in zip(served[: len(frames)], served[-len(frames) :], strict=True):
+        assert len(before) == len(after)
+
+
+async def test_load_second_version_and_roll_back_under_load_without_failures(tmp_path, model_file):
+    server = TritonServer(tmp_path, model_file).start()
+    det = TritonDetector(server.grpc_url, timeout_s=30, retries=0, max_in_flight=8)
+    admin = grpc_aio.InferenceServerClient(server.grpc_url)
+    frames = [make_jpeg(640, 360, seed) for seed in range(3)]
+    results: list = []
+    stop = asyncio.Event()
+
+    async def load() -> None:
+        while not stop.is_set():
+            results.extend(await det.detect(frames))
+
+    async def served(version: int) -> int:
+        stats = await admin.get_inference_statistics(DETECTOR, str(version), as_json=True)
+        return int(stats["model_stats"][0]["inference_stats"]["success"]["count"])
+
+    try:
+        assert await ready_versions(admin) == [1]
+        workers = [asyncio.create_task(load()) for _ in range(3)]
+        await asyncio.sleep(1.0)
+        # A new version appears in the repository (as `itscam model install` would put it).
+        shutil.copytree(server.repository / DETECTOR / "1", server.repository / DETECTOR / "2")
+        assert await serve_version(admin, 2) == [2]
+        await asyncio.sleep(1.5)
+        assert await served(2) > 0
+        assert await serve_version(admin, 1) == [1]  # roll back
+        n1 = len(results)
+        await asyncio.sleep(1.0)
+        with pytest.raises(ModelError, match="version 9"):
+            await serve_version(admin, 9)
+        assert await ready_versions(admin) == [1]  # a failed deploy leaves the old one serving
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.gather(*workers)
+        assert await served(1) > 0
+    finally:
+        stop.set()
+        await det.close()
+        await admin.close()
+        server.stop()
+    failures = [r for r in results if not isinstance(r, Detections)]
+    assert not failures, failures[:3]
+    assert len(results) > n1 > 0
+    assert det.attempts == len(results)  # not one retry was needed
