@@ -1,0 +1,112 @@
+"""ByteTrack-class tracker: association edge cases and state round trip."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from itscam.domain.detections import Detections
+from itscam.domain.tracker import ByteTracker, TrackerConfig, iou_matrix
+from tests.unit.domain.factories import dets
+
+CFG = TrackerConfig(min_hits=2, max_lost_s=1.0)
+
+
+def box(cx: float, cy: float, w: float = 40, h: float = 30) -> list[float]:
+    return [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]
+
+
+def run(tracker: ByteTracker, frames: list[list[list[float]]], conf=0.9, fps=10.0, t0=100.0):
+    out = []
+    for i, f in enumerate(frames):
+        d = dets(np.array(f, np.float32).reshape(-1, 4), conf)
+        out.append(tracker.update(d, t0 + i / fps).tracker_id)
+    return out
+
+
+def test_iou_matrix_shapes_and_values():
+    a = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [100, 100, 110, 110]], float)
+    m = iou_matrix(a, b)
+    assert m.shape == (2, 3)
+    assert m[0, 0] == 1 and abs(m[0, 1] - 1 / 3) < 1e-9 and m[1].max() == 0
+    assert iou_matrix(a[:0], b).shape == (0, 3)
+
+
+@pytest.mark.parametrize("n_empty", [0, 1, 5])
+def test_empty_frames_do_not_crash_and_give_no_ids(n_empty):
+    t = ByteTracker(CFG)
+    for i in range(n_empty):
+        out = t.update(Detections.empty(), 100.0 + i / 10)
+        assert len(out) == 0 and out.tracker_id.dtype == np.int64
+
+
+def test_moving_object_keeps_one_id_after_min_hits():
+    ids = run(ByteTracker(CFG), [[box(100 + 8 * i, 200)] for i in range(20)])
+    assert ids[0][0] == -1  # tentative on the first sighting
+    assert len({int(x[0]) for x in ids[1:]}) == 1 and ids[1][0] >= 0
+
+
+@pytest.mark.parametrize("gap_frames", [1, 3, 8])
+def test_occlusion_gap_within_max_lost_keeps_the_id(gap_frames):
+    frames = [[box(100 + 8 * i, 200)] for i in range(10)]
+    frames += [[] for _ in range(gap_frames)]
+    frames += [[box(100 + 8 * i, 200)] for i in range(10 + gap_frames, 20 + gap_frames)]
+    ids = run(ByteTracker(CFG), frames)
+    before, after = ids[9][0], ids[10 + gap_frames][0]
+    assert before >= 0 and after == before
+
+
+def test_gap_longer_than_max_lost_starts_a_new_track():
+    frames = [[box(100 + 8 * i, 200)] for i in range(10)] + [[] for _ in range(15)]
+    frames += [[box(100 + 8 * i, 200)] for i in range(25, 30)]
+    ids = run(ByteTracker(CFG), frames)
+    assert ids[-1][0] >= 0 and ids[-1][0] != ids[9][0]
+
+
+def test_crossing_paths_keep_their_ids():
+    # Two objects moving towards each other on the same row, passing through each other.
+    frames = [[box(100 + 10 * i, 200), box(400 - 10 * i, 205)] for i in range(30)]
+    ids = run(ByteTracker(CFG), frames)
+    first = (ids[2][0], ids[2][1])
+    last = (ids[-1][0], ids[-1][1])
+    assert first == last and first[0] != first[1]
+
+
+def test_low_confidence_detection_extends_a_track_but_never_starts_one():
+    t = ByteTracker(CFG)
+    ids = run(t, [[box(100 + 8 * i, 200)] for i in range(5)])
+    tid = ids[-1][0]
+    low = t.update(dets(np.array([box(140, 200)], np.float32), 0.3), 100.5)
+    assert low.tracker_id[0] == tid
+    fresh = ByteTracker(CFG)
+    out = run(fresh, [[box(300, 100)] for _ in range(5)], conf=0.3)
+    assert all(x[0] == -1 for x in out)
+
+
+def test_one_frame_false_positive_is_never_confirmed():
+    frames = [[box(100 + 8 * i, 200)] + ([box(500, 50)] if i == 4 else []) for i in range(10)]
+    t = ByteTracker(CFG)
+    ids = run(t, frames)
+    assert ids[4][1] == -1 and len(t.confirmed_ids) == 1
+
+
+def test_state_round_trip_continues_identically():
+    frames = [[box(100 + 8 * i, 200), box(400 - 6 * i, 100 + 2 * i)] for i in range(30)]
+    a = ByteTracker(CFG)
+    ref = run(a, frames)
+    b = ByteTracker(CFG)
+    first = run(b, frames[:12])
+    c = ByteTracker.from_state(json.loads(json.dumps(b.to_state())), CFG)
+    rest = run(c, frames[12:], t0=100.0 + 12 / 10)
+    assert [list(x) for x in first + rest] == [list(x) for x in ref]
+
+
+def test_fresh_tracker_ids_do_not_collide_with_earlier_ones():
+    a = ByteTracker(CFG)
+    ida = run(a, [[box(100, 100)]] * 3, t0=1_000.0)[-1][0]
+    b = ByteTracker(CFG)
+    idb = run(b, [[box(100, 100)]] * 3, t0=1_005.0)[-1][0]
+    assert ida != idb
