@@ -1,0 +1,231 @@
+"""CameraAnalyzer: events trigger and end, restart behaviour, output rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from itscam.domain.analyzer import CameraAnalyzer
+from itscam.domain.events import as_db_row, event_id
+from tests.unit.domain.factories import camera, frame
+
+T0 = 1_700_000_040.0  # a minute boundary
+Path = Callable[[float], tuple[float, float] | None]
+
+
+def cruise(x: float, y0: float, v_mps: float, t_start: float = 0.0,
+           t_end: float = 1e9) -> Path:
+    """Constant speed along y from y0 at t_start; None outside the visible stretch/time."""
+
+    def f(t: float):
+        if not t_start <= t <= t_end:
+            return None
+        y = y0 + v_mps * (t - t_start)
+        return (x, y) if 5.0 <= y <= 58.0 else None
+
+    return f
+
+
+def stop_and_go(x: float, y0: float, v: float, y_stop: float, t_go: float) -> Path:
+    """Drive at v to y_stop, stand still until t_go, then drive on."""
+    t_arrive = (y_stop - y0) / v
+
+    def f(t: float):
+        if t < t_arrive:
+            y = y0 + v * t
+        elif t < t_go:
+            y = y_stop
+        else:
+            y = y_stop + v * (t - t_go)
+        return (x, y) if 5.0 <= y <= 58.0 else None
+
+    return f
+
+
+def run(an: CameraAnalyzer, paths: list[Path], t_from: float, t_to: float, fps: float = 10.0,
+        seq0: int = 0, skip: Callable[[float], bool] = lambda t: False):
+    cam = an.config
+    out = {"crossings": [], "rows": [], "events": []}
+    n = int(round((t_to - t_from) * fps))
+    for i in range(n):
+        t = t_from + i / fps
+        if skip(t):
+            continue
+        pos = [p for p in (f(t) for f in paths) if p is not None]
+        o = an.update(T0 + t, seq0 + i, frame(cam, pos))
+        out["crossings"] += o.crossings
+        out["rows"] += o.minute_rows
+        out["events"] += o.events
+    return out
+
+
+def final_events(events: list[dict]) -> dict[str, dict]:
+    """Latest row per event id (what an upserting sink ends up with)."""
+    return {e["event_id"]: e for e in events}
+
+
+def test_counts_both_directions_with_class_and_rows_per_minute():
+    an = CameraAnalyzer(camera(), run_id="r1")
+    paths = [cruise(1.75, 5 + 0.0, 12.0, t_start=3 * k) for k in range(10)]
+    paths += [cruise(-1.75, 58.0, -10.0, t_start=4 * k + 1) for k in range(5)]
+    out = run(an, paths, 0, 125)
+    by = {}
+    for c in out["crossings"]:
+        by[(c["lane_id"], c["direction"])] = by.get((c["lane_id"], c["direction"]), 0) + 1
+    assert by == {("nb-1", "forward"): 10, ("sb-1", "forward"): 5}
+    assert all(c["class_name"] == "car" and c["run_id"] == "r1" for c in out["crossings"])
+    minute0 = {r["lane_id"]: r for r in out["rows"] if r["minute_ts"] == T0}
+    assert minute0["nb-1"]["total"] == 10 and minute0["sb-1"]["total"] == 5
+    assert minute0["nb-1"]["mean_speed_kmh"] == pytest.approx(43.2, abs=1.5)
+    assert minute0["nb-1"]["mean_headway_s"] == pytest.approx(3.0, abs=0.1)
+    assert 0 < minute0["nb-1"]["occupancy"] < 1
+    db = as_db_row(out["crossings"][0])
+    assert db["crossing_ts"].tzinfo is not None
+
+
+def test_stalled_vehicle_starts_when_it_stopped_and_ends_when_it_moves():
+    an = CameraAnalyzer(camera())
+    out = run(an, [stop_and_go(-1.75, 58.0, -10.0, 30.0, 45.0)], 0, 52)
+    # Driving south: y decreases; stop_and_go with negative v stops where y hits 30.
+    evs = [e for e in final_events(out["events"]).values() if e["event_type"] == "stalled_vehicle"]
+    assert len(evs) == 1
+    ev = evs[0]
+    assert ev["start_ts"] == pytest.approx(T0 + 2.8, abs=1.0)
+    assert ev["end_ts"] == pytest.approx(T0 + 45, abs=1.0)
+    assert ev["lane_id"] == "sb-1" and ev["zone_id"] == "road" and ev["evidence"]["track_ids"]
+
+
+def test_vehicle_waiting_in_a_queue_zone_is_not_stalled_and_queue_is_measured():
+    an = CameraAnalyzer(camera())
+    paths = [stop_and_go(1.75, 5.0, 10.0, 29.0, 40.0), stop_and_go(1.75, 5.0, 10.0, 22.0, 40.0)]
+    out = run(an, paths, 0, 30)
+    assert not [e for e in out["events"] if e["event_type"] == "stalled_vehicle"]
+    q = an.queue_lengths()["nb-1-queue"]
+    assert 5.0 < q < 14.0  # stop line at y=30: back of the second car at about y=19.75
+
+
+def test_wrong_way_vehicle_raises_an_event_and_a_reverse_crossing():
+    an = CameraAnalyzer(camera())
+    out = run(an, [cruise(1.75, 58.0, -12.0)], 0, 8)
+    out2 = run(an, [], 8, 12, seq0=80)
+    assert [c["direction"] for c in out["crossings"]] == ["reverse"]
+    evs = final_events(out["events"] + out2["events"])
+    (ev,) = [e for e in evs.values() if e["event_type"] == "wrong_way"]
+    assert ev["severity"] == "critical" and ev["end_ts"] is not None
+    rows = run(an, [], 12, 65, seq0=120)["rows"]
+    rev = [r for r in rows if r["direction"] == "reverse"]
+    assert len(rev) == 1 and rev[0]["lane_id"] == "nb-1" and rev[0]["total"] == 1
+
+
+def test_congestion_starts_after_sustained_high_density_and_ends_after_clear_minutes():
+    an = CameraAnalyzer(camera())
+    v = 8 / 3.6  # crawling, 9 m apart: far above LOS E density
+    paths = [cruise(-1.75, 58.0, -v, t_start=9 / v * k, t_end=240) for k in range(80)]
+    out = run(an, paths, 0, 420, fps=5)
+    evs = [e for e in final_events(out["events"]).values() if e["event_type"] == "congestion"]
+    assert len(evs) == 1
+    ev = evs[0]
+    assert ev["lane_id"] == "sb-1" and ev["severity"] == "critical"
+    assert ev["start_ts"] == T0 and ev["end_ts"] == T0 + 240
+
+
+def test_camera_offline_from_a_heartbeat_gap_and_from_flush():
+    an = CameraAnalyzer(camera())
+    out = run(an, [], 0, 60, skip=lambda t: 20 <= t < 50)
+    (ev,) = [e for e in out["events"] if e["event_type"] == "camera_offline"]
+    assert ev["start_ts"] == pytest.approx(T0 + 19.9) and ev["end_ts"] == pytest.approx(T0 + 50)
+    live = an.flush(T0 + 75).events
+    assert live and live[0]["end_ts"] is None
+    back = an.heartbeat(T0 + 80).events
+    assert back[0]["event_id"] == live[0]["event_id"] and back[0]["end_ts"] == T0 + 80
+
+
+def test_incident_from_two_abrupt_stops_in_one_zone():
+    an = CameraAnalyzer(camera())
+
+    def brake(x: float, t_stop: float) -> Path:
+        def f(t: float):
+            y = 6 + 14 * min(t, t_stop)
+            return (x, y)
+        return f
+
+    out = run(an, [brake(1.75, 1.5), brake(-1.0, 1.8)], 0, 40)
+    evs = [e for e in final_events(out["events"]).values() if e["event_type"] == "incident"]
+    assert len(evs) == 1 and evs[0]["zone_id"] == "road"
+    assert len(evs[0]["evidence"]["track_ids"]) >= 2
+    # They stay stopped past stall_s: still an incident, plus stalled vehicles.
+    assert evs[0]["end_ts"] is None
+
+
+def test_event_ids_are_deterministic():
+    assert event_id("c", "incident", 1.0, "z") == event_id("c", "incident", 1.0, "z")
+    assert event_id("c", "incident", 1.0, "z") != event_id("c", "incident", 1.001, "z")
+
+
+def scene():
+    return [cruise(1.75, 5.0, 11.0, t_start=2.5 * k) for k in range(20)] + \
+        [cruise(-1.75, 58.0, -9.0, t_start=3.1 * k) for k in range(15)]
+
+
+def test_state_round_trip_gives_the_same_outputs_as_an_uninterrupted_run():
+    ref = run(CameraAnalyzer(camera()), scene(), 0, 70)
+    a = CameraAnalyzer(camera())
+    first = run(a, scene(), 0, 33.3)
+    state = json.loads(json.dumps(a.to_state()))  # strict JSON round trip
+    b = CameraAnalyzer.from_state(camera(), state)
+    second = run(b, scene(), 33.3, 70, seq0=333)
+    key = lambda c: (c["line_id"], c["track_id"], round(c["crossing_ts"], 6))  # noqa: E731
+    assert sorted(map(key, first["crossings"] + second["crossings"])) == \
+        sorted(map(key, ref["crossings"]))
+    assert first["rows"] + second["rows"] == ref["rows"]
+
+
+def test_fresh_analyzer_after_restart_makes_no_phantom_crossings():
+    full = run(CameraAnalyzer(camera()), scene(), 0, 70)
+    restart = 30.0
+    fresh = run(CameraAnalyzer(camera()), scene(), restart, 70, seq0=300)
+    after = [c for c in full["crossings"] if c["crossing_ts"] >= T0 + restart]
+    # Every crossing of the fresh analyzer is a real one after the restart.
+    real = sorted(round(c["crossing_ts"], 1) for c in after)
+    got = sorted(round(c["crossing_ts"], 1) for c in fresh["crossings"])
+    assert len(got) <= len(real)
+    assert all(any(abs(g - r) <= 0.2 for r in real) for g in got)
+    assert len(real) - len(got) <= 2  # at most the vehicles on the line at the restart
+
+
+def test_out_of_order_frames_are_skipped_and_counted():
+    an = CameraAnalyzer(camera())
+    cam = an.config
+    an.update(T0 + 1.0, 10, frame(cam, [(1.75, 10)]))
+    out = an.update(T0 + 0.5, 5, frame(cam, [(1.75, 10)]))
+    assert an.late_frames == 1 and out.crossings == []
+
+
+def test_unhealthy_frames_are_not_tracked():
+    an = CameraAnalyzer(camera())
+    cam = an.config
+    for i in range(5):
+        out = an.update(T0 + i * 0.1, i, frame(cam, [(1.75, 10 + i)]), healthy=False)
+        assert (out.tracked.tracker_id is None) or (out.tracked.tracker_id < 0).all()
+    assert len(an.tracker) == 0
+
+
+def test_latest_state_is_json_safe():
+    an = CameraAnalyzer(camera())
+    out = run(an, scene(), 0, 5)
+    del out
+    st = an.latest_state()
+    json.dumps(st)
+    assert set(st["lanes"]) == {"nb-1", "sb-1"} and st["camera_id"] == "cam-test"
+
+
+def test_pickled_analyzer_resumes():
+    import pickle
+
+    an = CameraAnalyzer(camera())
+    run(an, scene(), 0, 10)
+    b = pickle.loads(pickle.dumps(an))
+    assert np.array_equal(b.tracker.ids, an.tracker.ids)
