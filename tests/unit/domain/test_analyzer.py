@@ -49,7 +49,7 @@ def run(an: CameraAnalyzer, paths: list[Path], t_from: float, t_to: float, fps: 
         seq0: int = 0, skip: Callable[[float], bool] = lambda t: False):
     cam = an.config
     out = {"crossings": [], "rows": [], "events": []}
-    n = int(round((t_to - t_from) * fps))
+    n = round((t_to - t_from) * fps)
     for i in range(n):
         t = t_from + i / fps
         if skip(t):
