@@ -42,7 +42,7 @@ _FACES = {
 }
 _SHIFT = 4
 _SCALE = 1 << _SHIFT
-_DECAL_EPS = 0.01
+_DECAL_EPS = 0.0  # decals are drawn right after their face, so no z-fighting offset
 
 
 @dataclass(frozen=True)
@@ -162,14 +162,24 @@ class GroundTruthBox:
 
 @dataclass
 class Frame:
-    """A rendered view: ``image`` BGR uint8 ``(H, W, 3)`` and its ground truth."""
+    """A rendered view: ``image`` BGR uint8 ``(H, W, 3)`` and its ground truth.
+
+    ``mask`` (when rendered with one) is the ``(H, W)`` uint16 id mask: pixel value
+    ``j + 1`` is where ``boxes[j]`` is visible, 0 is background.
+    """
 
     image: np.ndarray
     boxes: list[GroundTruthBox] = field(default_factory=list)
+    mask: np.ndarray | None = None
 
 
 def _ipts(uv: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(uv, -1e6, 1e6) * _SCALE).astype(np.int32)
+    """Pixel-corner coordinates -> OpenCV fixed-point points.
+
+    OpenCV puts integer coordinates at pixel *centres*; ours are at corners, so
+    shift by half a pixel, or every filled shape would sit 0.5 px low and right.
+    """
+    return np.round((np.clip(uv, -1e6, 1e6) - 0.5) * _SCALE).astype(np.int32)
 
 
 class Renderer:
@@ -430,7 +440,7 @@ class Renderer:
                 heading=v.heading, speed=v.speed, lane_id=v.lane_id, visibility=vis,
                 truncation=trunc))
         img = self._sensor(img, frame_index)
-        return Frame(img, boxes)
+        return Frame(img, boxes, mask)
 
     def _sensor(self, img: np.ndarray, frame_index: int) -> np.ndarray:
         look = self.look
