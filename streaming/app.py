@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, *, app_id: str = APP_ID) -> fau
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
+        web_bind="127.0.0.1",
         # Backpressure: Faust pauses fetching from a partition whose buffer is
         # full. Frames are ~30 kB each, so keep the buffer small.
         stream_buffer_maxsize=256,

@@ -66,7 +66,7 @@ class WorkerPool:
             path = log_dir / f"stream-worker-{i}.log"
             fh = path.open("ab")
             proc = subprocess.Popen(
-                [sys.executable, "-m", "streaming", "worker", "-l", "warn"],
+                [sys.executable, "-m", "streaming", "worker", "-l", "warn", "--without-web"],
                 cwd=str(REPO_ROOT), env=env, stdout=fh, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -96,7 +96,7 @@ class WorkerPool:
                "ITSCAM_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
         fh = self.logs[index].open("ab")
         self.procs[index] = subprocess.Popen(
-            [sys.executable, "-m", "streaming", "worker", "-l", "warn"],
+            [sys.executable, "-m", "streaming", "worker", "-l", "warn", "--without-web"],
             cwd=str(REPO_ROOT), env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
         )
         fh.close()
