@@ -32,13 +32,20 @@ OVERPROVISIONED_P95 = 0.50
 TARGET_UTIL = 0.70
 HOURS_PER_MONTH = 730.0
 
-REQUIRED = ("lineItem/UsageAmount", "lineItem/UnblendedCost", "lineItem/ProductCode", "lineItem/UsageType")
+REQUIRED = (
+    "lineItem/UsageAmount",
+    "lineItem/UnblendedCost",
+    "lineItem/ProductCode",
+    "lineItem/UsageType",
+)
 
 
 @dataclass
 class CostReport:
     period: str
-    categories: pd.DataFrame  # category, budget_usd, actual_usd, on_demand_usd, variance_usd, pct_of_budget
+    categories: (
+        pd.DataFrame
+    )  # category, budget_usd, actual_usd, on_demand_usd, variance_usd, pct_of_budget
     pools: pd.DataFrame  # node_pool, ... coverage and savings
     rightsizing: pd.DataFrame  # node_pool, finding, detail, est_monthly_savings_usd
     summary: dict[str, float] = field(default_factory=dict)
@@ -57,19 +64,28 @@ class CostReport:
             "|---|---:|---:|---:|---:|",
         ]
         for r in self.categories.itertuples():
-            out.append(f"| {r.category} | {r.budget_usd:,.0f} | {r.actual_usd:,.0f} | {r.variance_usd:+,.0f} "
-                       f"| {r.pct_of_budget:.1f} |")
-        out += ["", "| pool | steady nodes | reserved | RI coverage | spot share | savings | status |",
-                "|---|---:|---:|---:|---:|---:|---|"]
+            out.append(
+                f"| {r.category} | {r.budget_usd:,.0f} | {r.actual_usd:,.0f} | {r.variance_usd:+,.0f} "
+                f"| {r.pct_of_budget:.1f} |"
+            )
+        out += [
+            "",
+            "| pool | steady nodes | reserved | RI coverage | spot share | savings | status |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
         for r in self.pools.itertuples():
-            out.append(f"| {r.node_pool} | {r.steady_state_nodes:.0f} | {r.reserved_nodes:.1f} "
-                       f"| {100 * r.reserved_coverage:.0f} % | {100 * r.spot_share:.0f} % "
-                       f"| {r.savings_usd:,.0f} | {r.status} |")
+            out.append(
+                f"| {r.node_pool} | {r.steady_state_nodes:.0f} | {r.reserved_nodes:.1f} "
+                f"| {100 * r.reserved_coverage:.0f} % | {100 * r.spot_share:.0f} % "
+                f"| {r.savings_usd:,.0f} | {r.status} |"
+            )
         out += ["", "**Right-sizing candidates**", ""]
         if self.rightsizing.empty:
             out.append("none")
         for r in self.rightsizing.itertuples():
-            out.append(f"- `{r.node_pool}` {r.finding}: {r.detail} (about ${r.est_monthly_savings_usd:,.0f}/month)")
+            out.append(
+                f"- `{r.node_pool}` {r.finding}: {r.detail} (about ${r.est_monthly_savings_usd:,.0f}/month)"
+            )
         return "\n".join(out)
 
     def chart_png(self) -> bytes:
@@ -80,8 +96,20 @@ class CostReport:
 
         fig, ax = plt.subplots(figsize=(6.5, 2.8), dpi=80)
         x = np.arange(len(self.categories))
-        ax.bar(x - 0.2, self.categories["budget_usd"] / 1000, width=0.4, label="budget", color="#bab0ac")
-        ax.bar(x + 0.2, self.categories["actual_usd"] / 1000, width=0.4, label="actual", color="#4c78a8")
+        ax.bar(
+            x - 0.2,
+            self.categories["budget_usd"] / 1000,
+            width=0.4,
+            label="budget",
+            color="#bab0ac",
+        )
+        ax.bar(
+            x + 0.2,
+            self.categories["actual_usd"] / 1000,
+            width=0.4,
+            label="actual",
+            color="#4c78a8",
+        )
         ax.set_xticks(x, self.categories["category"])
         ax.set_ylabel("k USD / month")
         ax.set_title(f"Actual vs budget {self.period}", fontsize=9)
@@ -97,7 +125,9 @@ def categorize(cur: pd.DataFrame) -> pd.Series:
     """Budget category of each line from its product and usage type (tags are not trusted)."""
     usage_type = cur["lineItem/UsageType"].astype(str)
     product = cur["lineItem/ProductCode"].astype(str)
-    instance = cur.get("product/instanceType", pd.Series("", index=cur.index)).fillna("").astype(str)
+    instance = (
+        cur.get("product/instanceType", pd.Series("", index=cur.index)).fillna("").astype(str)
+    )
     is_instance = usage_type.str.contains("BoxUsage|SpotUsage", regex=True)
     gpu_types = {t for t, p in INSTANCE_PRICES.items() if p.gpus}
     cat = np.select(
@@ -105,7 +135,8 @@ def categorize(cur: pd.DataFrame) -> pd.Series:
             is_instance & instance.isin(gpu_types),
             is_instance,
             usage_type.str.contains("EBS:|TimedStorage", regex=True) | (product == "AmazonS3"),
-            usage_type.str.contains("DataTransfer|NatGateway", regex=True) | (product == "AWSDataTransfer"),
+            usage_type.str.contains("DataTransfer|NatGateway", regex=True)
+            | (product == "AWSDataTransfer"),
         ],
         ["gpu", "compute", "storage", "network"],
         default="other",
@@ -114,11 +145,18 @@ def categorize(cur: pd.DataFrame) -> pd.Series:
 
 
 def build_report(
-    period: str, cur: pd.DataFrame, usage: pd.DataFrame, *, cameras: int, budget: dict[str, float] | None = None
+    period: str,
+    cur: pd.DataFrame,
+    usage: pd.DataFrame,
+    *,
+    cameras: int,
+    budget: dict[str, float] | None = None,
 ) -> CostReport:
     missing = [c for c in REQUIRED if c not in cur.columns]
     if missing:
-        raise DataError(f"billing export for {period} lacks CUR column(s) {missing}; is it a Cost and Usage Report?")
+        raise DataError(
+            f"billing export for {period} lacks CUR column(s) {missing}; is it a Cost and Usage Report?"
+        )
     if cur.empty:
         raise DataError(f"billing export for {period} has no lines")
     budget = budget or BUDGET_USD
@@ -126,15 +164,24 @@ def build_report(
     cur["category"] = categorize(cur)
     cost = cur["lineItem/UnblendedCost"].astype(float)
     od = cur.get("pricing/publicOnDemandCost", cost).astype(float)
-    by_cat = pd.DataFrame({"actual_usd": cost.groupby(cur["category"]).sum(), "on_demand_usd": od.groupby(cur["category"]).sum()})
+    by_cat = pd.DataFrame(
+        {
+            "actual_usd": cost.groupby(cur["category"]).sum(),
+            "on_demand_usd": od.groupby(cur["category"]).sum(),
+        }
+    )
     categories = pd.DataFrame({"category": list(budget)})
     categories["budget_usd"] = [budget[c] for c in categories["category"]]
-    categories = categories.merge(by_cat, left_on="category", right_index=True, how="left").fillna(0.0)
+    categories = categories.merge(by_cat, left_on="category", right_index=True, how="left").fillna(
+        0.0
+    )
     categories["variance_usd"] = categories["actual_usd"] - categories["budget_usd"]
     categories["pct_of_budget"] = 100.0 * categories["actual_usd"] / categories["budget_usd"]
 
     pool_col = "resourceTags/user:node-pool"
-    instance_lines = cur[cur["lineItem/UsageType"].astype(str).str.contains("BoxUsage|SpotUsage", regex=True)]
+    instance_lines = cur[
+        cur["lineItem/UsageType"].astype(str).str.contains("BoxUsage|SpotUsage", regex=True)
+    ]
     term = instance_lines.get("pricing/term", pd.Series("OnDemand", index=instance_lines.index))
     hours_in_month = max(1, usage["hour"].nunique()) if not usage.empty else HOURS_PER_MONTH
     critical = {p.name: p.critical for p in NODE_POOLS}
@@ -150,7 +197,10 @@ def build_report(
         reserved_nodes = reserved_hours / hours_in_month
         coverage = reserved_nodes / steady if steady else 0.0
         spot_share = spot_hours / node_hours if node_hours else 0.0
-        savings = float(lines["pricing/publicOnDemandCost"].astype(float).sum() - lines["lineItem/UnblendedCost"].astype(float).sum())
+        savings = float(
+            lines["pricing/publicOnDemandCost"].astype(float).sum()
+            - lines["lineItem/UnblendedCost"].astype(float).sum()
+        )
         problems = []
         if coverage < RESERVED_TARGET - 1e-9:
             problems.append(f"RI coverage below {RESERVED_TARGET:.0%}")
@@ -158,17 +208,19 @@ def build_report(
             problems.append("spot on a critical pool")
         elif spot_share > SPOT_LIMIT + 1e-9:
             problems.append(f"spot above {SPOT_LIMIT:.0%}")
-        pools.append({
-            "node_pool": pool,
-            "node_hours": node_hours,
-            "steady_state_nodes": steady,
-            "reserved_nodes": reserved_nodes,
-            "reserved_coverage": coverage,
-            "spot_share": spot_share,
-            "actual_usd": float(lines["lineItem/UnblendedCost"].astype(float).sum()),
-            "savings_usd": savings,
-            "status": "; ".join(problems) or "ok",
-        })
+        pools.append(
+            {
+                "node_pool": pool,
+                "node_hours": node_hours,
+                "steady_state_nodes": steady,
+                "reserved_nodes": reserved_nodes,
+                "reserved_coverage": coverage,
+                "spot_share": spot_share,
+                "actual_usd": float(lines["lineItem/UnblendedCost"].astype(float).sum()),
+                "savings_usd": savings,
+                "status": "; ".join(problems) or "ok",
+            }
+        )
     pools_df = pd.DataFrame(pools)
 
     findings = []
@@ -181,22 +233,35 @@ def build_report(
             util = float(np.average(rows["gpu_util"].fillna(0), weights=rows["gpus"].clip(lower=1)))
             if util < IDLE_GPU_UTIL:
                 idle_gpu_hours = float(((1 - rows["gpu_util"].fillna(0)) * rows["gpus"]).sum())
-                findings.append({
-                    "node_pool": pool, "finding": "idle GPUs",
-                    "detail": f"mean GPU utilisation {util:.0%}; {idle_gpu_hours:,.0f} idle GPU-hours",
-                    "est_monthly_savings_usd": idle_gpu_hours * price.on_demand * 0.5 / max(price.gpus, 1),
-                })
+                findings.append(
+                    {
+                        "node_pool": pool,
+                        "finding": "idle GPUs",
+                        "detail": f"mean GPU utilisation {util:.0%}; {idle_gpu_hours:,.0f} idle GPU-hours",
+                        "est_monthly_savings_usd": idle_gpu_hours
+                        * price.on_demand
+                        * 0.5
+                        / max(price.gpus, 1),
+                    }
+                )
         p95 = float(np.percentile(rows["cpu_util"], 95))
         if p95 < OVERPROVISIONED_P95:
             peak = int(rows["nodes"].max())
             suggested = max(1, math.ceil(peak * p95 / TARGET_UTIL))
             saved_nodes = max(0, peak - suggested)
-            findings.append({
-                "node_pool": pool, "finding": "over-provisioned",
-                "detail": f"p95 CPU {p95:.0%} at up to {peak} nodes; {suggested} would run at {TARGET_UTIL:.0%}",
-                "est_monthly_savings_usd": float(saved_nodes * price.on_demand * hours_in_month * 0.3),
-            })
-    rightsizing = pd.DataFrame(findings, columns=["node_pool", "finding", "detail", "est_monthly_savings_usd"])
+            findings.append(
+                {
+                    "node_pool": pool,
+                    "finding": "over-provisioned",
+                    "detail": f"p95 CPU {p95:.0%} at up to {peak} nodes; {suggested} would run at {TARGET_UTIL:.0%}",
+                    "est_monthly_savings_usd": float(
+                        saved_nodes * price.on_demand * hours_in_month * 0.3
+                    ),
+                }
+            )
+    rightsizing = pd.DataFrame(
+        findings, columns=["node_pool", "finding", "detail", "est_monthly_savings_usd"]
+    )
 
     total = float(cost.sum())
     frames = float(usage["frames_processed"].sum()) if "frames_processed" in usage else 0.0

@@ -13,6 +13,7 @@ local profile has no network and usage statistics must never leave it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -42,7 +43,9 @@ class Expectation:
     def __init__(self, gx_class: str, name: str = "", **kwargs: Any) -> None:
         object.__setattr__(self, "gx_class", gx_class)
         object.__setattr__(self, "kwargs", kwargs)
-        col = kwargs.get("column") or "_".join(str(kwargs.get(k, "")) for k in ("column_A", "column_B"))
+        col = kwargs.get("column") or "_".join(
+            str(kwargs.get(k, "")) for k in ("column_A", "column_B")
+        )
         object.__setattr__(self, "name", name or f"{gx_class}:{col}")
 
 
@@ -66,10 +69,9 @@ def _context() -> Any:
             import great_expectations as gx
 
             ctx = gx.get_context(mode="ephemeral")
-            try:
+            # Cosmetic only (progress bars on stderr); the config shape differs across GE releases.
+            with contextlib.suppress(Exception):
                 ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
-            except Exception:  # noqa: BLE001 - cosmetic only; older/newer configs differ
-                pass
             _CONTEXT = ctx
         return _CONTEXT
 
@@ -104,22 +106,24 @@ def validate_frame(
         source_name = f"pandas_{suite_name}"
         try:
             source = ctx.data_sources.get(source_name)
-        except Exception:  # noqa: BLE001 - GE raises different types for "not found"
+        except Exception:
             source = ctx.data_sources.add_pandas(source_name)
         try:
             asset = source.get_asset(suite_name)
-        except Exception:  # noqa: BLE001
+        except Exception:
             asset = source.add_dataframe_asset(suite_name)
         try:
             batch_def = asset.get_batch_definition("whole")
-        except Exception:  # noqa: BLE001
+        except Exception:
             batch_def = asset.add_batch_definition_whole_dataframe("whole")
     batch = batch_def.get_batch(batch_parameters={"dataframe": frame.reset_index(drop=True)})
     suite = gx.ExpectationSuite(name=suite_name)
     for spec in expectations:
         cls = getattr(gx.expectations, spec.gx_class, None)
         if cls is None:
-            raise DataError(f"Great Expectations has no expectation {spec.gx_class!r}; check the suite in {suite_name}")
+            raise DataError(
+                f"Great Expectations has no expectation {spec.gx_class!r}; check the suite in {suite_name}"
+            )
         suite.add_expectation(cls(**spec.kwargs))
     result = batch.validate(
         suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": max_examples}
@@ -127,7 +131,9 @@ def validate_frame(
     outcomes = []
     for spec, res in zip(expectations, result.results, strict=True):
         detail = res.result or {}
-        index = list(detail.get("unexpected_index_list") or detail.get("partial_unexpected_index_list") or [])
+        index = list(
+            detail.get("unexpected_index_list") or detail.get("partial_unexpected_index_list") or []
+        )
         cols = [c for c in example_columns if c in frame.columns]
         own = [spec.kwargs[k] for k in ("column", "column_A", "column_B") if k in spec.kwargs]
         cols += [c for c in own if c in frame.columns and c not in cols]

@@ -110,7 +110,9 @@ def peak_hour_factor(volumes_15min: Sequence[float]) -> float | None:
     Returns ``None`` for an hour with no traffic (the factor is undefined).
     """
     if len(volumes_15min) != 4:
-        raise DataError(f"PHF needs the four 15-minute volumes of an hour, got {len(volumes_15min)}")
+        raise DataError(
+            f"PHF needs the four 15-minute volumes of an hour, got {len(volumes_15min)}"
+        )
     if any(v < 0 for v in volumes_15min):
         raise DataError(f"volumes must be >= 0, got {list(volumes_15min)}")
     peak = max(volumes_15min)

@@ -33,7 +33,10 @@ Query = tuple[str, dict[str, Any]]
 
 def los_case(density_expr: str) -> str:
     """A SQL ``CASE`` giving the LOS letter of ``density_expr`` (pc/mi/ln; NULL stays NULL)."""
-    arms = " ".join(f"WHEN {density_expr} <= {upper!r} THEN '{letter}'" for letter, upper in LOS_THRESHOLDS_PC_MI_LN)
+    arms = " ".join(
+        f"WHEN {density_expr} <= {upper!r} THEN '{letter}'"
+        for letter, upper in LOS_THRESHOLDS_PC_MI_LN
+    )
     return f"CASE WHEN {density_expr} IS NULL THEN NULL {arms} ELSE '{LOS_WORST}' END"
 
 
@@ -47,7 +50,9 @@ def _window(start: datetime, end: datetime) -> dict[str, Any]:
 
 def delete_window(table: str, time_col: str, start: datetime, end: datetime) -> Query:
     """Delete the rows of ``table`` whose ``time_col`` lies in ``[start, end)``."""
-    return f"DELETE FROM {table} WHERE {time_col} >= %(start)s AND {time_col} < %(end)s", _window(start, end)
+    return f"DELETE FROM {table} WHERE {time_col} >= %(start)s AND {time_col} < %(end)s", _window(
+        start, end
+    )
 
 
 def stats_15min(
@@ -68,7 +73,11 @@ def stats_15min(
     weighted by healthy seconds; ``healthy_share`` divides healthy seconds by
     the 900 s of the interval, so minutes never reported count as unhealthy.
     """
-    params = _window(start, end) | {"e_t": float(e_t), "min_cov": float(min_coverage), "km_mi": KM_PER_MILE}
+    params = _window(start, end) | {
+        "e_t": float(e_t),
+        "min_cov": float(min_coverage),
+        "km_mi": KM_PER_MILE,
+    }
     query = f"""
 INSERT INTO {target} (
     camera_id, lane_id, direction, interval_start, interval_end,

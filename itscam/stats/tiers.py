@@ -50,8 +50,10 @@ def influx_duration_matches(reported: str, wanted: str) -> bool:
 
 def retention_policy_statement(db: str, tier: Tier, exists: bool) -> str:
     verb = "ALTER" if exists else "CREATE"
-    stmt = (f'{verb} RETENTION POLICY "{tier.name}" ON "{db}" DURATION {tier.duration} '
-            f"REPLICATION 1 SHARD DURATION {tier.shard_duration}")
+    stmt = (
+        f'{verb} RETENTION POLICY "{tier.name}" ON "{db}" DURATION {tier.duration} '
+        f"REPLICATION 1 SHARD DURATION {tier.shard_duration}"
+    )
     return stmt + (" DEFAULT" if tier.default else "")
 
 

@@ -26,9 +26,10 @@ def dagster_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
     home.mkdir(parents=True, exist_ok=True)
     link = home / "dagster.yaml"
     target = REPO_ROOT / "dagster.yaml"
-    if link.is_symlink() or link.exists():
-        if not (link.is_symlink() and link.resolve() == target.resolve()):
-            link.unlink()
+    if (link.is_symlink() or link.exists()) and not (
+        link.is_symlink() and link.resolve() == target.resolve()
+    ):
+        link.unlink()
     if not link.exists():
         link.symlink_to(target)
     info = conninfo_to_dict(settings.pg_dsn)
@@ -54,8 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     env = dagster_env(settings)
     dagster = Path(sys.executable).with_name("dagster")
-    cmd = [str(dagster), "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
-    os.chdir(REPO_ROOT)
+    cmd = [
+        str(dagster),
+        "dev",
+        "-w",
+        str(REPO_ROOT / "workspace.yaml"),
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
+    # Run from DAGSTER_HOME: Dagster warns about a dagster.yaml in the working directory otherwise.
+    os.chdir(env["DAGSTER_HOME"])
     os.execve(str(dagster), cmd, env)
     return 0
 

@@ -31,17 +31,21 @@ def model_inbox_sensor(context: SensorEvaluationContext, models: ModelRepository
         if seen.get(path.name) == stamp:
             continue
         seen[path.name] = stamp
-        requests.append(RunRequest(
-            run_key=f"{path.name}:{stamp}",
-            run_config={"ops": {"model_candidate": {"config": {"path": str(path)}}}},
-            tags={"itscam/model_file": path.name},
-        ))
+        requests.append(
+            RunRequest(
+                run_key=f"{path.name}:{stamp}",
+                run_config={"ops": {"model_candidate": {"config": {"path": str(path)}}}},
+                tags={"itscam/model_file": path.name},
+            )
+        )
     context.update_cursor(json.dumps(seen))
     return requests or SkipReason(f"no new weights in {inbox}")
 
 
 @run_failure_sensor(description="Record every failed run in ops.platform_events.")
-def platform_run_failure_sensor(context: RunFailureSensorContext, postgres: PostgresResource) -> None:
+def platform_run_failure_sensor(
+    context: RunFailureSensorContext, postgres: PostgresResource
+) -> None:
     run = context.dagster_run
     detail = {
         "run_id": run.run_id,

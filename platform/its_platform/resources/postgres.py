@@ -18,7 +18,9 @@ class PostgresResource(ConfigurableResource):
     """The analytics database (local: the project's PostgreSQL on 127.0.0.1:15432)."""
 
     dsn: str = Field("", description="libpq DSN; empty = ITSCAM_POSTGRES_DSN or the local server")
-    statement_timeout_s: int = Field(600, description="Per-statement limit so a runaway query cannot hang a run")
+    statement_timeout_s: int = Field(
+        600, description="Per-statement limit so a runaway query cannot hang a run"
+    )
 
     def settings(self) -> Settings:
         base = get_settings()

@@ -14,8 +14,12 @@ from itscam.settings import get_settings
 class TritonResource(ConfigurableResource):
     """Triton's gRPC endpoint, used for model control (load/unload) and readiness."""
 
-    url: str = Field("", description="host:port of Triton gRPC; empty = ITSCAM_TRITON_URL or the local server")
-    timeout_s: float = Field(60.0, description="Deadline of a load request (model loading can be slow)")
+    url: str = Field(
+        "", description="host:port of Triton gRPC; empty = ITSCAM_TRITON_URL or the local server"
+    )
+    timeout_s: float = Field(
+        60.0, description="Deadline of a load request (model loading can be slow)"
+    )
 
     def endpoint(self) -> str:
         return self.url or get_settings().triton_grpc
@@ -26,20 +30,30 @@ class TritonResource(ConfigurableResource):
         try:
             return grpcclient.InferenceServerClient(url=self.endpoint())
         except Exception as exc:
-            raise ServiceError(f"Cannot create a Triton client for {self.endpoint()}: {exc}") from None
+            raise ServiceError(
+                f"Cannot create a Triton client for {self.endpoint()}: {exc}"
+            ) from None
 
 
 class ModelRepositoryResource(ConfigurableResource):
     """The Triton model repository and the folders around it."""
 
-    repository: str = Field("", description="Model repository path; empty = ITSCAM_MODEL_REPOSITORY")
+    repository: str = Field(
+        "", description="Model repository path; empty = ITSCAM_MODEL_REPOSITORY"
+    )
     model_name: str = Field("yolo11n", description="Model whose versions this platform publishes")
-    inbox: str = Field("", description="Watched folder for new weights; empty = <state_dir>/model_inbox")
-    archive: str = Field("", description="Where rolled-back versions go; empty = <state_dir>/model_archive")
+    inbox: str = Field(
+        "", description="Watched folder for new weights; empty = <state_dir>/model_inbox"
+    )
+    archive: str = Field(
+        "", description="Where rolled-back versions go; empty = <state_dir>/model_archive"
+    )
     latency_budget_ms: float = Field(
         150.0, description="Gate: median single-image latency on this machine's CPU (onnxruntime)"
     )
-    accuracy_tolerance: float = Field(0.0, description="Gate: candidate mAP50 may be at most this far below")
+    accuracy_tolerance: float = Field(
+        0.0, description="Gate: candidate mAP50 may be at most this far below"
+    )
 
     def repository_path(self) -> Path:
         return Path(self.repository) if self.repository else get_settings().model_repository

@@ -75,11 +75,24 @@ def test_density_edge_cases() -> None:
 @pytest.mark.parametrize(
     ("density", "los"),
     [
-        (0.0, "A"), (11.0, "A"), (11.01, "B"), (18.0, "B"), (18.5, "C"), (26.0, "C"),
-        (26.1, "D"), (35.0, "D"), (35.2, "E"), (45.0, "E"), (45.01, "F"), (120.0, "F"), (None, None),
+        (0.0, "A"),
+        (11.0, "A"),
+        (11.01, "B"),
+        (18.0, "B"),
+        (18.5, "C"),
+        (26.0, "C"),
+        (26.1, "D"),
+        (35.0, "D"),
+        (35.2, "E"),
+        (45.0, "E"),
+        (45.01, "F"),
+        (120.0, "F"),
+        (None, None),
     ],
 )
-def test_level_of_service_thresholds_are_inclusive_upper_bounds(density: float | None, los: str | None) -> None:
+def test_level_of_service_thresholds_are_inclusive_upper_bounds(
+    density: float | None, los: str | None
+) -> None:
     assert hcm.level_of_service(density) == los
 
 

@@ -19,9 +19,9 @@ from dagster import (
     MetadataValue,
     asset,
 )
-
 from its_platform.partitions import MONTHLY, window
 from its_platform.resources import BillingSourceResource, PostgresResource
+
 from itscam.clients.postgres import copy_rows
 from itscam.cost.fleet import BUDGET_USD
 from itscam.cost.generator import generate_month, read_export
@@ -51,12 +51,21 @@ CUR_MAP = {
     "resourceTags/user:node-pool": "node_pool",
 }
 CUR_CHECKS = (
-    ("cur_costs_nonnegative", Expectation("ExpectColumnValuesToBeBetween", column="unblended_cost", min_value=0.0),
-     "No negative costs (credits and refunds are reported separately)."),
-    ("cur_usage_nonnegative", Expectation("ExpectColumnValuesToBeBetween", column="usage_amount", min_value=0.0),
-     "No negative usage amounts."),
-    ("cur_category_known", Expectation("ExpectColumnValuesToBeInSet", column="category", value_set=list(BUDGET_USD)),
-     "Every line maps to a budget category."),
+    (
+        "cur_costs_nonnegative",
+        Expectation("ExpectColumnValuesToBeBetween", column="unblended_cost", min_value=0.0),
+        "No negative costs (credits and refunds are reported separately).",
+    ),
+    (
+        "cur_usage_nonnegative",
+        Expectation("ExpectColumnValuesToBeBetween", column="usage_amount", min_value=0.0),
+        "No negative usage amounts.",
+    ),
+    (
+        "cur_category_known",
+        Expectation("ExpectColumnValuesToBeInSet", column="category", value_set=list(BUDGET_USD)),
+        "Every line maps to a budget category.",
+    ),
 )
 
 
@@ -72,14 +81,24 @@ def _find(billing: BillingSourceResource, prefix: str, period: str):  # type: ig
         if path.exists():
             return path
     if not billing.generate_if_missing:
-        raise DataError(f"no {prefix}-{period}.csv/.parquet in {folder}; deliver the export there first")
-    month = generate_month(period, folder, cameras=billing.cameras, fps=get_settings().analysis_fps, seed=billing.seed)
+        raise DataError(
+            f"no {prefix}-{period}.csv/.parquet in {folder}; deliver the export there first"
+        )
+    month = generate_month(
+        period, folder, cameras=billing.cameras, fps=get_settings().analysis_fps, seed=billing.seed
+    )
     return month.cur_path if prefix == "cur" else month.usage_path
 
 
-@asset(partitions_def=MONTHLY, group_name="cost", kinds={"postgres", "csv"},
-       check_specs=[AssetCheckSpec(name, asset="cur_billing_export", description=d, blocking=True)
-                    for name, _, d in CUR_CHECKS])
+@asset(
+    partitions_def=MONTHLY,
+    group_name="cost",
+    kinds={"postgres", "csv"},
+    check_specs=[
+        AssetCheckSpec(name, asset="cur_billing_export", description=d, blocking=True)
+        for name, _, d in CUR_CHECKS
+    ],
+)
 def cur_billing_export(
     context: AssetExecutionContext, postgres: PostgresResource, billing: BillingSourceResource
 ) -> MaterializeResult:
@@ -101,12 +120,23 @@ def cur_billing_export(
     with postgres.connection() as conn:
         conn.execute("DELETE FROM cost.cur_line_items WHERE billing_period = %s", (f"{period}-01",))
         copy_rows(conn, "cost.cur_line_items", cols, frame.itertuples(index=False, name=None))
-    outcomes = validate_frame(frame, [e for _, e, _ in CUR_CHECKS], suite_name="cur_lines",
-                              example_columns=("line_item_id", "usage_type"))
+    outcomes = validate_frame(
+        frame,
+        [e for _, e, _ in CUR_CHECKS],
+        suite_name="cur_lines",
+        example_columns=("line_item_id", "usage_type"),
+    )
     checks = [
-        AssetCheckResult(check_name=name, passed=o.success, severity=AssetCheckSeverity.ERROR,
-                         metadata={"failing_count": o.failing_count, "rows_checked": o.element_count,
-                                   "examples": MetadataValue.json(json.loads(json.dumps(o.examples, default=str)))})
+        AssetCheckResult(
+            check_name=name,
+            passed=o.success,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={
+                "failing_count": o.failing_count,
+                "rows_checked": o.element_count,
+                "examples": MetadataValue.json(json.loads(json.dumps(o.examples, default=str))),
+            },
+        )
         for (name, _, _), o in zip(CUR_CHECKS, outcomes, strict=True)
     ]
     return MaterializeResult(
@@ -115,7 +145,13 @@ def cur_billing_export(
             "file": MetadataValue.path(str(path)),
             "unblended_cost_usd": float(raw["lineItem/UnblendedCost"].sum()),
             "by_category_usd": MetadataValue.json(
-                {k: round(float(v), 2) for k, v in raw["lineItem/UnblendedCost"].groupby(frame["category"]).sum().items()}
+                {
+                    k: round(float(v), 2)
+                    for k, v in raw["lineItem/UnblendedCost"]
+                    .groupby(frame["category"])
+                    .sum()
+                    .items()
+                }
             ),
         },
         check_results=checks,
@@ -152,16 +188,28 @@ def _read(postgres: PostgresResource, query: str, period: str) -> pd.DataFrame:
         return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description or []])
 
 
-@asset(partitions_def=MONTHLY, group_name="cost", deps=[cur_billing_export, cluster_usage], kinds={"postgres"},
-       check_specs=[AssetCheckSpec("cost_within_budget", asset="cost_report",
-                                   description="Month's total and every category within budget (warns).")])
+@asset(
+    partitions_def=MONTHLY,
+    group_name="cost",
+    deps=[cur_billing_export, cluster_usage],
+    kinds={"postgres"},
+    check_specs=[
+        AssetCheckSpec(
+            "cost_within_budget",
+            asset="cost_report",
+            description="Month's total and every category within budget (warns).",
+        )
+    ],
+)
 def cost_report(
     context: AssetExecutionContext, postgres: PostgresResource, billing: BillingSourceResource
 ) -> MaterializeResult:
     """Actual vs budget by category, reserved/spot coverage and savings, unit costs and right-sizing candidates."""
     period = _period(context)
     inv = {v: k for k, v in CUR_MAP.items()}
-    cur = _read(postgres, "SELECT * FROM cost.cur_line_items WHERE billing_period = %s", period).rename(columns=inv)
+    cur = _read(
+        postgres, "SELECT * FROM cost.cur_line_items WHERE billing_period = %s", period
+    ).rename(columns=inv)
     usage = _read(postgres, "SELECT * FROM cost.cluster_usage WHERE billing_period = %s", period)
     report = build_report(period, cur, usage, cameras=billing.cameras)
     md = report.markdown()
@@ -170,25 +218,45 @@ def cost_report(
     with postgres.connection() as conn:
         for table in ("budget_report", "pool_coverage", "rightsizing", "report_summary"):
             conn.execute(f"DELETE FROM cost.{table} WHERE billing_period = %s", (p,))
-        for frame, table in ((report.categories, "budget_report"), (report.pools, "pool_coverage"),
-                             (report.rightsizing, "rightsizing")):
+        for frame, table in (
+            (report.categories, "budget_report"),
+            (report.pools, "pool_coverage"),
+            (report.rightsizing, "rightsizing"),
+        ):
             if frame.empty:
                 continue
             out = frame.assign(billing_period=pd.Timestamp(p).date())
-            copy_rows(conn, f"cost.{table}", list(out.columns), out.astype(object).itertuples(index=False, name=None))
+            copy_rows(
+                conn,
+                f"cost.{table}",
+                list(out.columns),
+                out.astype(object).itertuples(index=False, name=None),
+            )
         conn.execute(
             "INSERT INTO cost.report_summary (billing_period, total_usd, budget_usd, on_demand_equivalent_usd, "
             "savings_usd, cameras, cost_per_camera_usd, frames_processed, cost_per_1000_frames_usd, report_md) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (p, s["total_usd"], s["budget_usd"], s["on_demand_equivalent_usd"], s["savings_usd"], billing.cameras,
-             s["cost_per_camera_usd"], s["frames_processed"], s["cost_per_1000_frames_usd"], md),
+            (
+                p,
+                s["total_usd"],
+                s["budget_usd"],
+                s["on_demand_equivalent_usd"],
+                s["savings_usd"],
+                billing.cameras,
+                s["cost_per_camera_usd"],
+                s["frames_processed"],
+                s["cost_per_1000_frames_usd"],
+                md,
+            ),
         )
     chart = base64.b64encode(report.chart_png()).decode()
     over = report.categories[report.categories["actual_usd"] > report.categories["budget_usd"]]
     within = s["total_usd"] <= s["budget_usd"] and over.empty
     return MaterializeResult(
         metadata={
-            "report": MetadataValue.md(md + f"\n\n![actual vs budget](data:image/png;base64,{chart})"),
+            "report": MetadataValue.md(
+                md + f"\n\n![actual vs budget](data:image/png;base64,{chart})"
+            ),
             "total_usd": s["total_usd"],
             "budget_usd": s["budget_usd"],
             "cost_per_camera_usd": s["cost_per_camera_usd"],
@@ -198,10 +266,15 @@ def cost_report(
         },
         check_results=[
             AssetCheckResult(
-                check_name="cost_within_budget", passed=bool(within), severity=AssetCheckSeverity.WARN,
-                metadata={"failing_count": len(over) + int(s["total_usd"] > s["budget_usd"]),
-                          "examples": MetadataValue.json(over[["category", "budget_usd", "actual_usd"]]
-                                                         .to_dict("records"))},
+                check_name="cost_within_budget",
+                passed=bool(within),
+                severity=AssetCheckSeverity.WARN,
+                metadata={
+                    "failing_count": len(over) + int(s["total_usd"] > s["budget_usd"]),
+                    "examples": MetadataValue.json(
+                        over[["category", "budget_usd", "actual_usd"]].to_dict("records")
+                    ),
+                },
             )
         ],
     )

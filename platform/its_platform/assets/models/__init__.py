@@ -24,7 +24,6 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     Config,
-    MaterializeResult,
     MetadataValue,
     OpExecutionContext,
     Output,
@@ -32,10 +31,10 @@ from dagster import (
     job,
     op,
 )
-from pydantic import Field
-
 from its_platform.assets.models import repository as repo
 from its_platform.resources import ModelRepositoryResource, PostgresResource, TritonResource
+from pydantic import Field
+
 from itscam.errors import ModelError, ServiceError
 from itscam.settings import get_settings
 
@@ -50,13 +49,18 @@ class CandidateConfig(Config):
 
 class GateConfig(Config):
     require_accuracy: bool = Field(
-        True, description="Fail the accuracy gate when the evaluator or its held-out set is unavailable"
+        True,
+        description="Fail the accuracy gate when the evaluator or its held-out set is unavailable",
     )
     latency_runs: int = Field(20, description="Timed single-image runs for the latency gate")
 
 
 def newest_inbox_file(inbox: Path) -> Path | None:
-    files = [p for p in inbox.glob("*") if p.suffix in WEIGHT_SUFFIXES and p.is_file()] if inbox.is_dir() else []
+    files = (
+        [p for p in inbox.glob("*") if p.suffix in WEIGHT_SUFFIXES and p.is_file()]
+        if inbox.is_dir()
+        else []
+    )
     return max(files, key=lambda p: (p.stat().st_mtime, p.name)) if files else None
 
 
@@ -103,7 +107,9 @@ def evaluate_map50(onnx: Path) -> tuple[float | None, str]:
         metrics = evaluate(onnx, DEFAULT_OUT)
     except Exception as exc:  # a missing dataset or renderer must not crash the gate
         return None, f"evaluation failed: {type(exc).__name__}: {exc}"
-    return float(metrics["map50"]), json.dumps({k: metrics[k] for k in ("map50", "map50_95") if k in metrics})
+    return float(metrics["map50"]), json.dumps(
+        {k: metrics[k] for k in ("map50", "map50_95") if k in metrics}
+    )
 
 
 def _registry(postgres: PostgresResource, query: str, params: Any) -> list[tuple[Any, ...]]:
@@ -112,9 +118,18 @@ def _registry(postgres: PostgresResource, query: str, params: Any) -> list[tuple
         return cur.fetchall() if cur.description else []
 
 
-@asset(group_name="models", kinds={"onnx"},
-       check_specs=[AssetCheckSpec("candidate_io_contract", asset="model_candidate", blocking=True,
-                                   description="Input images [N,3,256,416], output output0 [N,8,2184].")])
+@asset(
+    group_name="models",
+    kinds={"onnx"},
+    check_specs=[
+        AssetCheckSpec(
+            "candidate_io_contract",
+            asset="model_candidate",
+            blocking=True,
+            description="Input images [N,3,256,416], output output0 [N,8,2184].",
+        )
+    ],
+)
 def model_candidate(
     context: AssetExecutionContext, config: CandidateConfig, models: ModelRepositoryResource
 ):
@@ -136,18 +151,38 @@ def model_candidate(
     digest = repo.sha256(onnx)
     context.log.info("candidate %s -> %s (%s)", source, onnx, detail)
     value = {"source": str(source), "onnx": str(onnx), "sha256": digest}
-    yield Output(value, metadata={"source": MetadataValue.path(str(source)), "onnx": MetadataValue.path(str(onnx)),
-                                  "sha256": digest, "bytes": onnx.stat().st_size})
-    yield AssetCheckResult(check_name="candidate_io_contract", passed=ok, metadata={"detail": detail})
+    yield Output(
+        value,
+        metadata={
+            "source": MetadataValue.path(str(source)),
+            "onnx": MetadataValue.path(str(onnx)),
+            "sha256": digest,
+            "bytes": onnx.stat().st_size,
+        },
+    )
+    yield AssetCheckResult(
+        check_name="candidate_io_contract", passed=ok, metadata={"detail": detail}
+    )
 
 
-@asset(group_name="models", kinds={"onnx"},
-       check_specs=[
-           AssetCheckSpec("gate_accuracy_not_worse", asset="validated_model", blocking=True,
-                          description="mAP50 on the held-out simulated set >= serving version's - tolerance."),
-           AssetCheckSpec("gate_latency_within_budget", asset="validated_model", blocking=True,
-                          description="Median single-image latency within the budget on this machine."),
-       ])
+@asset(
+    group_name="models",
+    kinds={"onnx"},
+    check_specs=[
+        AssetCheckSpec(
+            "gate_accuracy_not_worse",
+            asset="validated_model",
+            blocking=True,
+            description="mAP50 on the held-out simulated set >= serving version's - tolerance.",
+        ),
+        AssetCheckSpec(
+            "gate_latency_within_budget",
+            asset="validated_model",
+            blocking=True,
+            description="Median single-image latency within the budget on this machine.",
+        ),
+    ],
+)
 def validated_model(
     context: AssetExecutionContext,
     config: GateConfig,
@@ -164,12 +199,18 @@ def validated_model(
     base_map: float | None = None
     base_note = "no serving version"
     if serving is not None:
-        rows = _registry(postgres, "SELECT map50 FROM ops.model_versions WHERE model_name = %s AND version = %s "
-                         "AND map50 IS NOT NULL ORDER BY id DESC LIMIT 1", (models.model_name, serving))
+        rows = _registry(
+            postgres,
+            "SELECT map50 FROM ops.model_versions WHERE model_name = %s AND version = %s "
+            "AND map50 IS NOT NULL ORDER BY id DESC LIMIT 1",
+            (models.model_name, serving),
+        )
         if rows:
             base_map, base_note = float(rows[0][0]), f"registry (version {serving})"
         else:
-            base_map, base_note = evaluate_map50(models.model_dir() / str(serving) / repo.MODEL_FILE)
+            base_map, base_note = evaluate_map50(
+                models.model_dir() / str(serving) / repo.MODEL_FILE
+            )
     if cand_map is None:
         acc_ok = not config.require_accuracy
         acc_detail = f"candidate not evaluated ({cand_note})"
@@ -184,19 +225,47 @@ def validated_model(
         postgres,
         "INSERT INTO ops.model_versions (model_name, state, source_path, sha256, map50, baseline_map50, latency_ms, "
         "detail) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (models.model_name, state, model_candidate["source"], model_candidate["sha256"], cand_map, base_map,
-         latency, json.dumps({"accuracy": acc_detail, "latency_budget_ms": models.latency_budget_ms})),
+        (
+            models.model_name,
+            state,
+            model_candidate["source"],
+            model_candidate["sha256"],
+            cand_map,
+            base_map,
+            latency,
+            json.dumps({"accuracy": acc_detail, "latency_budget_ms": models.latency_budget_ms}),
+        ),
     )
-    context.log.info("gates: accuracy %s (%s), latency %.1f ms (budget %.0f)", acc_ok, acc_detail, latency,
-                     models.latency_budget_ms)
+    context.log.info(
+        "gates: accuracy %s (%s), latency %.1f ms (budget %.0f)",
+        acc_ok,
+        acc_detail,
+        latency,
+        models.latency_budget_ms,
+    )
     value = dict(model_candidate, map50=cand_map, latency_ms=latency)
-    yield Output(value, metadata={"map50": cand_map if cand_map is not None else float("nan"),
-                                  "latency_ms": latency, "state": state})
-    yield AssetCheckResult(check_name="gate_accuracy_not_worse", passed=acc_ok,
-                           metadata={"detail": acc_detail, "failing_count": int(not acc_ok)})
-    yield AssetCheckResult(check_name="gate_latency_within_budget", passed=latency_ok,
-                           metadata={"latency_ms": latency, "budget_ms": models.latency_budget_ms,
-                                     "failing_count": int(not latency_ok)})
+    yield Output(
+        value,
+        metadata={
+            "map50": cand_map if cand_map is not None else float("nan"),
+            "latency_ms": latency,
+            "state": state,
+        },
+    )
+    yield AssetCheckResult(
+        check_name="gate_accuracy_not_worse",
+        passed=acc_ok,
+        metadata={"detail": acc_detail, "failing_count": int(not acc_ok)},
+    )
+    yield AssetCheckResult(
+        check_name="gate_latency_within_budget",
+        passed=latency_ok,
+        metadata={
+            "latency_ms": latency,
+            "budget_ms": models.latency_budget_ms,
+            "failing_count": int(not latency_ok),
+        },
+    )
 
 
 def load_and_verify(triton: TritonResource, name: str, version: int, wait_s: float = 60.0) -> str:
@@ -208,7 +277,9 @@ def load_and_verify(triton: TritonResource, name: str, version: int, wait_s: flo
         client.load_model(name)
     except InferenceServerException as exc:
         if "poll" not in str(exc).lower():
-            raise ServiceError(f"Triton at {triton.endpoint()} refused to load {name}: {exc}") from None
+            raise ServiceError(
+                f"Triton at {triton.endpoint()} refused to load {name}: {exc}"
+            ) from None
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         try:
@@ -220,7 +291,9 @@ def load_and_verify(triton: TritonResource, name: str, version: int, wait_s: flo
         except InferenceServerException:
             pass
         time.sleep(0.5)
-    raise ServiceError(f"Triton did not report {name} version {version} ready within {wait_s:.0f} s")
+    raise ServiceError(
+        f"Triton did not report {name} version {version} ready within {wait_s:.0f} s"
+    )
 
 
 def reload_dependents(triton: TritonResource, name: str) -> None:
@@ -233,9 +306,17 @@ def reload_dependents(triton: TritonResource, name: str) -> None:
             return
 
 
-@asset(group_name="models", kinds={"triton"},
-       check_specs=[AssetCheckSpec("serving_version_live", asset="triton_model_version",
-                                   description="Triton reports the published version ready and serving.")])
+@asset(
+    group_name="models",
+    kinds={"triton"},
+    check_specs=[
+        AssetCheckSpec(
+            "serving_version_live",
+            asset="triton_model_version",
+            description="Triton reports the published version ready and serving.",
+        )
+    ],
+)
 def triton_model_version(
     context: AssetExecutionContext,
     validated_model: dict,
@@ -246,8 +327,14 @@ def triton_model_version(
     """The version Triton serves: the validated model published as the next version, loaded and verified."""
     model_dir = models.model_dir()
     previous = repo.serving_version(model_dir)
-    used = [int(r[0]) for r in _registry(postgres, "SELECT version FROM ops.model_versions WHERE model_name = %s "
-                                         "AND version IS NOT NULL", (models.model_name,))]
+    used = [
+        int(r[0])
+        for r in _registry(
+            postgres,
+            "SELECT version FROM ops.model_versions WHERE model_name = %s AND version IS NOT NULL",
+            (models.model_name,),
+        )
+    ]
     version = repo.next_version(model_dir, models.archive_path(), used)
     folder = repo.publish(model_dir, Path(validated_model["onnx"]), version)
     context.log.info("published %s", folder)
@@ -263,22 +350,36 @@ def triton_model_version(
                 context.log.error("previous version %s did not come back either", previous)
         raise ServiceError(f"version {version} did not go live and was withdrawn: {exc}") from None
     with postgres.connection() as conn:
-        conn.execute("UPDATE ops.model_versions SET state = 'previous', updated_at = now() "
-                     "WHERE model_name = %s AND state = 'serving'", (models.model_name,))
+        conn.execute(
+            "UPDATE ops.model_versions SET state = 'previous', updated_at = now() "
+            "WHERE model_name = %s AND state = 'serving'",
+            (models.model_name,),
+        )
         conn.execute(
             "UPDATE ops.model_versions SET state = 'serving', version = %s, updated_at = now() WHERE id = "
             "(SELECT max(id) FROM ops.model_versions WHERE model_name = %s AND sha256 = %s AND state = 'candidate')",
             (version, models.model_name, validated_model["sha256"]),
         )
-    yield Output({"version": version, "previous": previous, "folder": str(folder)},
-                 metadata={"version": version, "previous_version": previous if previous is not None else -1,
-                           "folder": MetadataValue.path(str(folder)), "triton": detail})
-    yield AssetCheckResult(check_name="serving_version_live", passed=True, metadata={"detail": detail})
+    yield Output(
+        {"version": version, "previous": previous, "folder": str(folder)},
+        metadata={
+            "version": version,
+            "previous_version": previous if previous is not None else -1,
+            "folder": MetadataValue.path(str(folder)),
+            "triton": detail,
+        },
+    )
+    yield AssetCheckResult(
+        check_name="serving_version_live", passed=True, metadata={"detail": detail}
+    )
 
 
 @op(description="Withdraw the serving version and go back to the previous one.")
 def rollback_serving_version(
-    context: OpExecutionContext, models: ModelRepositoryResource, triton: TritonResource, postgres: PostgresResource
+    context: OpExecutionContext,
+    models: ModelRepositoryResource,
+    triton: TritonResource,
+    postgres: PostgresResource,
 ) -> dict:
     model_dir = models.model_dir()
     found = repo.versions(model_dir)
@@ -289,18 +390,36 @@ def rollback_serving_version(
     detail = load_and_verify(triton, models.model_name, previous)
     reload_dependents(triton, models.model_name)
     with postgres.connection() as conn:
-        conn.execute("UPDATE ops.model_versions SET state = 'rolled_back', updated_at = now() "
-                     "WHERE model_name = %s AND version = %s", (models.model_name, current))
-        conn.execute("UPDATE ops.model_versions SET state = 'serving', updated_at = now() "
-                     "WHERE model_name = %s AND version = %s", (models.model_name, previous))
-        conn.execute("INSERT INTO ops.platform_events (source, kind, detail) VALUES ('dagster', 'model_rollback', %s)",
-                     (json.dumps({"model": models.model_name, "from": current, "to": previous,
-                                  "archived": str(moved)}),))
+        conn.execute(
+            "UPDATE ops.model_versions SET state = 'rolled_back', updated_at = now() "
+            "WHERE model_name = %s AND version = %s",
+            (models.model_name, current),
+        )
+        conn.execute(
+            "UPDATE ops.model_versions SET state = 'serving', updated_at = now() "
+            "WHERE model_name = %s AND version = %s",
+            (models.model_name, previous),
+        )
+        conn.execute(
+            "INSERT INTO ops.platform_events (source, kind, detail) VALUES ('dagster', 'model_rollback', %s)",
+            (
+                json.dumps(
+                    {
+                        "model": models.model_name,
+                        "from": current,
+                        "to": previous,
+                        "archived": str(moved),
+                    }
+                ),
+            ),
+        )
     context.log.info("rolled back %s: %s -> %s (%s)", models.model_name, current, previous, detail)
     return {"from": current, "to": previous, "archived": str(moved)}
 
 
-@job(description="One-click rollback: archive the serving model version and serve the previous one.")
+@job(
+    description="One-click rollback: archive the serving model version and serve the previous one."
+)
 def model_rollback_job() -> None:
     rollback_serving_version()
 

@@ -33,8 +33,11 @@ def serving_version(model_dir: Path) -> int | None:
 def next_version(model_dir: Path, archive_dir: Path, also_used: list[int] | None = None) -> int:
     """One above every version ever used here, archived ones included (numbers are never reused)."""
     used = versions(model_dir) + (also_used or [])
-    archived = [int(p.name.split("-")[0]) for p in archive_dir.glob("*") if p.name.split("-")[0].isdigit()] \
-        if archive_dir.is_dir() else []
+    archived = (
+        [int(p.name.split("-")[0]) for p in archive_dir.glob("*") if p.name.split("-")[0].isdigit()]
+        if archive_dir.is_dir()
+        else []
+    )
     return max(used + archived + [0]) + 1
 
 
@@ -53,7 +56,9 @@ def publish(model_dir: Path, onnx: Path, version: int) -> Path:
     server never sees a half-copied version.
     """
     if (model_dir / str(version)).exists():
-        raise ModelError(f"version {version} of {model_dir.name} already exists; pick the next free number")
+        raise ModelError(
+            f"version {version} of {model_dir.name} already exists; pick the next free number"
+        )
     previous = serving_version(model_dir)
     stage = model_dir / f".staging-{version}"
     if stage.exists():

@@ -15,8 +15,8 @@ from datetime import datetime
 
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
-
 from its_platform.resources import PostgresResource
+
 from itscam.quality.gx import validate_frame
 from itscam.quality.suites import EXAMPLE_COLUMNS, FRAMES, checks_for
 
@@ -29,7 +29,9 @@ def check_specs_for(asset: str) -> list[AssetCheckSpec]:
     ]
 
 
-def load_frame(postgres: PostgresResource, frame: str, start: datetime, end: datetime, now: datetime) -> pd.DataFrame:
+def load_frame(
+    postgres: PostgresResource, frame: str, start: datetime, end: datetime, now: datetime
+) -> pd.DataFrame:
     with postgres.connection() as conn:
         cur = conn.execute(FRAMES[frame], {"start": start, "end": end, "now": now})
         cols = [d.name for d in cur.description or []]
@@ -58,13 +60,17 @@ def evaluate_checks(
                     asset_key=asset,
                     check_name=check.name,
                     passed=outcome.success,
-                    severity=AssetCheckSeverity.WARN if check.warn_only else AssetCheckSeverity.ERROR,
+                    severity=AssetCheckSeverity.WARN
+                    if check.warn_only
+                    else AssetCheckSeverity.ERROR,
                     metadata={
                         "failing_count": outcome.failing_count,
                         "rows_checked": outcome.element_count,
                         "window": f"[{start.isoformat()}, {end.isoformat()})",
                         "expectation": outcome.description,
-                        "examples": MetadataValue.json(json.loads(json.dumps(outcome.examples, default=str))),
+                        "examples": MetadataValue.json(
+                            json.loads(json.dumps(outcome.examples, default=str))
+                        ),
                     },
                 )
             )

@@ -10,9 +10,9 @@ retention policies, added by the migrations, do the same job).
 from datetime import UTC, datetime, timedelta
 
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from its_platform.resources import InfluxResource, PostgresResource
 from pydantic import Field
 
-from its_platform.resources import InfluxResource, PostgresResource
 from itscam.stats.tiers import (
     INFLUX_TIERS,
     continuous_query_name,
@@ -26,7 +26,9 @@ class RetentionConfig(Config):
     """Where and when to enforce retention (tests pin ``now`` and the tables)."""
 
     now: str = Field("", description="ISO timestamp to act as 'now' (empty = the wall clock)")
-    tables: list[str] = Field(default_factory=list, description="Parents to handle (empty = all registered)")
+    tables: list[str] = Field(
+        default_factory=list, description="Parents to handle (empty = all registered)"
+    )
     ahead_days: int = Field(2, description="Days of partitions created ahead of now")
     dry_run: bool = Field(False, description="Report what would be dropped, drop nothing")
 
@@ -75,7 +77,9 @@ def postgres_partitions(
     tiers, dropped, created = enforce_partitions(
         postgres, now, list(config.tables), timedelta(days=config.ahead_days), config.dry_run
     )
-    context.log.info("retention at %s: created %d, dropped %d partitions", now, created, len(dropped))
+    context.log.info(
+        "retention at %s: created %d, dropped %d partitions", now, created, len(dropped)
+    )
     table = ["| table | partition width | retention |", "|---|---|---|"]
     table += [f"| {t['table']} | {t['width']} | {t['retention']} |" for t in tiers]
     return MaterializeResult(
@@ -91,7 +95,9 @@ def postgres_partitions(
 
 
 @asset(group_name="retention", kinds={"influxdb"})
-def influx_retention_policies(context: AssetExecutionContext, influx: InfluxResource) -> MaterializeResult:
+def influx_retention_policies(
+    context: AssetExecutionContext, influx: InfluxResource
+) -> MaterializeResult:
     """InfluxDB tiers: retention policies (1 h realtime, 30 d hourly, 1 y daily) and downsampling queries."""
     db = influx.db()
     influx.query(f'CREATE DATABASE "{db}"')
@@ -122,9 +128,16 @@ def influx_retention_policies(context: AssetExecutionContext, influx: InfluxReso
             changed.append(continuous_query_name(tier))
     context.log.info("InfluxDB %s: changed %s", db, changed or "nothing")
     table = ["| policy | duration | downsampled from | every |", "|---|---|---|---|"]
-    table += [f"| {t.name} | {t.duration} | {t.source or '-'} | {t.group_by or '-'} |" for t in INFLUX_TIERS]
+    table += [
+        f"| {t.name} | {t.duration} | {t.source or '-'} | {t.group_by or '-'} |"
+        for t in INFLUX_TIERS
+    ]
     return MaterializeResult(
-        metadata={"database": db, "changed": MetadataValue.json(changed), "tiers": MetadataValue.md("\n".join(table))}
+        metadata={
+            "database": db,
+            "changed": MetadataValue.json(changed),
+            "tiers": MetadataValue.md("\n".join(table)),
+        }
     )
 
 

@@ -8,13 +8,18 @@ from datetime import datetime
 from typing import Any
 
 from dagster import MetadataValue
-
 from its_platform.resources import PostgresResource
+
 from itscam.settings import get_settings
 
 
 def table_summary(
-    postgres: PostgresResource, table: str, time_col: str, start: datetime, end: datetime, volume_col: str | None
+    postgres: PostgresResource,
+    table: str,
+    time_col: str,
+    start: datetime,
+    end: datetime,
+    volume_col: str | None,
 ) -> dict[str, Any]:
     vol = f"coalesce(sum({volume_col}), 0)" if volume_col else "0"
     with postgres.connection() as conn:
@@ -36,7 +41,9 @@ def table_summary(
     return meta
 
 
-def markdown_preview(postgres: PostgresResource, query: str, params: Any, limit: int = 10) -> MetadataValue:
+def markdown_preview(
+    postgres: PostgresResource, query: str, params: Any, limit: int = 10
+) -> MetadataValue:
     with postgres.connection() as conn:
         cur = conn.execute(f"{query} LIMIT {int(limit)}", params)
         cols = [d.name for d in cur.description or []]
@@ -70,7 +77,9 @@ def volume_speed_plot(
             f"WHERE {time_col} >= %s AND {time_col} < %s GROUP BY 1 ORDER BY 1",
             (start, end),
         ).fetchall()
-    png = render_volume_speed(rows, title=f"{name} {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC")
+    png = render_volume_speed(
+        rows, title=f"{name} {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC"
+    )
     plots = get_settings().state_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     path = plots / f"{name}_{start:%Y%m%dT%H%M}_{end:%Y%m%dT%H%M}.png"
@@ -97,7 +106,9 @@ def render_volume_speed(rows: list[tuple[Any, Any, Any]], title: str) -> bytes:
         ax2.plot(ts, [r[2] for r in rows], color="#f58518", marker=".", label="mean speed (km/h)")
         ax2.set_ylabel("km/h")
     else:
-        ax.text(0.5, 0.5, "no data in this window", ha="center", va="center", transform=ax.transAxes)
+        ax.text(
+            0.5, 0.5, "no data in this window", ha="center", va="center", transform=ax.transAxes
+        )
     ax.set_ylabel("vehicles")
     ax.set_title(title, fontsize=9)
     fig.autofmt_xdate()
