@@ -238,7 +238,7 @@ class Scenario:
                 w = road.point(s, off)
                 uv = cam.project(np.array([[w[0], w[1], 0.0]]))[0][0]
                 if 0 <= uv[0] <= cam.width and 0 <= uv[1] <= cam.height_px:
-                    calib.append({"image": _r(uv, 2), "world": _r(w, 3)})
+                    calib.append({"image": _r(uv, 3), "world": _r(w, 4)})
         if len(calib) < 4:
             calib = self._fallback_calibration(sc)
         edges = (road.left_edge + 0.2, road.right_edge - 0.2)
