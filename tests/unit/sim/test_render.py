@@ -58,8 +58,8 @@ def test_scenario_frames_are_deterministic_by_seed():
         return [next(iter(s.frames.values())) for s in sc.run(duration_s=6, every=20)]
 
     a, b, c = first_frames(1), first_frames(1), first_frames(2)
-    assert all(np.array_equal(x.image, y.image) and x.boxes == y.boxes for x, y in zip(a, b))
-    assert any(x.boxes != y.boxes for x, y in zip(a, c))
+    assert all(np.array_equal(x.image, y.image) and x.boxes == y.boxes for x, y in zip(a, b, strict=True))
+    assert any(x.boxes != y.boxes for x, y in zip(a, c, strict=True))
 
 
 def test_classes_have_distinct_sizes():

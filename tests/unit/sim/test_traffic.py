@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import pytest
@@ -18,7 +19,7 @@ def test_vehicles_never_overlap_in_a_lane():
         sim.step(0.1)
         for lane in sim.layout.lanes:
             vs = sim.lane_vehicles(lane.id)
-            for a, b in zip(vs, vs[1:]):
+            for a, b in itertools.pairwise(vs):
                 assert b.p - a.p >= (a.length + b.length) / 2 - 0.05
 
 
