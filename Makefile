@@ -45,8 +45,11 @@ lock:
 demo: setup
 	$(BIN)/itscam demo
 
+# The test session starts its own services (tests/conftest.py) and stops them;
+# the `services down` afterwards is a belt-and-braces for a crashed session.
 test: setup
-	$(BIN)/python -m pytest -q tests
+	@rc=0; $(BIN)/python -m pytest -q tests || rc=$$?; \
+	  ITSCAM_STATE_DIR=$(CURDIR)/.itscam/test $(BIN)/itscam services down >/dev/null 2>&1; exit $$rc
 
 test-fast: venv
 	$(BIN)/python -m pytest -q tests -m "not integration and not slow"
@@ -61,10 +64,30 @@ down:
 status:
 	$(BIN)/itscam services status
 
+bench: setup
+	$(BIN)/itscam bench simulator
+	$(BIN)/itscam bench inference
+	$(BIN)/itscam bench pipeline
+	$(BIN)/itscam bench platform
+
 dagster: setup
 	$(BIN)/itscam services up
 	$(BIN)/itscam db migrate
 	set -m; $(BIN)/python -m its_platform.dev --host 127.0.0.1 --port $${ITSCAM_DAGSTER_PORT:-13000}
+
+# Detector training environment: pip (not uv) so torch/torchvision come from
+# this machine's wheel cache; not needed by demo or test.
+.venv-train/.stamp: requirements/train.in
+	test -x .venv-train/bin/python || $(PY) -m venv .venv-train
+	.venv-train/bin/pip install -q --disable-pip-version-check -r requirements/train.in
+	touch $@
+
+# Reproduce the committed demo detector (see triton_models/yolo11n/MODEL_CARD.md).
+train: venv .venv-train/.stamp
+	$(BIN)/itscam model dataset
+	$(BIN)/itscam model train
+	$(BIN)/itscam model install
+	$(BIN)/itscam model evaluate
 
 lint: venv
 	$(BIN)/ruff check .

@@ -113,6 +113,11 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         db_detections = conn.execute(
             "SELECT count(*) FROM analytics.vehicle_detections WHERE run_id = %s", (run_id,)
         ).fetchone()[0]
+        # What the detector returned, frame by frame (independent of the detection rows).
+        detected = conn.execute(
+            "SELECT coalesce(sum(num_detections), 0) FROM camera_data.frame_metadata WHERE run_id = %s",
+            (run_id,),
+        ).fetchone()[0]
         span = conn.execute(
             "SELECT min(capture_ts), max(capture_ts) FROM camera_data.frame_metadata WHERE run_id = %s",
             (run_id,),
@@ -128,7 +133,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         cameras=len(cams),
         frames_ingested=int(counts.get("frames_ingested", 0)),
         frames_inferred=int(counts.get("frames_inferred", 0)),
-        detections=int(counts.get("detections", 0)),
+        detections=int(detected),
         detections_in_db=int(db_detections),
         crossings=int(counts.get("crossings", 0)),
         events=int(counts.get("events", 0)),
