@@ -41,6 +41,7 @@ def worker_command(args: argparse.Namespace) -> list[str]:
            "--config-dir", str(ROOT / ".itscam" / "ultralytics")]
     if args.set_epochs:
         cmd += ["--set-epochs", str(args.set_epochs)]
+    cmd += ["--close-mosaic", str(args.close_mosaic)]
     if args.fresh:
         cmd.append("--fresh")
     return cmd
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--set-epochs", type=int, default=0,
                     help="retarget an existing run to this many epochs and resume")
+    ap.add_argument("--close-mosaic", type=int, default=10,
+                    help="last N epochs without mosaic augmentation")
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--background", action="store_true", help="detach; log to runs/detect/NAME.log")
     args = ap.parse_args(argv)

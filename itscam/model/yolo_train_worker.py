@@ -18,6 +18,9 @@ def _prepare_offline(config_dir: Path) -> None:
     """Ultralytics fetches a font and phones home unless told not to; neither works offline."""
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
+    # On a shared 2-core machine, spinning OpenMP workers burn the CPU share their
+    # sibling thread needs; sleeping at barriers is much faster under contention.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     font_dir = config_dir / "Ultralytics"
     font_dir.mkdir(parents=True, exist_ok=True)
     font = font_dir / "Arial.ttf"
@@ -52,6 +55,8 @@ def main() -> int:
     ap.add_argument("--config-dir", required=True)
     ap.add_argument("--set-epochs", type=int, default=0,
                     help="change the target epoch count of an existing run, then resume")
+    ap.add_argument("--close-mosaic", type=int, default=10,
+                    help="train the last N epochs without mosaic (also on resume)")
     ap.add_argument("--fresh", action="store_true", help="ignore last.pt and start over")
     args = ap.parse_args()
     _prepare_offline(Path(args.config_dir))
@@ -76,12 +81,12 @@ def main() -> int:
     model.add_callback("on_train_start", cb)
     model.add_callback("on_train_epoch_start", cb)
     if resume:
-        model.train(resume=True)
+        model.train(resume=True, close_mosaic=args.close_mosaic)
     else:
         model.train(data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
                     workers=args.workers, device="cpu", project=args.project, name=args.name,
                     exist_ok=True, plots=False, patience=0, optimizer="AdamW", lr0=0.002,
-                    warmup_epochs=2, close_mosaic=10, seed=args.seed, cache="ram", amp=False,
+                    warmup_epochs=2, close_mosaic=args.close_mosaic, seed=args.seed, cache="ram", amp=False,
                     verbose=True)
     return 0
 

@@ -197,6 +197,10 @@ class Renderer:
         self.seed = seed
         self._R = camera.R
         self._C = camera.center
+        f, w, h = camera.focal_px, camera.width, camera.height_px
+        planes = np.array([[f, 0, w / 2], [-f, 0, w / 2], [0, f, h / 2], [0, -f, h / 2]])
+        # Unit inward normals of the four side planes of the view frustum (camera frame).
+        self._frustum = planes / np.linalg.norm(planes, axis=1, keepdims=True)
         self.background = self._draw_background()
 
     # -- background --------------------------------------------------------------
@@ -286,6 +290,8 @@ class Renderer:
 
         None when any part reaches behind the near plane (not rendered, no ground truth).
         """
+        if self._outside_view(v):
+            return None
         look = self.look
         c, s = math.cos(v.heading), math.sin(v.heading)
         # Camera position and sun direction in the vehicle frame (for culling and shading).
@@ -341,6 +347,16 @@ class Renderer:
                                                            0, 255))
                     polys.append((_ipts(quv), dcol))
         return polys, uv_all
+
+    def _outside_view(self, v: VehicleState) -> bool:
+        """True when the vehicle's bounding sphere lies wholly behind the near plane or
+        outside one side of the view frustum (it could not be drawn anyway)."""
+        m = v.model
+        r = 0.5 * math.sqrt(m.length ** 2 + m.width ** 2 + m.height ** 2) + 1e-3
+        pc = self._R @ (np.array([v.x, v.y, m.height / 2]) - self._C)
+        if pc[2] + r < NEAR_PLANE_M:
+            return True
+        return bool(np.any(self._frustum @ pc < -r))
 
     @staticmethod
     def _decal_quad(part, dec) -> np.ndarray | None:
