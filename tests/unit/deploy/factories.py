@@ -49,14 +49,14 @@ def render(overlay: str) -> tuple[dict[str, Any], ...]:
     """Documents of ``kubectl kustomize deploy/overlays/<overlay>``."""
     exe = kubectl()
     assert exe, "kubectl is needed to render the overlays"
-    out = subprocess.run(
+    proc = subprocess.run(
         [exe, "kustomize", str(DEPLOY / "overlays" / overlay)],
-        check=True,
         capture_output=True,
         text=True,
         timeout=120,
-    ).stdout
-    return tuple(d for d in yaml.safe_load_all(out) if d)
+    )
+    assert proc.returncode == 0, f"kubectl kustomize {overlay} failed:\n{proc.stderr}"
+    return tuple(d for d in yaml.safe_load_all(proc.stdout) if d)
 
 
 def load_yaml_docs(path: Path) -> list[dict[str, Any]]:
