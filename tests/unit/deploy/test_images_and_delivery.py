@@ -259,3 +259,30 @@ def test_ci_builds_every_image_and_never_references_a_registry_host() -> None:
 def test_ci_test_job_renders_and_validates_the_manifests() -> None:
     tests = _steps_text(_workflow()["jobs"]["test"])
     assert "pytest" in tests and "kubectl" in tests
+
+
+def test_code_the_triton_image_runs_suits_its_python_and_packages() -> None:
+    """The NGC Triton 24.10 image runs python 3.10 with numpy/OpenCV only
+    (deploy/images/triton-requirements.txt): the python models and the
+    itscam modules they import must parse as 3.10 and import nothing else."""
+    import ast
+
+    allowed = {"numpy", "cv2", "triton_python_backend_utils", "itscam", "onnxruntime", "boto3"}
+    stdlib = set(sys.stdlib_module_names)
+    files = [*(REPO / "triton_models").rglob("model.py"), *(REPO / "itscam" / "vision").glob("*.py"),
+             REPO / "itscam" / "errors.py", IMAGES / "fetch_model_repository.py"]
+    for path in files:
+        tree = ast.parse(path.read_text(), feature_version=(3, 10))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                assert top in allowed | stdlib or top == "__future__", f"{path}: imports {name}"
+                if top == "itscam":
+                    assert name.split(".")[1] in ("vision", "errors"), f"{path}: imports {name}"
+    pins = (IMAGES / "triton-requirements.txt").read_text()
+    assert "numpy==1." in pins, "numpy 2 makes Triton's python backend return empty outputs"
