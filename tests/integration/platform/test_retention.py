@@ -157,9 +157,9 @@ def test_influx_retention_policies_and_downsampling(influx) -> None:
     assert policies["realtime"]["duration"] == "1h0m0s" and policies["realtime"]["default"]
     assert policies["hourly"]["duration"] == "720h0m0s"
     assert policies["daily"]["duration"] == "8760h0m0s"
-    cqs = [
+    cqs = next(
         s for s in influx.query("SHOW CONTINUOUS QUERIES")[0]["series"] if s["name"] == influx.db()
-    ][0]
+    )
     text = " ".join(v[1] for v in cqs["values"])
     assert (
         "INTO itscam_platform_test.hourly.:MEASUREMENT FROM itscam_platform_test.realtime./.*/"
