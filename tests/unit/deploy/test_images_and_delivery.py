@@ -269,8 +269,12 @@ def test_code_the_triton_image_runs_suits_its_python_and_packages() -> None:
 
     allowed = {"numpy", "cv2", "triton_python_backend_utils", "itscam", "onnxruntime", "boto3"}
     stdlib = set(sys.stdlib_module_names)
-    files = [*(REPO / "triton_models").rglob("model.py"), *(REPO / "itscam" / "vision").glob("*.py"),
-             REPO / "itscam" / "errors.py", IMAGES / "fetch_model_repository.py"]
+    files = [
+        *(REPO / "triton_models").rglob("model.py"),
+        *(REPO / "itscam" / "vision").glob("*.py"),
+        REPO / "itscam" / "errors.py",
+        IMAGES / "fetch_model_repository.py",
+    ]
     for path in files:
         tree = ast.parse(path.read_text(), feature_version=(3, 10))
         for node in ast.walk(tree):

@@ -262,3 +262,53 @@ def test_dagster_namespace_gets_the_settings_and_secrets_it_is_told_to_use(rende
         one(docs, "Database", "itscam-pg-dagster")["spec"]["name"]
         == values["postgresql"]["postgresqlDatabase"]
     )
+
+
+#: ITSCAM_* variables the manifests set that no code reads yet: contracts the
+#: manifests propose (deploy/README.md, "Contracts with the application code").
+PROPOSED = {
+    "ITSCAM_STREAM_ROLE",
+    "ITSCAM_INGEST_SHARD_INDEX",
+    "ITSCAM_INGEST_CAMERAS_PER_SHARD",
+    "ITSCAM_DAGSTER_EXECUTOR",
+    "ITSCAM_ONNX_PROVIDERS",
+    "ITSCAM_ONNX_THREADS",
+    "ITSCAM_ENVIRONMENT",
+    "ITSCAM_EDGE_SITE_PROFILE",
+    "ITSCAM_EDGE_NODE_TYPE",
+    "ITSCAM_EDGE_CAMERAS",
+    "ITSCAM_STREAM_APP_ID",
+    "ITSCAM_MODEL_REPOSITORY_URI",
+}
+
+
+def test_every_itscam_variable_is_read_by_the_code_or_a_named_proposal(rendered: Any) -> None:
+    from itscam.settings import Settings
+
+    fields = {f"ITSCAM_{name.upper()}" for name in Settings.model_fields}
+    source = "\n".join(
+        p.read_text()
+        for folder in ("itscam", "streaming", "platform")
+        for p in (DEPLOY.parent / folder).rglob("*.py")
+    )
+    names = set()
+    for env in ENVIRONMENTS:
+        for d in rendered(env):
+            if d["kind"] == "ConfigMap":
+                names |= {k for k in d.get("data", {}) if k.startswith("ITSCAM_")}
+            if d["kind"] in ("Deployment", "StatefulSet"):
+                for c in (
+                    d["spec"]["template"]["spec"].get("initContainers", [])
+                    + d["spec"]["template"]["spec"]["containers"]
+                ):
+                    names |= {
+                        e["name"] for e in c.get("env", []) if e["name"].startswith("ITSCAM_")
+                    }
+    unknown = {n for n in names if n not in fields and n not in source and n not in PROPOSED}
+    assert not unknown, (
+        f"typo, or a new contract to list in PROPOSED and the README: {sorted(unknown)}"
+    )
+    readme = (DEPLOY / "README.md").read_text()
+    assert not {n for n in PROPOSED if n not in readme}, (
+        "list every proposed variable in the README"
+    )
