@@ -57,6 +57,9 @@ class OnnxRuntimeDetector:
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # As in Triton's detector model: spinning idle threads steal the cores that
+        # decoding, tracking and the event loop share with inference.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
                 str(path), sess_options=options, providers=["CPUExecutionProvider"]

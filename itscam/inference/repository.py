@@ -149,8 +149,10 @@ def describe(profile: str) -> dict[str, dict[str, Any]]:
     }
     if profile == "local":
         det["backend"] = "python"
+        # No spin-waiting: ONNX Runtime's idle threads would otherwise burn the
+        # cores that the preprocess/postprocess stubs and the gRPC front end need.
         det["parameters"] = _params(
-            {"model_file": MODEL_FILE, "intra_op_threads": p.intra_op_threads}
+            {"model_file": MODEL_FILE, "intra_op_threads": p.intra_op_threads, "allow_spinning": 0}
         )
     else:
         det["backend"] = "onnxruntime"

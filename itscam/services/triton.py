@@ -159,3 +159,73 @@ def triton_launch(
     }
     ready_url = f"http://127.0.0.1:{settings.triton_http_port}/v2/health/ready"
     return argv, env, ready_url
+
+
+class TritonProcess:
+    """A standalone Triton started from :func:`triton_launch` and owned by the caller.
+
+    For benchmarks and tests that need their own server (own ports, own
+    repository); the long-running local service is the service manager's.
+    """
+
+    def __init__(self, settings: Settings, log: Path, *, cwd: Path | None = None) -> None:
+        self.settings = settings
+        self.log = Path(log)
+        self.cwd = Path(cwd) if cwd else self.log.parent
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 90.0) -> TritonProcess:
+        import time
+        import urllib.request
+
+        argv, env, ready_url = triton_launch(self.settings)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                argv,
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                # Not the repository: nothing may be importable from the working directory by accident.
+                cwd=str(self.cwd),
+            )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(ready_url, timeout=1):
+                    return self
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    tail = self.log.read_text(errors="replace")[-2000:]
+                    raise ServiceError(
+                        f"Triton did not become ready within {timeout_s:.0f} s; see {self.log}:\n{tail}"
+                    ) from None
+                time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL the server and its python stubs (as a crash would)."""
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+    def __enter__(self) -> TritonProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -100,19 +100,18 @@ def letterbox(
         raise ValueError(
             f"expected a (H, W, 3) uint8 BGR image, got shape {image_bgr.shape} {image_bgr.dtype}"
         )
-    lb, (new_h, new_w), (top, _bottom, left, _right) = letterbox_params(
-        image_bgr.shape[:2], input_hw
-    )
+    lb, (new_h, new_w), (top, bottom, left, right) = letterbox_params(image_bgr.shape[:2], input_hw)
     if (new_h, new_w) != image_bgr.shape[:2]:
         resized = cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     else:
         resized = image_bgr
-    in_h, in_w = input_hw
-    canvas = np.full((in_h, in_w, 3), pad_value, dtype=np.uint8)
-    canvas[top : top + new_h, left : left + new_w] = resized
-    # BGR -> RGB and HWC -> CHW in one strided copy, then scale to [0, 1].
-    tensor = canvas[:, :, ::-1].transpose(2, 0, 1).astype(np.float32)
-    tensor *= np.float32(1.0 / 255.0)
+    if (top, bottom, left, right) != (0, 0, 0, 0):
+        resized = cv2.copyMakeBorder(
+            resized, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(pad_value,) * 3
+        )
+    # BGR -> RGB, HWC -> CHW and the 1/255 scaling in one pass (~2x faster than numpy's
+    # strided transpose + astype, which matters on the 2-core Triton host).
+    tensor = cv2.dnn.blobFromImage(resized, scalefactor=1.0 / 255.0, swapRB=True)[0]
     return tensor, lb
 
 

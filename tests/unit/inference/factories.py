@@ -12,16 +12,13 @@ versions without touching ``triton_models/``.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from itscam.inference.repository import DETECTOR, MODEL_FILE, SOURCE_REPOSITORY, render
-from itscam.services.triton import triton_launch
+from itscam.services.triton import TritonProcess
 from itscam.settings import REPO_ROOT, Settings, load_settings
 
 TRAIN_PYTHON = REPO_ROOT / ".venv-train" / "bin" / "python"
@@ -80,8 +77,7 @@ class TritonServer:
             triton_metrics_port=free_port(),
             **(settings_overrides or {}),
         )
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = self.root / "triton.log"
+        self.process = TritonProcess(self.settings, self.root / "triton.log", cwd=self.root)
 
     @property
     def grpc_url(self) -> str:
@@ -92,44 +88,14 @@ class TritonServer:
         return f"http://127.0.0.1:{self.settings.triton_http_port}"
 
     def start(self, timeout_s: float = 90.0) -> TritonServer:
-        argv, env, ready_url = triton_launch(self.settings)
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                argv,
-                env={**os.environ, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                cwd=str(self.root),  # not the repository: it must not be importable by accident
-            )
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                with urllib.request.urlopen(ready_url, timeout=1):
-                    return self
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(
-                        f"Triton did not become ready; log:\n{self.log.read_text()[-3000:]}"
-                    ) from None
-                time.sleep(0.2)
+        self.process.start(timeout_s)
+        return self
 
     def kill(self) -> None:
-        """SIGKILL the server and its python stubs (as a crash would)."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        self.process.kill()
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        self.process.stop()
 
     def __enter__(self) -> TritonServer:
         return self.start()

@@ -28,6 +28,9 @@ class TritonPythonModel:
         options.intra_op_num_threads = int(value["intra_op_threads"])
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.add_session_config_entry(
+            "session.intra_op.allow_spinning", value.get("allow_spinning", "1")
+        )
         self.session = ort.InferenceSession(
             str(path), sess_options=options, providers=["CPUExecutionProvider"]
         )
