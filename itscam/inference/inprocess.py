@@ -19,7 +19,7 @@ import onnxruntime as ort
 from itscam.domain.detections import Detections
 from itscam.errors import DataError, ModelError
 from itscam.inference.base import BATCH_SIZE, ERRORS, LATENCY, DetectionError, DetectionResult
-from itscam.vision import INPUT_HW, NmsConfig, decode_image, letterbox, postprocess_one
+from itscam.vision import INPUT_HW, Letterbox, NmsConfig, decode_image, letterbox, postprocess_one
 
 
 class OnnxRuntimeDetector:
@@ -86,7 +86,7 @@ class OnnxRuntimeDetector:
         """Blocking :meth:`detect`."""
         start = time.perf_counter()
         results: list[DetectionResult | None] = [None] * len(images)
-        ready: list[tuple[int, np.ndarray, object]] = []
+        ready: list[tuple[int, np.ndarray, Letterbox]] = []
         for i, data in enumerate(images):
             try:
                 tensor, lb = letterbox(decode_image(data), self.input_hw)
@@ -99,7 +99,7 @@ class OnnxRuntimeDetector:
             chunk = ready[chunk_start : chunk_start + self.max_batch]
             raw = self.run_raw(np.stack([t for _, t, _ in chunk]))
             for (i, _, lb), pred in zip(chunk, raw, strict=True):
-                xyxy, score, class_id = postprocess_one(pred, lb, self.nms)  # type: ignore[arg-type]
+                xyxy, score, class_id = postprocess_one(pred, lb, self.nms)
                 results[i] = Detections(xyxy, score, class_id)
         if images:
             BATCH_SIZE.labels(self.name).observe(len(images))

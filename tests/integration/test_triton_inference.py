@@ -62,7 +62,9 @@ async def test_ensemble_equals_in_process_backend_and_reference_decode(client, l
         assert_same_detections(_tuple(a), _tuple(b))
         tensor, _ = letterbox(decode_image(data))
         raw = local.run_raw(tensor[None])[0]
-        ref = reference_decode(raw, (h, w), NMS.conf_threshold, NMS.iou_threshold, NMS.max_detections)
+        ref = reference_decode(
+            raw, (h, w), NMS.conf_threshold, NMS.iou_threshold, NMS.max_detections
+        )
         assert_same_detections(_tuple(a), ref)
 
 
