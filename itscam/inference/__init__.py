@@ -26,9 +26,9 @@ def make_detector(settings: Settings, *, max_in_flight: int = 16) -> Detector:
     from itscam.inference.triton import TritonDetector
 
     def local() -> OnnxRuntimeDetector:
-        return OnnxRuntimeDetector(
-            model_path(settings.model_repository, settings.triton_model_version)
-        )
+        # The newest yolo11n version on disk: what Triton's "latest" policy serves.
+        # (settings.triton_model_version pins the *ensemble* version, a different model.)
+        return OnnxRuntimeDetector(model_path(settings.model_repository))
 
     def remote() -> TritonDetector:
         return TritonDetector(

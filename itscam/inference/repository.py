@@ -122,6 +122,11 @@ DETECTIONS = _tensor("detections", "TYPE_FP32", [NMS.max_detections, 6])
 NUM_DETECTIONS = _tensor("num_detections", "TYPE_INT32", [1])
 
 
+def _shape_spec(batch: int) -> str:
+    """TensorRT profile shape of the detector input, e.g. ``images:8x3x256x416``."""
+    return f"images:{batch}x3x{INPUT_HW[0]}x{INPUT_HW[1]}"
+
+
 def describe(profile: str) -> dict[str, dict[str, Any]]:
     """Model name -> Triton model config (protobuf JSON form) for ``profile``."""
     if profile not in _PROFILE_BY_NAME:
@@ -165,8 +170,17 @@ def describe(profile: str) -> dict[str, dict[str, Any]]:
                         "parameters": {
                             "precision_mode": "FP16",
                             "max_workspace_size_bytes": str(1 << 30),
+                            # Engines are built once per node (minutes on a T4) and
+                            # reused from the pod's cache volume after restarts.
                             "trt_engine_cache_enable": "1",
                             "trt_engine_cache_path": "/tmp/trt_cache",
+                            "trt_timing_cache_enable": "1",
+                            "trt_timing_cache_path": "/tmp/trt_cache",
+                            # One optimisation profile covering every batch the
+                            # dynamic batcher can form, instead of an engine per size.
+                            "trt_profile_min_shapes": _shape_spec(1),
+                            "trt_profile_opt_shapes": _shape_spec(p.detector.preferred[-2]),
+                            "trt_profile_max_shapes": _shape_spec(p.detector.max_batch_size),
                         },
                     }
                 ]

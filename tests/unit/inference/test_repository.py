@@ -105,6 +105,7 @@ def test_profiles_differ_where_they_should(rendered):
         assert trt.name == "tensorrt" and trt.parameters["precision_mode"] == "FP16"
         assert det.max_batch_size >= 16
         assert det.model_warmup[0].batch_size <= det.max_batch_size
+        assert trt.parameters["trt_profile_max_shapes"] == f"images:{det.max_batch_size}x3x256x416"
 
 
 def test_postprocess_thresholds_come_from_the_one_description(rendered):
