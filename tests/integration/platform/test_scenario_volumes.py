@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 from dagster import materialize
-
 from its_platform.assets.traffic import traffic_stats_15min
+
 from itscam.domain.detections import CLASS_ID, VEHICLE_CLASSES
 from itscam.domain.windows import MinuteWindows
 from itscam.sim.scenario import Scenario
