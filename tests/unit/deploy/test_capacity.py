@@ -22,7 +22,7 @@ INSTANCES = {
 }
 ALLOCATABLE_CPU = 0.94
 ALLOCATABLE_MEMORY = 0.90
-GPU_SLICES = 3  # helm-values/operators.yaml: time-slicing replicas per T4
+GPU_SLICES = 3  # helm-values/gpu-operator.yaml: time-slicing replicas per T4
 GIB = 2**30
 
 
@@ -134,8 +134,8 @@ def test_database_nodes_pack_one_postgres_and_one_redis(rendered: Any) -> None:
 
 
 def test_the_seed_inference_ceiling_needs_the_gpu_time_slicing(rendered: Any) -> None:
-    ops = yaml.safe_load((DEPLOY / "helm-values" / "operators.yaml").read_text())
-    slicing = yaml.safe_load(ops["gpu-operator"]["devicePlugin"]["config"]["data"]["t4"])
+    ops = yaml.safe_load((DEPLOY / "helm-values" / "gpu-operator.yaml").read_text())
+    slicing = yaml.safe_load(ops["devicePlugin"]["config"]["data"]["t4"])
     assert slicing["sharing"]["timeSlicing"]["resources"][0]["replicas"] == GPU_SLICES
     triton_max = find(rendered("production"), "HorizontalPodAutoscaler", "triton")[0]["spec"][
         "maxReplicas"

@@ -189,17 +189,15 @@ def test_argocd_applications_point_at_existing_overlays_and_values() -> None:
     assert "automated" not in production["spec"]["syncPolicy"], "production syncs by hand"
 
 
-def test_addon_values_inlined_in_argocd_equal_the_values_files() -> None:
+def test_addons_are_pinned_and_their_values_files_exist() -> None:
     addons = load_yaml_docs(DEPLOY / "argocd" / "platform-addons.yaml")
-    operators = yaml.safe_load((DEPLOY / "helm-values" / "operators.yaml").read_text())
-    inlined = {
-        a["metadata"]["name"]: a["spec"]["sources"][0]["helm"].get("valuesObject") for a in addons
-    }
-    for name, values in operators.items():
-        assert inlined[name] == values, name
+    names = set()
     for a in addons:
-        version = a["spec"]["sources"][0]["targetRevision"]
-        assert re.search(r"\d+\.\d+\.\d+", version), a["metadata"]["name"]
+        chart = a["spec"]["sources"][0]
+        names.add(a["metadata"]["name"])
+        assert re.search(r"\d+\.\d+\.\d+", chart["targetRevision"]), a["metadata"]["name"]
+        (values,) = chart["helm"]["valueFiles"]
+        assert yaml.safe_load((REPO / values.removeprefix("$values/")).read_text()), values
     needed = {
         "strimzi-kafka-operator",
         "cloudnative-pg",
@@ -214,7 +212,10 @@ def test_addon_values_inlined_in_argocd_equal_the_values_files() -> None:
         "gpu-operator",
         "jaeger-operator",
     }
-    assert needed <= set(inlined)
+    assert needed <= names
+    assert {p.stem for p in (DEPLOY / "helm-values").glob("*.yaml")} <= names, (
+        "a values file no add-on uses"
+    )
 
 
 # --- CI ------------------------------------------------------------------------------
