@@ -410,3 +410,44 @@ def test_every_seed_number_appears_in_deploy() -> None:
 
 def test_load_yaml_docs_reads_multi_document_files() -> None:
     assert len(load_yaml_docs(DEPLOY / "base" / "data" / "kafka-topics.yaml")) == 7
+
+
+def _promql_expressions(docs: Any) -> list[tuple[str, str]]:
+    out = [(name, rule["expr"]) for name, rule in _rules(docs).items()]
+    for board, data in dashboards().items():
+        for panel in data["panels"]:
+            for target in panel["targets"]:
+                if "expr" in target:
+                    # Grafana template variables are not PromQL: give them a value.
+                    out.append(
+                        (f"{board}/{panel['title']}", target["expr"].replace("$camera_id", ".*"))
+                    )
+    adapter = yaml.safe_load((HELM / "prometheus-adapter.yaml").read_text())
+    for rule in adapter["rules"]["custom"]:
+        query = (
+            rule["metricsQuery"]
+            .replace("<<.GroupBy>>", "pod")
+            .replace("<<.LabelMatchers>>", 'pod="x"')
+        )
+        out.append((rule["name"]["as"], query))
+        out.append((rule["name"]["as"] + " series", rule["seriesQuery"]))
+    return out
+
+
+def test_every_promql_expression_parses(rendered: Any) -> None:
+    import promql_parser
+
+    bad = []
+    for name, expr in _promql_expressions(rendered("production")):
+        try:
+            promql_parser.parse(expr)
+        except ValueError as exc:
+            bad.append(f"{name}: {exc}")
+    assert not bad, bad
+
+
+def test_promql_check_catches_a_syntax_error() -> None:
+    import promql_parser
+
+    with pytest.raises(ValueError):
+        promql_parser.parse("sum(rate(itscam_frames_total[5m]) > 0.05")
