@@ -22,7 +22,9 @@ RUN /opt/venv/bin/uv pip install --no-cache --python /opt/venv/bin/python --no-d
       echo "noida-db (development broker) must not be in a production image" >&2; exit 1; fi
 
 FROM ${PYTHON_IMAGE}
-# OpenCV's runtime libraries; a fixed unprivileged user.
+# OpenCV's runtime libraries; a fixed unprivileged user. Debian's packages are
+# not pinned: the base image tag fixes the release, and security updates are wanted.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
  && rm -rf /var/lib/apt/lists/* \
@@ -42,5 +44,5 @@ WORKDIR /var/lib/itscam
 USER 10001:10001
 EXPOSE 3030
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
-  CMD dagster api grpc-health-check -p 3030 || exit 1
+  CMD ["dagster", "api", "grpc-health-check", "-p", "3030"]
 CMD ["dagster", "api", "grpc", "-h", "0.0.0.0", "-p", "3030", "-m", "its_platform.definitions", "-a", "defs"]

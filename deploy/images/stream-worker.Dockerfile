@@ -21,7 +21,9 @@ RUN /opt/venv/bin/uv pip install --no-cache --python /opt/venv/bin/python --no-d
       echo "noida-db (development broker) must not be in a production image" >&2; exit 1; fi
 
 FROM ${PYTHON_IMAGE}
-# OpenCV's runtime libraries; a fixed unprivileged user.
+# OpenCV's runtime libraries; a fixed unprivileged user. Debian's packages are
+# not pinned: the base image tag fixes the release, and security updates are wanted.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
  && rm -rf /var/lib/apt/lists/* \
@@ -42,5 +44,5 @@ USER 10001:10001
 EXPOSE 9108
 # Health: the worker's Prometheus endpoint answers while the worker runs.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s \
-  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9108/metrics', timeout=2)" || exit 1
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9108/metrics', timeout=2)"]
 CMD ["python", "-m", "streaming", "worker", "--loglevel=INFO"]

