@@ -317,3 +317,25 @@ def test_code_the_triton_image_runs_suits_its_python_and_packages() -> None:
                     assert name.split(".")[1] in ("vision", "errors"), f"{path}: imports {name}"
     pins = (IMAGES / "triton-requirements.txt").read_text()
     assert "numpy==1." in pins, "numpy 2 makes Triton's python backend return empty outputs"
+
+
+def _check_workflow(path: Path) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / "check-jsonschema"
+    assert exe.exists(), "check-jsonschema (requirements/main.txt) is missing: run `make venv`"
+    return subprocess.run(
+        [str(exe), "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_ci_workflow_matches_githubs_workflow_schema() -> None:
+    proc = _check_workflow(WORKFLOW)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_workflow_schema_check_rejects_a_job_without_a_runner(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("on: push\njobs:\n  a:\n    steps:\n      - run: echo\n")
+    assert _check_workflow(bad).returncode != 0
