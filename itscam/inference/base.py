@@ -21,9 +21,9 @@ class DetectionError(ItscamError):
     """Why one frame has no detections.
 
     Attributes:
-        transient: ``True`` when the frame itself is fine and another attempt (or
-            another backend) may succeed (server unreachable, deadline passed);
-            ``False`` when the frame is bad (truncated, not an image).
+        transient: ``True`` when the frame itself is fine and another attempt or
+            another backend may succeed (server unreachable, deadline passed, model
+            not loaded); ``False`` when the frame is bad (truncated, not an image).
         backend: which backend produced the error.
     """
 

@@ -1,7 +1,8 @@
 """Triton first, in-process ONNX Runtime when Triton is unreachable, without losing a frame.
 
-Frames whose Triton request failed *transiently* (server down, deadline passed,
-after the Triton client's own retries) are re-run in-process in the same
+Frames whose Triton request failed for a reason that is not the frame's
+(server down, deadline passed, model not loaded; after the Triton client's own
+retries) are re-run in-process in the same
 ``detect`` call, so every frame gets detections. After such a failure Triton is
 skipped for ``cooldown_s`` and then probed again with the next call. Frames
 that are bad in themselves (truncated JPEG) keep their error: no backend would

@@ -32,11 +32,15 @@ from itscam.inference.base import (
 )
 from itscam.vision import unpack_detections
 
-TRANSIENT = {
+#: Worth another attempt at the same server after a pause.
+RETRYABLE = {
     "StatusCode.UNAVAILABLE",
     "StatusCode.DEADLINE_EXCEEDED",
     "StatusCode.RESOURCE_EXHAUSTED",
 }
+#: The frame itself is at fault; every other failure (server down, model not
+#: loaded, model crashed) is the server's, so another backend may still succeed.
+FRAME_AT_FAULT = {"StatusCode.INVALID_ARGUMENT"}
 _KIND = {
     "StatusCode.UNAVAILABLE": "unavailable",
     "StatusCode.DEADLINE_EXCEEDED": "deadline",
@@ -163,8 +167,8 @@ class TritonDetector:
                     )
                 except InferenceServerException as exc:
                     status = exc.status() or ""
-                    transient = status in TRANSIENT
-                    if transient and attempt < self.retries:
+                    transient = status not in FRAME_AT_FAULT
+                    if status in RETRYABLE and attempt < self.retries:
                         RETRIES.labels(self.name).inc()
                         await asyncio.sleep(self.backoff_s * (2**attempt))
                         attempt += 1

@@ -56,6 +56,22 @@ async def test_triton_killed_mid_run_falls_back_without_losing_a_frame(tmp_path,
         assert len(before) == len(after)
 
 
+async def test_auto_backend_serves_frames_when_triton_has_no_detector_loaded(tmp_path, model_file):
+    # A repository whose detector has no model file: Triton is up, the ensemble is not.
+    server = TritonServer(tmp_path, tmp_path / "missing.onnx").start()
+    primary = TritonDetector(server.grpc_url, timeout_s=5, retries=2, backoff_s=0.01)
+    det = FallbackDetector(primary, lambda: OnnxRuntimeDetector(model_file))
+    try:
+        with pytest.raises(ModelError, match="not ready"):
+            await primary.ready()
+        results = await det.detect([make_jpeg(640, 360, s) for s in range(3)])
+    finally:
+        server.stop()
+        await det.close()
+    assert all(isinstance(r, Detections) for r in results), results
+    assert primary.attempts == 3  # NOT_FOUND is not retried, it falls back at once
+
+
 async def test_load_second_version_and_roll_back_under_load_without_failures(tmp_path, model_file):
     server = TritonServer(tmp_path, model_file).start()
     det = TritonDetector(server.grpc_url, timeout_s=30, retries=0, max_in_flight=8)
