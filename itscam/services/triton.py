@@ -22,6 +22,7 @@ through PyTriton's Python wrapper:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -98,6 +99,21 @@ def prepare_pythonpath(state: Path) -> Path:
     return path
 
 
+def shm_prefix(settings: Settings) -> str:
+    """Prefix of the python backend's shared-memory regions of this server."""
+    return f"itscam_triton_{settings.triton_grpc_port}_"
+
+
+def remove_stale_shm(settings: Settings) -> list[Path]:
+    """Delete /dev/shm regions a dead server of these settings left behind."""
+    removed = []
+    for path in Path("/dev/shm").glob(shm_prefix(settings) + "*"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 def triton_launch(
     settings: Settings, *, model_control: str = "explicit", extra_args: list[str] | None = None
 ) -> tuple[list[str], dict[str, str], str]:
@@ -140,6 +156,9 @@ def triton_launch(
         "--strict-readiness=false",
         f"--model-control-mode={model_control}",
         "--log-verbose=0",
+        # A per-server name for the python backend's /dev/shm regions, so that the
+        # regions of a crashed (SIGKILLed) server can be found and removed.
+        f"--backend-config=python,shm-region-prefix-name={shm_prefix(settings)}",
     ]
     if model_control == "explicit":
         argv.append("--load-model=*")
@@ -179,6 +198,7 @@ class TritonProcess:
         import urllib.request
 
         argv, env, ready_url = triton_launch(self.settings)
+        remove_stale_shm(self.settings)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
@@ -212,6 +232,8 @@ class TritonProcess:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+        # Stubs die with their server, but nobody unlinks their regions.
+        remove_stale_shm(self.settings)
 
     def stop(self) -> None:
         import signal

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from pathlib import Path
 
 import pytest
 from tritonclient.grpc import aio as grpc_aio
@@ -15,6 +16,7 @@ from itscam.inference.inprocess import OnnxRuntimeDetector
 from itscam.inference.repository import DETECTOR
 from itscam.inference.rollout import ready_versions, serve_version
 from itscam.inference.triton import TritonDetector
+from itscam.services.triton import shm_prefix
 from tests.unit.inference.factories import TritonServer, any_model
 from tests.unit.vision.factories import make_jpeg
 
@@ -38,7 +40,10 @@ async def test_triton_killed_mid_run_falls_back_without_losing_a_frame(tmp_path,
     try:
         for step in range(12):
             if step == 4:
+                regions = list(Path("/dev/shm").glob(shm_prefix(server.settings) + "*"))
+                assert regions, "the python backend's shared memory is not under our prefix"
                 server.kill()
+                assert not any(r.exists() for r in regions), "a killed server leaked /dev/shm"
             results = await det.detect(frames)
             served.extend(results)
             if step < 4:
