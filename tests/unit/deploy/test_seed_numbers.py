@@ -451,3 +451,78 @@ def test_promql_check_catches_a_syntax_error() -> None:
 
     with pytest.raises(ValueError):
         promql_parser.parse("sum(rate(itscam_frames_total[5m]) > 0.05")
+
+
+_SQL_WORDS = {
+    "select",
+    "as",
+    "from",
+    "where",
+    "group",
+    "by",
+    "order",
+    "desc",
+    "asc",
+    "and",
+    "or",
+    "is",
+    "null",
+    "not",
+    "sum",
+    "avg",
+    "count",
+    "max",
+    "min",
+    "now",
+    "interval",
+    "hour",
+    "time",
+    "timefilter",
+    "in",
+    "limit",
+}
+
+
+def _table_columns(table: str) -> set[str]:
+    """Column names of ``schema.table`` as the project's migrations create it."""
+    sql = "\n".join(
+        p.read_text()
+        for p in sorted((DEPLOY.parent / "itscam" / "db" / "migrations").glob("*.sql"))
+    )
+    m = re.search(
+        rf"CREATE TABLE IF NOT EXISTS {re.escape(table)} \((.*?)\n\);", sql, re.S
+    ) or re.search(rf"create_time_table\('{re.escape(table)}', \$cols\$(.*?)\$cols\$", sql, re.S)
+    assert m, f"no migration creates {table}"
+    return {
+        line.split()[0]
+        for line in m.group(1).splitlines()
+        if line.strip() and line.strip()[0].islower()
+    }
+
+
+def test_dashboard_sql_uses_tables_and_columns_the_migrations_create() -> None:
+    checked = 0
+    for board, data in dashboards().items():
+        for panel in data["panels"]:
+            for target in panel["targets"]:
+                sql = target.get("rawSql")
+                if not sql:
+                    continue
+                tables = set(re.findall(r"FROM ([a-z_]+\.[a-z_0-9]+)", sql))
+                assert tables, f"{board}/{panel['title']}: no table"
+                columns = set().union(*(_table_columns(t) for t in tables))
+                body = re.sub(r"'[^']*'", "", sql.replace("$__timeFilter", ""))
+                aliases = set(re.findall(r"\bAS ([a-z_0-9]+)", body, re.I))
+                words = {w for w in re.findall(r"\b[a-z_][a-z_0-9]*\b", body)}
+                words -= (
+                    _SQL_WORDS
+                    | aliases
+                    | {t.split(".")[0] for t in tables}
+                    | {t.split(".")[1] for t in tables}
+                )
+                unknown = words - columns
+                assert not unknown, (
+                    f"{board}/{panel['title']}: {sorted(unknown)} not in {sorted(tables)}"
+                )
+                checked += 1
+    assert checked >= 6
