@@ -142,6 +142,8 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         asset_checks_passed=int(platform.get("asset_checks_passed", 0)),
         asset_checks_failed=int(platform.get("asset_checks_failed", 0)),
     )
+    if platform.get("failed_checks"):
+        console.print("[yellow]failed asset checks:[/] " + ", ".join(platform["failed_checks"]))
     if true_vehicles is not None:
         summary["true_vehicles"] = int(true_vehicles)
     summary["seconds"] = round(time.monotonic() - t0, 1)

@@ -48,6 +48,10 @@ def _instance(
     return DagsterInstance.ephemeral()
 
 
+#: The demo prints its own summary; keep Dagster's console logger to warnings.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def materialize_for_demo(
     settings: Settings, start: datetime, end: datetime, *, persist: bool = True
 ) -> dict[str, Any]:
@@ -73,6 +77,7 @@ def materialize_for_demo(
                 resources=resources,
                 tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
                 raise_on_error=False,
+                run_config=QUIET,
             )
         )
         results.append(
@@ -82,6 +87,7 @@ def materialize_for_demo(
                 resources=resources,
                 partition_key=start.astimezone(UTC).strftime("%Y-%m-01"),
                 raise_on_error=False,
+                run_config=QUIET,
             )
         )
     evaluations = [e for r in results for e in r.get_asset_check_evaluations()]
