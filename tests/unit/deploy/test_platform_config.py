@@ -312,3 +312,32 @@ def test_every_itscam_variable_is_read_by_the_code_or_a_named_proposal(rendered:
     assert not {n for n in PROPOSED if n not in readme}, (
         "list every proposed variable in the README"
     )
+
+
+def test_grafana_database_users_and_secrets_exist(rendered: Any) -> None:
+    docs = rendered("production")
+    kps = yaml.safe_load((DEPLOY / "helm-values" / "kube-prometheus-stack.yaml").read_text())[
+        "grafana"
+    ]
+    roles = {r["name"]: r for r in one(docs, "Cluster", "itscam-pg")["spec"]["managed"]["roles"]}
+    db = kps["grafana.ini"]["database"]
+    assert (
+        db["user"] in roles
+        and one(docs, "Database", "itscam-pg-grafana")["spec"]["name"] == db["name"]
+    )
+    (analytics,) = [
+        d for d in kps["additionalDataSources"] if d["type"] == "grafana-postgresql-datasource"
+    ]
+    assert "pg_read_all_data" in roles[analytics["user"]]["inRoles"]
+    secret = kps["envValueFrom"]["GF_DATABASE_PASSWORD"]["secretKeyRef"]
+    mounted = {m["secretName"] for m in kps["extraSecretMounts"]}
+    assert secret["name"] in mounted
+    keys = {
+        d["secretKey"]
+        for d in one(docs, "ExternalSecret", secret["name"], "itscam-monitoring")["spec"]["data"]
+    }
+    assert secret["key"] in keys and "reader-password" in keys
+    for role in roles.values():
+        assert find(docs, "ExternalSecret", role["passwordSecret"]["name"], "itscam-data"), role[
+            "name"
+        ]
