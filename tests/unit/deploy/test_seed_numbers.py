@@ -526,3 +526,13 @@ def test_dashboard_sql_uses_tables_and_columns_the_migrations_create() -> None:
                 )
                 checked += 1
     assert checked >= 6
+
+
+def test_production_pre_scales_for_the_rush_hours(rendered: Any) -> None:
+    so = one(rendered("production"), "ScaledObject", "camera-processor")["spec"]
+    crons = [t["metadata"] for t in so["triggers"] if t["type"] == "cron"]
+    _, processors = seed().environment("production")
+    assert len(crons) == 2 and all(int(c["desiredReplicas"]) == processors for c in crons)
+    assert all(
+        len(c["start"].split()) == len(c["end"].split()) == 5 and c["timezone"] for c in crons
+    )
