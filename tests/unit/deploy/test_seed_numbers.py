@@ -536,3 +536,39 @@ def test_production_pre_scales_for_the_rush_hours(rendered: Any) -> None:
     assert all(
         len(c["start"].split()) == len(c["end"].split()) == 5 and c["timezone"] for c in crons
     )
+
+
+def test_every_iam_role_the_manifests_use_is_created_for_that_service_account(
+    rendered: Any,
+) -> None:
+    cfg = _cluster()
+    roles = {
+        sa["roleName"]: (sa["metadata"]["namespace"], sa["metadata"]["name"])
+        for sa in cfg["iam"]["serviceAccounts"]
+        if "roleName" in sa
+    }
+    used = set()
+    for path in DEPLOY.rglob("*.yaml"):
+        if "cluster" in path.parts:
+            continue
+        used |= set(
+            re.findall(
+                r"eks\.amazonaws\.com/role-arn: arn:aws:iam::\d+:role/([\w-]+)", path.read_text()
+            )
+        )
+    assert used and used <= set(roles), sorted(used - set(roles))
+    docs = rendered("production")
+    for sa in find(docs, "ServiceAccount"):
+        arn = sa["metadata"].get("annotations", {}).get("eks.amazonaws.com/role-arn")
+        if arn:
+            assert roles[arn.rsplit("/", 1)[1]] == (
+                sa["metadata"]["namespace"],
+                sa["metadata"]["name"],
+            )
+    pg = one(docs, "Cluster", "itscam-pg")
+    arn = pg["spec"]["serviceAccountTemplate"]["metadata"]["annotations"][
+        "eks.amazonaws.com/role-arn"
+    ]
+    assert roles[arn.rsplit("/", 1)[1]] == ("itscam-data", "itscam-pg"), (
+        "CNPG names the SA after the cluster"
+    )
