@@ -47,6 +47,11 @@ class Detector(Protocol):
 
     name: str
 
+    @property
+    def model_version(self) -> str:
+        """Which model produced the detections (recorded with them downstream)."""
+        ...
+
     async def detect(self, images: Sequence[bytes]) -> list[DetectionResult]:
         """Detect vehicles in each encoded frame; ``len(result) == len(images)``."""
         ...

@@ -43,6 +43,13 @@ class FallbackDetector:
         return self._fallback
 
     @property
+    def model_version(self) -> str:
+        """The version of whichever backend served the latest frames."""
+        if self.using_fallback and self._fallback is not None:
+            return str(getattr(self._fallback, "model_version", ""))
+        return str(getattr(self.primary, "model_version", ""))
+
+    @property
     def using_fallback(self) -> bool:
         return self._clock() < self._primary_down_until
 

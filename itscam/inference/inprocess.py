@@ -8,6 +8,7 @@ and as the raw baseline of ``itscam bench inference``. Pre/post-processing is
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 import time
 from collections.abc import Sequence
@@ -70,6 +71,14 @@ class OnnxRuntimeDetector:
                 "(`itscam model install`) with opset 17 and input 'images' [N,3,256,416]."
             ) from exc
         self.model_path = path
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        where = (
+            f"{path.parent.parent.name}/{path.parent.name}"
+            if path.parent.name.isdigit()  # a repository's <model>/<version>/model.onnx
+            else path.name
+        )
+        #: e.g. ``onnxruntime:yolo11n/1@3f2a9c0d1e2b`` (version directory and file hash).
+        self.model_version = f"onnxruntime:{where}@{digest}"
         self.nms = nms or NMS
         self.max_batch = max_batch
         self.input_hw = input_hw

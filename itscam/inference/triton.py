@@ -86,6 +86,7 @@ class TritonDetector:
         retries: int = 2,
         backoff_s: float = 0.05,
         count_bytes: bool = False,
+        version_refresh_s: float = 60.0,
     ) -> None:
         self.url = url
         self.model = model
@@ -97,6 +98,11 @@ class TritonDetector:
         self.transfer = TransferStats()
         #: gRPC infer calls made, retries included.
         self.attempts = 0
+        #: Which detector version answers, e.g. ``triton:yolo11n/2`` (refreshed periodically,
+        #: so a rollout shows up in the detections it produced).
+        self.model_version = f"triton:{model}/{version or 'latest'}"
+        self.version_refresh_s = version_refresh_s
+        self._version_checked = float("-inf")
         self._max_in_flight = max_in_flight
         self._semaphore: asyncio.Semaphore | None = None
         self._client: grpc_aio.InferenceServerClient | None = None
@@ -137,9 +143,30 @@ class TritonDetector:
                 "server log (a missing triton_models/yolo11n/1/model.onnx is the usual cause: "
                 "`itscam model install`), then load it again."
             )
+        await self.refresh_model_version()
+
+    async def refresh_model_version(self, detector: str = "yolo11n") -> str:
+        """Ask the server which version of the detector model is ready (best effort)."""
+        self._version_checked = time.monotonic()
+        try:
+            index = await self._get_client().get_model_repository_index(
+                as_json=True, client_timeout=self.timeout_s
+            )
+        except InferenceServerException:
+            return self.model_version
+        ready = sorted(
+            int(m["version"])
+            for m in index.get("models", [])
+            if m.get("name") == detector and m.get("state") == "READY" and m.get("version")
+        )
+        if ready:
+            self.model_version = f"triton:{detector}/{ready[-1]}"
+        return self.model_version
 
     async def detect(self, images: Sequence[bytes]) -> list[DetectionResult]:
         self._get_client()
+        if time.monotonic() - self._version_checked > self.version_refresh_s:
+            await self.refresh_model_version()
         if images:
             BATCH_SIZE.labels(self.name).observe(len(images))
         return list(await asyncio.gather(*(self.detect_one(img) for img in images)))

@@ -100,9 +100,11 @@ async def test_load_second_version_and_roll_back_under_load_without_failures(tmp
         # A new version appears in the repository (as `itscam model install` would put it).
         shutil.copytree(server.repository / DETECTOR / "1", server.repository / DETECTOR / "2")
         assert await serve_version(admin, 2) == [2]
+        assert await det.refresh_model_version() == "triton:yolo11n/2"
         await asyncio.sleep(1.5)
         assert await served(2) > 0
         assert await serve_version(admin, 1) == [1]  # roll back
+        assert await det.refresh_model_version() == "triton:yolo11n/1"
         n1 = len(results)
         await asyncio.sleep(1.0)
         with pytest.raises(ModelError, match="version 9"):

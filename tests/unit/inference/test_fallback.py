@@ -59,8 +59,10 @@ async def test_fallback_serves_every_frame_when_triton_is_unreachable(model_file
     frames = [make_jpeg(seed=s) for s in range(5)]
     frames[2] = truncate(frames[2])
     try:
+        assert det.model_version.startswith("triton:")
         results = await det.detect(frames)
         assert det.using_fallback
+        assert det.model_version.startswith(f"onnxruntime:{model_file.name}@")
         expected = ort_detector.detect_sync(frames)
         for got, want in zip(results, expected, strict=True):
             if isinstance(want, DetectionError):

@@ -105,3 +105,13 @@ def test_model_path_picks_the_highest_version_with_a_model(tmp_path):
     (tmp_path / "yolo11n/3/model.onnx").write_bytes(b"x")
     assert model_path(tmp_path) == tmp_path / "yolo11n/3/model.onnx"
     assert model_path(tmp_path, "10") == tmp_path / "yolo11n/10/model.onnx"
+
+
+def test_model_version_names_the_version_directory_and_the_file_hash(tmp_path, model_file):
+    import hashlib
+
+    target = tmp_path / "yolo11n" / "3" / "model.onnx"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(model_file.read_bytes())
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()[:12]
+    assert OnnxRuntimeDetector(target).model_version == f"onnxruntime:yolo11n/3@{digest}"
