@@ -42,9 +42,26 @@ def worker_command(args: argparse.Namespace) -> list[str]:
     if args.set_epochs:
         cmd += ["--set-epochs", str(args.set_epochs)]
     cmd += ["--close-mosaic", str(args.close_mosaic)]
+    if args.until:
+        cmd += ["--deadline", str(_deadline(args.until))]
     if args.fresh:
         cmd.append("--fresh")
     return cmd
+
+
+def _deadline(hhmm: str) -> float:
+    """Next occurrence of ``HH:MM`` UTC as epoch seconds."""
+    import datetime as dt
+
+    try:
+        h, m = (int(x) for x in hhmm.split(":"))
+        now = dt.datetime.now(dt.UTC)
+        t = now.replace(hour=h, minute=m, second=0, microsecond=0)
+    except ValueError:
+        raise ConfigError(f"--until {hhmm!r}: use HH:MM (UTC)") from None
+    if t <= now:
+        t += dt.timedelta(days=1)
+    return t.timestamp()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="retarget an existing run to this many epochs and resume")
     ap.add_argument("--close-mosaic", type=int, default=10,
                     help="last N epochs without mosaic augmentation")
+    ap.add_argument("--until", default="", metavar="HH:MM",
+                    help="fit the epoch count (at most the target) to end by this UTC time")
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--background", action="store_true", help="detach; log to runs/detect/NAME.log")
     args = ap.parse_args(argv)

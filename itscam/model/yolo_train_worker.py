@@ -41,6 +41,37 @@ def _threads_callback(n: int):
     return cb
 
 
+def _deadline_callback(deadline: float, cap: int):
+    """Fit the run to a wall-clock deadline (epoch seconds).
+
+    After each epoch, set the total epoch count to what the recent epoch times say
+    will finish by the deadline (at most ``cap``), so the linear learning-rate decay and the closing
+    of mosaic land at the deadline instead of at an unreachable epoch count.
+    """
+    state = {"mean": None}
+
+    def cb(trainer) -> None:
+        import time
+
+        last = float(getattr(trainer, "epoch_time", 0) or 0)
+        if last <= 0:
+            return
+        mean = last if state["mean"] is None else 0.5 * state["mean"] + 0.5 * last
+        state["mean"] = mean
+        done = trainer.epoch + 1
+        fit = done + max(0, int((deadline - time.time()) // mean))
+        total = max(done, min(fit, cap))
+        if total != trainer.epochs:
+            print(f"deadline: {mean:.0f} s/epoch -> {total} epochs in all", flush=True)
+            trainer.epochs = trainer.args.epochs = total
+            trainer._setup_scheduler()
+            trainer.scheduler.last_epoch = trainer.epoch
+            if done >= total:
+                trainer.stop = True
+
+    return cb
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
@@ -57,6 +88,8 @@ def main() -> int:
                     help="change the target epoch count of an existing run, then resume")
     ap.add_argument("--close-mosaic", type=int, default=10,
                     help="train the last N epochs without mosaic (also on resume)")
+    ap.add_argument("--deadline", type=float, default=0.0,
+                    help="epoch seconds by which training should end (adapts the epoch count)")
     ap.add_argument("--fresh", action="store_true", help="ignore last.pt and start over")
     args = ap.parse_args()
     _prepare_offline(Path(args.config_dir))
@@ -80,6 +113,9 @@ def main() -> int:
     cb = _threads_callback(args.threads)
     model.add_callback("on_train_start", cb)
     model.add_callback("on_train_epoch_start", cb)
+    if args.deadline:
+        model.add_callback("on_fit_epoch_end", _deadline_callback(args.deadline,
+                                                                   args.set_epochs or args.epochs))
     if resume:
         model.train(resume=True, close_mosaic=args.close_mosaic)
     else:
