@@ -559,3 +559,21 @@ def test_every_iam_role_the_manifests_use_is_created_for_that_service_account(
     assert roles[arn.rsplit("/", 1)[1]] == ("itscam-data", "itscam-pg"), (
         "CNPG names the SA after the cluster"
     )
+
+
+@pytest.mark.parametrize("env", ["development", "staging", "production"])
+def test_memory_settings_fit_their_containers(env: str, rendered: Any) -> None:
+    docs = rendered(env)
+    sts = one(docs, "StatefulSet", "redis-cluster")
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    conf = one(docs, "ConfigMap", "redis-cluster")["data"]["redis.conf"]
+    maxmemory = next(line.split()[1] for line in conf.splitlines() if line.startswith("maxmemory "))
+    cmd = container["command"]
+    if "--maxmemory" in cmd:
+        maxmemory = cmd[len(cmd) - 1 - cmd[::-1].index("--maxmemory") + 1]
+    assert size_bytes(maxmemory.upper()) < quantity(container["resources"]["limits"]["memory"])
+    for cluster in find(docs, "Cluster"):
+        params = cluster["spec"]["postgresql"]["parameters"]
+        limit = quantity(cluster["spec"]["resources"]["limits"]["memory"])
+        assert size_bytes(params["shared_buffers"]) < limit / 2, cluster["metadata"]["name"]
+        assert size_bytes(params["effective_cache_size"]) < limit, cluster["metadata"]["name"]
