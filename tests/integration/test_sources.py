@@ -87,3 +87,48 @@ def test_demo_sources_cover_different_geometries():
     assert len({s.camera_id for s in sources}) == 5
     assert len({s.scenario.layout.kind for s in sources}) == 2
     assert true_vehicles > 0
+
+
+
+def _mjpeg_server(frames: list[bytes]):
+    """An HTTP camera on loopback: multipart MJPEG of ``frames``, then it hangs up."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            for jpg in frames:
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
+                                 + f"Content-Length: {len(jpg)}\r\n\r\n".encode() + jpg
+                                 + b"\r\n")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_http_mjpeg_source_reconnects_when_the_camera_hangs_up():
+    import cv2
+
+    clip = list(VideoFileSource(_clip(), "c", max_frames=40, start_ts=0).frames())
+    server = _mjpeg_server([cv2.imencode(".jpg", f.image)[1].tobytes() for f in clip])
+    try:
+        src = StreamSource(f"http://127.0.0.1:{server.server_address[1]}/cam", "http",
+                           fps=1000.0, backoff_initial_s=0.05, backoff_max_s=0.2)
+        frames = []
+        for fr in src.frames():
+            frames.append(fr)
+            if len(frames) >= 60:
+                src.stop()
+        # 40 frames per connection: reading 60 needs at least one reconnect.
+        assert len(frames) == 60 and src.health().reconnects >= 1
+        assert frames[0].image.shape == (272, 640, 3)
+        assert np.abs(frames[0].image.astype(int) - clip[0].image.astype(int)).mean() < 3
+    finally:
+        server.shutdown()
