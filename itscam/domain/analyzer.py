@@ -40,18 +40,50 @@ from itscam.domain.events import (
     EventBook,
     OfflineDetector,
 )
-from itscam.domain.geometry import apply_h
+from itscam.domain.geometry import apply_h, footprint_centres
 from itscam.domain.registry import CameraConfig
 from itscam.domain.speed import TrackTable
 from itscam.domain.tracker import ByteTracker, TrackerConfig
 from itscam.domain.windows import MinuteWindows
-from itscam.domain.zones import CLASS_LENGTH_M, PolygonSet, points_in_polygon, queue_length
+from itscam.domain.zones import (
+    CLASS_LENGTH_M,
+    CLASS_WIDTH_M,
+    PolygonSet,
+    points_in_polygon,
+    queue_length,
+)
 
 STATE_VERSION = 1
 #: Speed (km/h) above which a vehicle counts as moving again (hysteresis over `stopped_kmh`).
 MOVING_FACTOR = 2.0
 #: Speed (km/h) from which an abrupt stop is measured.
 CRUISE_KMH = 20.0
+#: A stopped vehicle that creeps further than this (m) from where it stopped is moving.
+STALL_RADIUS_M = 2.0
+#: A stopped vehicle with slow traffic (below QUEUE_SLOW_KMH) up to this far ahead in its
+#: lane is queueing, not stalled.
+QUEUE_AHEAD_M = 25.0
+#: ... and at most this far to the side (a vehicle waiting to merge past a blocked lane).
+QUEUE_SIDE_M = 3.0
+#: A stalled vehicle has moved off once this far (m) from where it stood.
+STALL_LEAVE_M = 6.0
+QUEUE_SLOW_KMH = 15.0
+#: A new stopped track this close (m) to a stalled vehicle lost by the tracker continues
+#: its event (occlusions break tracks of vehicles standing behind traffic).
+ADOPT_RADIUS_M = 4.0
+#: Track fragments: a new track continues one lost up to LINK_S ago when it appears
+#: where that one was heading (within LINK_ALONG_M along, LINK_SIDE_M across).
+LINK_S = 4.0
+LINK_ALONG_M = 5.0
+LINK_SIDE_M = 1.75
+#: Tracks seen within this many seconds count as present (occlusion-tolerant checks).
+RECENT_S = 2.0
+#: An abrupt stop is incident evidence once the vehicle has stood this long (s).
+ABRUPT_HOLD_S = 10.0
+#: A lost stalled vehicle's event ends once its spot is in plain view without it this
+#: long (s), or after ORPHAN_MAX_S in any case.
+ORPHAN_CLEAR_S = 3.0
+ORPHAN_MAX_S = 900.0
 #: Seconds between `latest` dashboard snapshots in the output.
 LATEST_EVERY_S = 1.0
 
@@ -101,6 +133,7 @@ class CameraAnalyzer:
         self.camera_id = cfg.camera_id
         self.tracker = tracker or ByteTracker(tracker_config(cfg))
         self.H = cfg.homography.H
+        self.Hi = cfg.homography.H_inv
         self.table = TrackTable()
         self.counter = LineCounter(cfg.lines, self.table)
         tb = self.table
@@ -108,8 +141,11 @@ class CameraAnalyzer:
                            ("moving_speed", np.nan), ("rev_m", 0.0), ("rev_since", np.nan),
                            ("speed", np.nan)):
             tb.add_column(name, (), np.float64, fill)
+        tb.add_column("anchor", (2,), np.float64, np.nan)
+        tb.add_column("vel", (2,), np.float64, 0.0)
         tb.add_column("lane", (), np.int16, -1)
         tb.add_column("stalled", (), bool, False)
+        tb.add_column("queued", (), bool, False)
         tb.add_column("wrong_way", (), bool, False)
 
         self.lane_ids = [ln.lane_id for ln in cfg.lanes]
@@ -151,8 +187,12 @@ class CameraAnalyzer:
         self.frames = 0
         self.abrupt: dict[str, list[list[float]]] = {}  # area -> [[ts, track_id], ...]
         self.incident_seen: dict[str, float] = {}  # area -> last time evidence was present
+        # Stalled events whose track was lost:
+        # [key, x, y, last_ts, stopped_since, spot in plain view since (or None)].
+        self.orphans: list[list[Any]] = []
         self._last_latest = -math.inf
         self._last: dict[str, np.ndarray] = {}
+        self._boxes = np.zeros((0, 4), np.float32)
 
     # ------------------------------------------------------------------ per frame
 
@@ -182,24 +222,31 @@ class CameraAnalyzer:
         out.tracked = tracked
         tid = tracked.tracker_id
         keep = tid >= 0
+        self._boxes = tracked.xyxy
         ids = tid[keep]
         tb = self.table
-        for s in tb.evict(ts - p.max_lost_s - 0.5):
+        for s in tb.evict(ts - max(p.max_lost_s + 0.5, LINK_S)):
             self._track_gone(int(s))
         n = len(ids)
         if n:
             box = tracked.xyxy[keep]
             bc = np.stack([(box[:, 0] + box[:, 2]) * 0.5, box[:, 3]], axis=1)
-            xy = apply_h(self.H, bc)
             cls = tracked.class_id[keep]
-            slots, _ = tb.slots_for(ids, ts)
+            slots, is_new = tb.slots_for(ids, ts)
+            tb.votes[slots, np.clip(cls, 0, len(VEHICLE_CLASSES) - 1)] += 1e-6  # ties: current
+            maj = tb.majority_class(slots)
+            _, near_t = self._assign_lanes(apply_h(self.H, bc), any_distance=True)
+            size = np.stack([CLASS_LENGTH_M[maj], CLASS_WIDTH_M[maj]], axis=1)
+            xy = footprint_centres(self.H, self.Hi, bc, near_t, size)
+            if is_new.any():
+                self._link_fragments(slots, is_new, xy, near_t, ts)
             tb.observe(slots, ts, xy, cls, tracked.confidence[keep])
             vel = tb.velocity(slots, ts, p.speed_window_s)
             speed = np.hypot(vel[:, 0], vel[:, 1])
             tb.speed[slots] = speed
+            tb.vel[slots] = np.nan_to_num(vel)
             lane, tangent = self._assign_lanes(xy)
             tb.lane[slots] = lane
-            maj = tb.majority_class(slots)
             for c in self.counter.update(slots, xy, ts):
                 self._crossing(out, c.line_index, c.slot, c.direction, c.ts, frame_seq)
             length = CLASS_LENGTH_M[maj]
@@ -257,18 +304,65 @@ class CameraAnalyzer:
 
     # ------------------------------------------------------------------ internals
 
-    def _assign_lanes(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Lane index ``(n,)`` (-1 outside every lane) and lane direction ``(n, 2)``."""
+    def _assign_lanes(self, xy: np.ndarray, any_distance: bool = False
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Lane index ``(n,)`` (-1 outside every lane) and lane direction ``(n, 2)``.
+
+        ``any_distance``: take the nearest lane however far (for a heading prior).
+        """
         rel = xy[:, None, :] - self.seg_a[None]
         t = np.clip((rel * self.seg_unit[None]).sum(-1), 0.0, self.seg_len[None])
         perp = rel - t[..., None] * self.seg_unit[None]
         dist = np.hypot(perp[..., 0], perp[..., 1])
-        dist = np.where(dist <= self.seg_halfw[None], dist, np.inf)
+        if not any_distance:
+            dist = np.where(dist <= self.seg_halfw[None], dist, np.inf)
         k = np.argmin(dist, axis=1)
         ok = np.isfinite(dist[np.arange(len(xy)), k])
         lane = np.where(ok, self.seg_lane[k], -1).astype(np.int16)
         tangent = np.where(ok[:, None], self.seg_unit[k], 0.0)
         return lane, tangent
+
+    def _link_fragments(self, slots: np.ndarray, is_new: np.ndarray, xy: np.ndarray,
+                        tangent: np.ndarray, ts: float) -> None:
+        """Let a new track continue the counting state of a track lost moments ago.
+
+        Occlusion behind other vehicles breaks tracks; a fragment that reappears past a
+        counting line would otherwise never be counted. A new track inherits the line
+        sides, class votes and start of a recently lost track whose extrapolated
+        position it matches; the lost track's sides are cleared so it can never count
+        twice. A fresh analyzer (after a restart) has no lost tracks, so no phantoms.
+        """
+        tb = self.table
+        seen = np.zeros(tb.cap, bool)
+        seen[slots] = True
+        cand = np.flatnonzero(tb.alive & ~seen & (tb.last_ts < ts) & (ts - tb.last_ts <= LINK_S)
+                              & (np.hypot(tb.vel[:, 0], tb.vel[:, 1]) > 0.5))
+        if not len(cand):
+            return
+        gap = ts - tb.last_ts[cand]
+        pred = tb.latest_xy(cand) + tb.vel[cand] * gap[:, None]
+        new = np.flatnonzero(is_new)
+        rel = xy[new][:, None, :] - pred[None]  # (new, cand, 2)
+        t = tangent[new][:, None, :]
+        along = np.abs((rel * t).sum(-1))
+        side = np.abs(rel[..., 0] * t[..., 1] - rel[..., 1] * t[..., 0])
+        speed = np.hypot(tb.vel[cand, 0], tb.vel[cand, 1])
+        ok = (along <= np.maximum(LINK_ALONG_M, 0.5 * speed * gap)[None]) & (side <= LINK_SIDE_M)
+        cost = np.where(ok, along + side, np.inf)
+        while np.isfinite(cost).any():
+            i, j = np.unravel_index(np.argmin(cost), cost.shape)
+            s_new, s_old = slots[new[i]], cand[j]
+            tb.line_side[s_new] = tb.line_side[s_old]
+            tb.line_d[s_new] = tb.line_d[s_old]
+            tb.line_zc[s_new] = tb.line_zc[s_old]
+            tb.line_prev_ts[s_new] = tb.line_prev_ts[s_old]
+            tb.votes[s_new] += tb.votes[s_old]
+            tb.first_ts[s_new] = tb.first_ts[s_old]
+            tb.line_side[s_old] = 0
+            tb.votes[s_old] = 0
+            tb.vel[s_old] = 0.0
+            cost[i, :] = np.inf
+            cost[:, j] = np.inf
 
     def _crossing(self, out: AnalysisOutput, line_index: int, slot: int, direction: str,
                   ts: float, frame_seq: int) -> None:
@@ -314,21 +408,59 @@ class CameraAnalyzer:
         newly = stopped & np.isnan(since)
         if newly.any():
             tb.stopped_since[slots[newly]] = ts
+            tb.anchor[slots[newly]] = xy[newly]
             m_ts, m_sp = tb.moving_ts[slots[newly]], tb.moving_speed[slots[newly]]
             with np.errstate(invalid="ignore", divide="ignore"):
                 decel = m_sp / np.maximum(ts - m_ts, 1e-3)
             for i in np.flatnonzero(newly)[np.nan_to_num(decel, nan=0.0) >= p.abrupt_decel_mps2]:
                 for area in self._areas_of(xy[i:i + 1], lane[i:i + 1]):
                     self.abrupt.setdefault(area, []).append([ts, int(ids[i])])
-        if moving.any():
-            mv = slots[moving]
-            tb.stopped_since[mv] = np.nan
-            for s in mv[tb.stalled[mv]]:
-                tb.stalled[s] = False
-                self.book.end(f"stalled:{int(tb.track_id[s])}", ts, (frame_seq, ts))
-        # Stalled: stopped long enough, outside queue zones.
+        # A stop ends when the vehicle is clearly moving or has crept away from where it
+        # stopped: a crawl in a jam (instantaneous speed around the threshold) is no stop.
         since = tb.stopped_since[slots]
-        cand = stopped & ~tb.stalled[slots] & (ts - np.nan_to_num(since, nan=ts) >= p.stall_s)
+        has = ~np.isnan(since)
+        if has.any():
+            drift = np.hypot(*(xy - tb.anchor[slots]).T)
+            # A stalled vehicle's box jumps when traffic occludes it: it has left only
+            # once clearly moving or well away from where it stood.
+            was = tb.stalled[slots]
+            left = has & np.where(was, moving | (drift > STALL_LEAVE_M),
+                                  (drift > STALL_RADIUS_M) | moving)
+            if left.any():
+                gone = slots[left]
+                for s in gone[tb.stalled[gone]]:
+                    tb.stalled[s] = False
+                    self.book.end(f"stalled:{int(tb.track_id[s])}", ts, (frame_seq, ts))
+                tb.stopped_since[gone] = np.nan
+                tb.queued[gone] = False
+                again = left & stopped
+                tb.stopped_since[slots[again]] = ts
+                tb.anchor[slots[again]] = xy[again]
+        if self.orphans:
+            self._adopt_orphans(slots, ids, xy, stopped, ts, frame_seq)
+        # Stalled: stopped long enough, outside queue zones, and never seen queueing behind
+        # slow traffic during this stop (the check runs while the stop lasts, because a
+        # queued vehicle that starts to squeeze past the blockage no longer looks queued).
+        since = tb.stopped_since[slots]
+        stop = ~np.isnan(since) & ~tb.stalled[slots] & ~tb.queued[slots] & (lane >= 0)
+        if stop.any():
+            # Traffic seen in the last moments, and stalled vehicles however long hidden.
+            live = np.flatnonzero(tb.alive & ((ts - tb.last_ts <= RECENT_S) | tb.stalled))
+            live_xy = tb.latest_xy(live)
+            slow = ~(tb.speed[live] * 3.6 > QUEUE_SLOW_KMH)  # unknown speed counts as slow
+            if self.orphans:  # stalled vehicles hidden behind traffic still block their lane
+                live_xy = np.concatenate([live_xy, [[o[1], o[2]] for o in self.orphans]])
+                slow = np.concatenate([slow, np.ones(len(self.orphans), bool)])
+            k = np.flatnonzero(stop)
+            rel = live_xy[None, :, :] - xy[k][:, None, :]  # (stopped, live, 2)
+            t = tangent[k][:, None, :]
+            ahead = (rel * t).sum(-1)
+            side = np.abs(rel[..., 0] * t[..., 1] - rel[..., 1] * t[..., 0])
+            blocked = ((ahead > 0.5) & (ahead <= QUEUE_AHEAD_M) & (side < QUEUE_SIDE_M)
+                       & slow[None]).any(axis=1)
+            tb.queued[slots[k[blocked]]] = True
+        cand = (~np.isnan(since) & ~tb.stalled[slots] & ~tb.queued[slots]
+                & (ts - np.nan_to_num(since, nan=ts) >= p.stall_s))
         if cand.any():
             in_queue = np.zeros(len(slots), bool)
             for z in self.queue_zones:
@@ -364,7 +496,7 @@ class CameraAnalyzer:
             tb.rev_m[f] = 0.0
             tb.rev_since[f] = np.nan
         if self.abrupt or tb.stalled[slots].any() or self._incident_open():
-            self._incidents(slots, ids, xy, lane, ts, frame_seq)
+            self._incidents(ts, frame_seq)
 
     def _areas_of(self, xy: np.ndarray, lane: np.ndarray) -> list[str]:
         out = []
@@ -376,6 +508,40 @@ class CameraAnalyzer:
                 out.append(area)
         return out
 
+    def _adopt_orphans(self, slots: np.ndarray, ids: np.ndarray, xy: np.ndarray,
+                       stopped: np.ndarray, ts: float, frame_seq: int) -> None:
+        """Hand a lost stalled vehicle's open event to a stopped track at the same spot."""
+        tb, keep = self.table, []
+        for o in self.orphans:
+            key, x, y, last, since = o[:5]
+            cand = np.flatnonzero(stopped & ~tb.stalled[slots]
+                                  & (np.hypot(xy[:, 0] - x, xy[:, 1] - y) <= ADOPT_RADIUS_M))
+            if len(cand):
+                i = int(cand[0])
+                new_key = f"stalled:{int(ids[i])}"
+                ev = self.book.rekey(key, new_key)
+                if ev is not None:
+                    ev.add_track(int(ids[i]))
+                    ev.add_frame(frame_seq, ts)
+                    tb.stalled[slots[i]] = True
+                    tb.stopped_since[slots[i]] = since
+                    tb.anchor[slots[i]] = (x, y)
+                continue
+            # While something stands in front of the spot, the vehicle is presumably still
+            # there; once the spot is in plain view without it for ORPHAN_CLEAR_S, it left.
+            u, v = apply_h(self.Hi, np.array([[x, y]]))[0]
+            b = self._boxes
+            hidden = bool(np.any((b[:, 0] <= u) & (u <= b[:, 2]) & (b[:, 1] <= v) & (v <= b[:, 3])))
+            if hidden:
+                o[5] = None
+            elif o[5] is None:
+                o[5] = ts
+            if (o[5] is not None and ts - o[5] >= ORPHAN_CLEAR_S) or ts - last > ORPHAN_MAX_S:
+                self.book.end(key, last)
+                continue
+            keep.append(o)
+        self.orphans = keep
+
     def _incident_zone(self, xy: np.ndarray) -> str | None:
         for area, poly, _ in self.incident_areas:
             if poly is not None and points_in_polygon(xy, poly)[0]:
@@ -385,22 +551,35 @@ class CameraAnalyzer:
     def _incident_open(self) -> bool:
         return any(k.startswith("incident:") for k in self.book.open)
 
-    def _incidents(self, slots: np.ndarray, ids: np.ndarray, xy: np.ndarray, lane: np.ndarray,
-                   ts: float, frame_seq: int) -> None:
+    def _incidents(self, ts: float, frame_seq: int) -> None:
+        """Open/close incidents per area from stalled vehicles and abrupt stops that stayed.
+
+        Evidence in an area: vehicles stalled there, and vehicles that stopped abruptly
+        there and are still standing ``ABRUPT_HOLD_S`` later (a braking wave in a jam
+        moves on; a crash does not).
+        """
         p, tb = self.params, self.table
-        stalled = tb.stalled[slots]
+        live = np.flatnonzero(tb.alive & (ts - tb.last_ts <= RECENT_S))
+        xy = tb.latest_xy(live)
+        lane = tb.lane[live]
+        stalled = tb.stalled[live]
         for area, poly, li in self.incident_areas:
             inside = points_in_polygon(xy, poly) if poly is not None else lane == li
             evid: dict[int, float] = {}
             for i in np.flatnonzero(stalled & inside):
-                evid[int(ids[i])] = float(tb.stopped_since[slots[i]])
+                evid[int(tb.track_id[live[i]])] = float(tb.stopped_since[live[i]])
             recent = [e for e in self.abrupt.get(area, []) if ts - e[0] <= p.incident_window_s]
             if recent:
                 self.abrupt[area] = recent
             else:
                 self.abrupt.pop(area, None)
             for t0, track in recent:
-                evid.setdefault(int(track), t0)
+                s = tb.slot_of.get(int(track))
+                if s is None or not tb.alive[s]:
+                    continue
+                since = tb.stopped_since[s]
+                if np.isfinite(since) and since <= t0 + 0.5 and ts - since >= ABRUPT_HOLD_S:
+                    evid.setdefault(int(track), t0)
             key = f"incident:{area}"
             ev = self.book.get(key)
             if evid:
@@ -423,7 +602,9 @@ class CameraAnalyzer:
         tid = int(tb.track_id[s])
         last = float(tb.last_ts[s])
         if tb.stalled[s]:
-            self.book.end(f"stalled:{tid}", last)
+            x, y = tb.anchor[s]
+            self.orphans.append([f"stalled:{tid}", float(x), float(y), last,
+                                 float(tb.stopped_since[s]), None])
         if tb.wrong_way[s]:
             self.book.end(f"wrong_way:{tid}", last)
 
@@ -491,6 +672,7 @@ class CameraAnalyzer:
             "late_frames": self.late_frames,
             "abrupt": self.abrupt,
             "incident_seen": self.incident_seen,
+            "orphans": self.orphans,
         }
 
     @classmethod
@@ -514,4 +696,5 @@ class CameraAnalyzer:
         a.late_frames = state["late_frames"]
         a.abrupt = state["abrupt"]
         a.incident_seen = state["incident_seen"]
+        a.orphans = state.get("orphans", [])
         return a

@@ -141,6 +141,13 @@ class EventBook:
         self.pending.append(ev.row())
         return ev
 
+    def rekey(self, old: str, new: str) -> Event | None:
+        """Move an open event to another key (e.g. a new track took over); None if absent."""
+        ev = self.open.pop(old, None)
+        if ev is not None:
+            self.open[new] = ev
+        return ev
+
     def get(self, key: str) -> Event | None:
         return self.open.get(key)
 

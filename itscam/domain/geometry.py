@@ -193,6 +193,52 @@ def check_in_front(H_inv: np.ndarray, world_pts: np.ndarray, *, camera_id: str, 
         )
 
 
+def footprint_centres(
+    H: np.ndarray,
+    H_inv: np.ndarray,
+    anchor_uv: np.ndarray,
+    heading: np.ndarray,
+    size_m: np.ndarray,
+    iterations: int = 2,
+) -> np.ndarray:
+    """Road-plane centres of vehicle footprints from their boxes' bottom-centre pixels.
+
+    A box's bottom-centre is not where the vehicle stands: its bottom edge is the
+    footprint corner nearest the camera, so in oblique views the raw point sits up to
+    a lane width towards the camera. Model each vehicle as a ``length x width``
+    rectangle on the road with the given heading, and solve for the centre whose
+    projected footprint has the observed bottom-centre (middle of its image extent
+    in u, its lowest point in v) by fixed-point iteration in world coordinates.
+
+    Args:
+        H, H_inv: image -> world and world -> image homographies.
+        anchor_uv: ``(n, 2)`` observed bottom-centre pixels.
+        heading: ``(n, 2)`` unit travel directions on the road (rows of zeros: no
+            correction for that vehicle).
+        size_m: ``(n, 2)`` nominal footprint (length, width) in metres.
+
+    Returns:
+        ``(n, 2)`` footprint centres, metres.
+    """
+    raw = apply_h(H, anchor_uv)
+    if len(raw) == 0:
+        return raw
+    t = heading
+    nrm = np.stack([-t[:, 1], t[:, 0]], axis=1)
+    hl = (size_m[:, 0] * 0.5)[:, None]
+    hw = (size_m[:, 1] * 0.5)[:, None]
+    offs = np.stack([t * hl + nrm * hw, t * hl - nrm * hw, -t * hl + nrm * hw,
+                     -t * hl - nrm * hw], axis=1)  # (n, 4, 2)
+    c = raw.copy()
+    for _ in range(iterations):
+        corners = (c[:, None, :] + offs).reshape(-1, 2)
+        uv = apply_h(H_inv, corners).reshape(-1, 4, 2)
+        pred = np.stack([(uv[..., 0].min(1) + uv[..., 0].max(1)) * 0.5, uv[..., 1].max(1)], 1)
+        c += raw - apply_h(H, pred)
+    ok = np.isfinite(c).all(axis=1) & (np.abs(t).sum(1) > 0)
+    return np.where(ok[:, None], c, raw)
+
+
 class Homography:
     """An image <-> world mapping of one camera.
 

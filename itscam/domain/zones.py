@@ -14,6 +14,8 @@ from itscam.domain.registry import Lane, Zone
 
 #: Nominal vehicle length (m) per class id of VEHICLE_CLASSES (car, motorcycle, bus, truck).
 CLASS_LENGTH_M = np.array([4.5, 2.2, 12.0, 10.0])
+#: Nominal vehicle width (m) per class id.
+CLASS_WIDTH_M = np.array([1.8, 0.8, 2.55, 2.5])
 #: Queue: stopped vehicles further apart than this (m) break the queue.
 QUEUE_GAP_M = 12.0
 

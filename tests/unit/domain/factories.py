@@ -41,10 +41,17 @@ def camera_dict(**over: Any) -> dict[str, Any]:
             {"line_id": "sb-1-count", "lane_id": "sb-1", "world": [[-3.5, 14], [0, 14]]},
         ],
         "zones": [
-            {"zone_id": "nb-1-queue", "kind": "queue", "lane_id": "nb-1",
-             "world": [[0, 8], [3.5, 8], [3.5, 30], [0, 30]]},
-            {"zone_id": "road", "kind": "incident",
-             "world": [[-3.5, 6], [3.5, 6], [3.5, 45], [-3.5, 45]]},
+            {
+                "zone_id": "nb-1-queue",
+                "kind": "queue",
+                "lane_id": "nb-1",
+                "world": [[0, 8], [3.5, 8], [3.5, 30], [0, 30]],
+            },
+            {
+                "zone_id": "road",
+                "kind": "incident",
+                "world": [[-3.5, 6], [3.5, 6], [3.5, 45], [-3.5, 45]],
+            },
         ],
         "analysis": {},
     }
@@ -56,18 +63,32 @@ def camera(**over: Any) -> CameraConfig:
     return parse_camera(camera_dict(**over))
 
 
-def box_at(cfg: CameraConfig, xy: tuple[float, float], width_m: float = 1.8) -> np.ndarray:
-    """An ``xyxy`` box whose bottom-centre maps exactly to world ``xy``."""
+def box_at(
+    cfg: CameraConfig, xy: tuple[float, float], length_m: float = 4.5, width_m: float = 1.8
+) -> np.ndarray:
+    """The ``xyxy`` box of a car whose footprint (heading along y) is centred at world ``xy``.
+
+    The box spans the projected footprint (bottom edge at its lowest corner), plus a
+    body height above it, like a detector's box of a real vehicle.
+    """
     x, y = xy
-    uv = cfg.homography.to_image(np.array([[x, y], [x - width_m / 2, y], [x + width_m / 2, y]]))
-    w = abs(uv[2, 0] - uv[1, 0])
-    h = 0.8 * w
-    u, v = uv[0]
-    return np.array([u - w / 2, v - h, u + w / 2, v], np.float32)
+    corners = np.array(
+        [
+            [x - width_m / 2, y - length_m / 2],
+            [x + width_m / 2, y - length_m / 2],
+            [x - width_m / 2, y + length_m / 2],
+            [x + width_m / 2, y + length_m / 2],
+        ]
+    )
+    uv = cfg.homography.to_image(corners)
+    u1, u2 = uv[:, 0].min(), uv[:, 0].max()
+    v1, v2 = uv[:, 1].min(), uv[:, 1].max()
+    return np.array([u1, v1 - 0.5 * (u2 - u1), u2, v2], np.float32)
 
 
-def frame(cfg: CameraConfig, positions: list[tuple[float, float]], conf: float = 0.9,
-          class_id: int = 0) -> Detections:
+def frame(
+    cfg: CameraConfig, positions: list[tuple[float, float]], conf: float = 0.9, class_id: int = 0
+) -> Detections:
     """Detections of vehicles at world ``positions``."""
     if not positions:
         return Detections.empty()
