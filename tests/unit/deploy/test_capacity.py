@@ -146,3 +146,45 @@ def test_the_seed_inference_ceiling_needs_the_gpu_time_slicing(rendered: Any) ->
         "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"
     ]
     assert int(tag) == GPU_SLICES
+
+
+EDGE_SITES = {
+    "primary": "edge-sites/primary-site",
+    "gpu": "edge-sites/gpu-site",
+    "micro": "edge-sites/micro-site",
+}
+
+
+def test_each_edge_site_fits_one_node_of_its_profile(rendered: Any) -> None:
+    from tests.unit.deploy.factories import one, seed
+
+    for profile, overlay in EDGE_SITES.items():
+        docs = rendered(overlay)
+        _, _, instance, _ = seed().edge_nodes[profile]
+        assert (
+            one(docs, "ConfigMap", "itscam-config", "itscam-edge")["data"]["ITSCAM_EDGE_NODE_TYPE"]
+            == instance
+        )
+        vcpu, mem_gib, gpus = {
+            "m5.2xlarge": (8, 32, 0),
+            "g4dn.xlarge": (4, 16, 1),
+            "m5.large": (2, 8, 0),
+        }[instance]
+        cpu = mem = 0.0
+        gpu = 0
+        for d in docs:
+            if d["kind"] in ("Deployment", "StatefulSet"):
+                for c in d["spec"]["template"]["spec"]["containers"]:
+                    r = c["resources"]["requests"]
+                    cpu += d["spec"]["replicas"] * quantity(r["cpu"])
+                    mem += d["spec"]["replicas"] * quantity(r["memory"])
+                    gpu += d["spec"]["replicas"] * int(r.get("nvidia.com/gpu", 0))
+            elif d["kind"] in ("KafkaNodePool", "KafkaMirrorMaker2"):
+                r = d["spec"]["resources"]["requests"]
+                cpu += d["spec"]["replicas"] * quantity(r["cpu"])
+                mem += d["spec"]["replicas"] * quantity(r["memory"])
+        assert cpu <= vcpu * ALLOCATABLE_CPU, f"{profile}: {cpu:.2f} vCPU > one {instance}"
+        assert mem <= mem_gib * GIB * ALLOCATABLE_MEMORY, (
+            f"{profile}: {mem / GIB:.1f} GiB > one {instance}"
+        )
+        assert gpu <= gpus * GPU_SLICES, f"{profile}: {gpu} GPU slices"
