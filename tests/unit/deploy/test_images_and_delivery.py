@@ -283,9 +283,11 @@ def test_ci_builds_every_image_and_never_references_a_registry_host() -> None:
     assert "requirements/broker.txt" not in text
 
 
-def test_ci_test_job_renders_and_validates_the_manifests() -> None:
-    tests = _steps_text(_workflow()["jobs"]["test"])
-    assert "pytest" in tests and "kubectl" in tests
+def test_ci_renders_and_validates_the_manifests_before_building_images() -> None:
+    jobs = _workflow()["jobs"]
+    manifests = _steps_text(jobs["manifests"])
+    assert "kubectl" in manifests and "pytest -q tests/unit/deploy" in manifests
+    assert {"test", "manifests"} <= set(jobs["images"]["needs"])
 
 
 def test_code_the_triton_image_runs_suits_its_python_and_packages() -> None:
