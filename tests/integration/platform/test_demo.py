@@ -14,14 +14,14 @@ pytestmark = pytest.mark.integration
 DAY = datetime(2025, 2, 25, tzinfo=UTC)
 
 
-def test_materialize_for_demo_counts_checks(services, pg) -> None:
+def test_materialize_for_demo_counts_checks(platform_services, pg) -> None:
     start = DAY + timedelta(hours=9)
     with pg.connection() as conn:
         clear_day(conn, DAY, DAY + timedelta(days=1))
         minutes = clean_minutes(["itest6-demo"], ["L1", "L2"], start, 30)
         write(conn, "analytics.lane_counts_1m", LANE_COLS, minutes)
         write(conn, "analytics.crossings", CROSS_COLS, crossings_for(minutes))
-    summary = materialize_for_demo(services, start, start + timedelta(minutes=30))
+    summary = materialize_for_demo(platform_services, start, start + timedelta(minutes=30))
     assert summary["partitions"] == "2025-02-25..2025-02-25"
     assert summary["assets_materialized"] == 6 + 3  # ingest + statistics, then the cost assets
     assert summary["asset_checks_passed"] + summary["asset_checks_failed"] >= 20
