@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from typing import Any
 
 import kubernetes_validate
@@ -261,6 +262,8 @@ def test_no_secret_is_inlined(docs: tuple[dict[str, Any], ...]) -> None:
                 bad.append(f"ConfigMap {cm['metadata']['name']}: {key}")
             if "password=" in str(value).lower():
                 bad.append(f"ConfigMap {cm['metadata']['name']}: {key} carries a password")
+            if re.search(r"://[^/\s:@]+:[^/\s@]+@", str(value)):
+                bad.append(f"ConfigMap {cm['metadata']['name']}: {key} has a URL with a password")
     assert not bad, bad
 
 
