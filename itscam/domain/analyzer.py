@@ -252,6 +252,9 @@ class CameraAnalyzer:
             length = CLASS_LENGTH_M[maj]
             self._behaviour(slots, ids, xy, vel, speed, lane, tangent, ts, dt, frame_seq)
         else:
+            if self.orphans:
+                e = np.zeros(0, np.intp)
+                self._adopt_orphans(e, e, np.zeros((0, 2)), np.zeros(0, bool), ts, frame_seq)
             xy = np.zeros((0, 2))
             lane = np.zeros(0, np.int16)
             tangent = np.zeros((0, 2))

@@ -229,3 +229,44 @@ def test_pickled_analyzer_resumes():
     run(an, scene(), 0, 10)
     b = pickle.loads(pickle.dumps(an))
     assert np.array_equal(b.tracker.ids, an.tracker.ids)
+
+
+def test_vehicle_hidden_while_crossing_is_counted_once_by_fragment_linking():
+    path = cruise(1.75, 5.0, 10.0)
+
+    def hidden(t0: float, t1: float) -> Path:
+        return lambda t: None if t0 <= t < t1 else path(t)
+
+    short = run(CameraAnalyzer(camera()), [hidden(0.7, 1.3)], 0, 5)
+    assert len(short["crossings"]) == 1
+    # Hidden from y = 12 to y = 29 m (1.7 s: longer than the tracker keeps a lost
+    # track, so the vehicle comes back under a new id), i.e. while it crosses y = 14.
+    an = CameraAnalyzer(camera())
+    long = run(an, [hidden(0.7, 2.4)], 0, 5)
+    assert len(long["crossings"]) == 1
+    assert an.tracker.next_serial == 2  # two fragments, one count
+
+
+def test_second_vehicle_stopped_behind_a_stalled_one_is_queued_not_stalled():
+    an = CameraAnalyzer(camera())
+    front = stop_and_go(-1.75, 58.0, -10.0, 20.0, 1e9)
+    behind = stop_and_go(-1.75, 58.0, -10.0, 28.0, 1e9)
+
+    def late(f: Path, t0: float) -> Path:
+        return lambda t: f(t - t0) if t >= t0 else None
+
+    out = run(an, [front, late(behind, 1.0)], 0, 35)
+    stalled = [e for e in final_events(out["events"]).values()
+               if e["event_type"] == "stalled_vehicle"]
+    assert len(stalled) == 1
+    # The front vehicle got the first id.
+    assert stalled[0]["evidence"]["track_ids"] == [int(an.table.track_id[an.table.live_slots()].min())]
+
+
+def test_stalled_vehicle_that_vanishes_ends_at_its_last_sighting():
+    an = CameraAnalyzer(camera())
+    stand = stop_and_go(-1.75, 58.0, -10.0, 30.0, 1e9)
+    out = run(an, [lambda t: stand(t) if t < 30 else None], 0, 45)
+    (ev,) = [e for e in final_events(out["events"]).values()
+             if e["event_type"] == "stalled_vehicle"]
+    assert ev["end_ts"] == pytest.approx(T0 + 29.9, abs=0.15)

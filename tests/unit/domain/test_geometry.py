@@ -77,3 +77,24 @@ def test_homography_is_normalised_and_flattened_row_major():
     h = Homography(np.diag([2.0, 2.0, 2.0]) + np.array([[0, 0, 4.0], [0, 0, 0], [0, 0, 0]]))
     assert h.H[2, 2] == 1.0
     assert h.flat() == [1.0, 0.0, 2.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+
+
+def test_footprint_centre_removes_the_bottom_edge_bias_of_oblique_views():
+    from itscam.domain.geometry import footprint_centres
+
+    # An oblique camera: a car in the far lane has its box bottom at the near corner.
+    h = Homography.from_points(IMG, WLD, camera_id="c")
+    centre = np.array([[-5.25, 20.0]])
+    t = np.array([[0.0, 1.0]])
+    size = np.array([[4.5, 1.8]])
+    hl, hw = 2.25, 0.9
+    corners = np.array([[-5.25 - hw, 20 - hl], [-5.25 + hw, 20 - hl], [-5.25 - hw, 20 + hl],
+                        [-5.25 + hw, 20 + hl]])
+    uv = h.to_image(corners)
+    anchor = np.array([[(uv[:, 0].min() + uv[:, 0].max()) / 2, uv[:, 1].max()]])
+    raw = h.to_world(anchor)
+    fixed = footprint_centres(h.H, h.H_inv, anchor, t, size, iterations=4)
+    assert np.abs(raw - centre).max() > 1.0  # the raw point is metres off
+    assert np.abs(fixed - centre).max() < 0.15
+    untouched = footprint_centres(h.H, h.H_inv, anchor, np.zeros((1, 2)), size)
+    assert np.allclose(untouched, raw)
