@@ -348,3 +348,15 @@ def test_grafana_database_users_and_secrets_exist(rendered: Any) -> None:
         assert find(docs, "ExternalSecret", role["passwordSecret"]["name"], "itscam-data"), role[
             "name"
         ]
+
+
+def test_dagster_may_roll_triton_and_nothing_more(rendered: Any) -> None:
+    docs = rendered("production")
+    values = yaml.safe_load((DAGSTER / "values.yaml").read_text())
+    binding = one(docs, "RoleBinding", "dagster-triton-rollout", "itscam")
+    (subject,) = binding["subjects"]
+    job_ns = values["runLauncher"]["config"]["k8sRunLauncher"]["jobNamespace"]
+    assert (subject["name"], subject["namespace"]) == (values["serviceAccount"]["name"], job_ns)
+    (rule,) = one(docs, "Role", binding["roleRef"]["name"], "itscam")["rules"]
+    assert rule["resourceNames"] == ["triton"] and set(rule["verbs"]) == {"get", "patch"}
+    one(docs, "Deployment", "triton", "itscam")
