@@ -127,8 +127,18 @@ def _shape_spec(batch: int) -> str:
     return f"images:{batch}x3x{INPUT_HW[0]}x{INPUT_HW[1]}"
 
 
-def describe(profile: str) -> dict[str, dict[str, Any]]:
-    """Model name -> Triton model config (protobuf JSON form) for ``profile``."""
+def describe(profile: str, nms: NmsConfig | None = None) -> dict[str, dict[str, Any]]:
+    """Model name -> Triton model config (protobuf JSON form) for ``profile``.
+
+    ``nms`` overrides the postprocess thresholds (tests and experiments); the
+    number of rows ``K`` of the ``detections`` tensor stays ``NMS.max_detections``.
+    """
+    thresholds = nms or NMS
+    if thresholds.max_detections > NMS.max_detections:
+        raise ConfigError(
+            f"max_detections {thresholds.max_detections} exceeds the {NMS.max_detections} rows "
+            "of the detections tensor."
+        )
     if profile not in _PROFILE_BY_NAME:
         raise ConfigError(
             f"Unknown Triton profile {profile!r}; choose one of {', '.join(PROFILES)}."
@@ -204,9 +214,9 @@ def describe(profile: str) -> dict[str, dict[str, Any]]:
         **_schedule(p.postprocess),
         "parameters": _params(
             {
-                "conf_threshold": NMS.conf_threshold,
-                "iou_threshold": NMS.iou_threshold,
-                "max_detections": NMS.max_detections,
+                "conf_threshold": thresholds.conf_threshold,
+                "iou_threshold": thresholds.iou_threshold,
+                "max_detections": thresholds.max_detections,
             }
         ),
     }
@@ -250,10 +260,10 @@ def to_message(config: dict[str, Any]) -> model_config_pb2.ModelConfig:
     return json_format.ParseDict(config, model_config_pb2.ModelConfig())
 
 
-def render_text(profile: str, name: str) -> str:
+def render_text(profile: str, name: str, nms: NmsConfig | None = None) -> str:
     """The ``config.pbtxt`` text of one model."""
     return HEADER.format(profile=profile) + text_format.MessageToString(
-        to_message(describe(profile)[name])
+        to_message(describe(profile, nms)[name])
     )
 
 
@@ -269,7 +279,9 @@ def config_json(name: str, profile: str = "local", **overrides: Any) -> str:
     return json.dumps(config)
 
 
-def render(profile: str, out: Path, model_file: Path | None = None) -> list[Path]:
+def render(
+    profile: str, out: Path, model_file: Path | None = None, nms: NmsConfig | None = None
+) -> list[Path]:
     """Write the repository for ``profile`` into ``out``.
 
     Config files are always (re)written. When ``out`` is not the source
@@ -283,11 +295,12 @@ def render(profile: str, out: Path, model_file: Path | None = None) -> list[Path
     out = Path(out)
     written: list[Path] = []
     same = out.resolve() == SOURCE_REPOSITORY.resolve()
-    for name, config in describe(profile).items():
+    configs = describe(profile, nms)
+    for name, config in configs.items():
         model_dir = out / name
         (model_dir / "1").mkdir(parents=True, exist_ok=True)
         path = model_dir / "config.pbtxt"
-        path.write_text(render_text(profile, name))
+        path.write_text(render_text(profile, name, nms))
         written.append(path)
         if same:
             continue

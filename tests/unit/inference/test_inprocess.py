@@ -7,7 +7,6 @@ from itscam.domain.detections import Detections
 from itscam.errors import ModelError
 from itscam.inference import DetectionError
 from itscam.inference.inprocess import OnnxRuntimeDetector, model_path
-from itscam.inference.repository import NMS
 from itscam.vision import decode_image, letterbox
 from tests.unit.inference.factories import ultralytics_nms
 from tests.unit.inference.reference import assert_same_detections, reference_decode
@@ -24,32 +23,38 @@ def _raw(det: OnnxRuntimeDetector, data: bytes):
 @pytest.mark.parametrize(("width", "height"), SIZES)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_in_process_detections_equal_an_independent_reference_decode(
-    ort_detector, width, height, seed
+    ort_detector, distinct_scores, width, height, seed
 ):
     data = make_jpeg(width, height, seed)
     (ours,) = ort_detector.detect_sync([data])
     assert isinstance(ours, Detections)
     raw, _ = _raw(ort_detector, data)
+    cfg = ort_detector.nms
     ref = reference_decode(
-        raw, (height, width), NMS.conf_threshold, NMS.iou_threshold, NMS.max_detections
+        raw, (height, width), cfg.conf_threshold, cfg.iou_threshold, cfg.max_detections
     )
+    assert len(ours) > 0
     assert_same_detections((ours.xyxy, ours.confidence, ours.class_id), ref)
 
 
-def test_postprocess_matches_ultralytics_non_max_suppression(ort_detector, tmp_path):
+def test_postprocess_matches_ultralytics_non_max_suppression(
+    ort_detector, distinct_scores, tmp_path
+):
     frames = [make_jpeg(640, 360, seed) for seed in range(3)]
     raws = [_raw(ort_detector, f) for f in frames]
     np.save(tmp_path / "raw.npy", np.stack([r for r, _ in raws]))
+    cfg = ort_detector.nms
     ultra = ultralytics_nms(
-        tmp_path / "raw.npy", NMS.conf_threshold, NMS.iou_threshold, NMS.max_detections
+        tmp_path / "raw.npy", cfg.conf_threshold, cfg.iou_threshold, cfg.max_detections
     )
     if ultra is None:
         pytest.skip(".venv-train (Ultralytics) is not installed")
     from itscam.vision import decode_predictions, nms_class_aware
 
     for (raw, _), theirs in zip(raws, ultra, strict=True):
-        xyxy, score, cls = decode_predictions(raw, NMS.conf_threshold)
-        keep = nms_class_aware(xyxy, score, cls, NMS.iou_threshold)[: NMS.max_detections]
+        xyxy, score, cls = decode_predictions(raw, cfg.conf_threshold)
+        keep = nms_class_aware(xyxy, score, cls, cfg.iou_threshold)[: cfg.max_detections]
+        assert len(keep) > 0
         theirs = np.asarray(theirs, np.float32).reshape(-1, 6)
         assert_same_detections(
             (xyxy[keep], score[keep], cls[keep]),
@@ -70,8 +75,8 @@ def test_truncated_jpeg_in_a_batch_of_8_fails_alone(ort_detector):
     np.testing.assert_allclose(ok[0].xyxy, alone.xyxy, atol=1e-3)
 
 
-def test_batches_larger_than_max_batch_give_the_same_results(model_file):
-    det = OnnxRuntimeDetector(model_file, max_batch=3)
+def test_batches_larger_than_max_batch_give_the_same_results(model_file, nms):
+    det = OnnxRuntimeDetector(model_file, nms, max_batch=3)
     frames = [encode(make_frame(640, 360, seed)) for seed in range(7)]
     together = det.detect_sync(frames)
     for frame, batched in zip(frames, together, strict=True):
