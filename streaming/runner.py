@@ -11,6 +11,7 @@ worker group's committed offsets have caught up with every topic it reads
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -22,7 +23,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from itscam.clients.kafka import TOPICS, end_offsets, ensure_topics, group_lag
+from itscam.clients.kafka import (
+    TOPICS,
+    end_offsets,
+    ensure_topics,
+    evict_group_members,
+    group_lag,
+)
 from itscam.errors import ServiceError
 from itscam.settings import REPO_ROOT, Settings
 from streaming.app import APP_ID
@@ -44,6 +51,16 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def _run_sync(coro: Any) -> Any:
+    """Run a coroutine to completion from sync code, even when called inside an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        return ex.submit(asyncio.run, coro).result()
+
+
 class WorkerPool:
     """``n`` Faust worker subprocesses; logs under ``state_dir/logs/stream-worker-<i>.log``."""
 
@@ -56,7 +73,15 @@ class WorkerPool:
         self.procs: list[subprocess.Popen] = []
         self.logs: list[Path] = []
 
+    def _evict_dead_members(self) -> None:
+        # Called only when no worker of this pool is alive: members left in the
+        # group are dead ones that the development broker would never expire.
+        n = _run_sync(evict_group_members(self.settings, APP_ID))
+        if n:
+            log.info("removed %d stale member(s) from consumer group %s", n, APP_ID)
+
     def start(self) -> WorkerPool:
+        self._evict_dead_members()
         log_dir = Path(self.settings.state_dir) / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         for i in range(self.n):
@@ -66,7 +91,7 @@ class WorkerPool:
             path = log_dir / f"stream-worker-{i}.log"
             fh = path.open("ab")
             proc = subprocess.Popen(
-                [sys.executable, "-m", "streaming", "worker", "-l", "warn", "--without-web"],
+                [sys.executable, "-m", "streaming", "worker", "-l", "info", "--without-web"],
                 cwd=str(REPO_ROOT), env=env, stdout=fh, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -91,12 +116,15 @@ class WorkerPool:
         proc.wait()
 
     def restart(self, index: int = 0) -> None:
+        """Kill worker ``index`` hard and start a fresh one in its place."""
         self.kill(index)
+        if all(p.poll() is not None for p in self.procs):
+            self._evict_dead_members()
         env = {**os.environ, **settings_env(self.settings), **self.extra_env,
                "ITSCAM_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
         fh = self.logs[index].open("ab")
         self.procs[index] = subprocess.Popen(
-            [sys.executable, "-m", "streaming", "worker", "-l", "warn", "--without-web"],
+            [sys.executable, "-m", "streaming", "worker", "-l", "info", "--without-web"],
             cwd=str(REPO_ROOT), env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
         )
         fh.close()

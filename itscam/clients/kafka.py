@@ -137,3 +137,31 @@ async def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) ->
         done = meta.offset if meta is not None and meta.offset >= 0 else 0
         lag[tp.topic] += max(0, end - done)
     return lag
+
+
+async def evict_group_members(settings: Settings, group_id: str) -> int:
+    """Remove every member from a consumer group (LeaveGroup on their behalf).
+
+    For a group whose workers are known to be gone (crashed, killed): the
+    development broker never expires a member that died without leaving, and
+    a group whose dead member is the leader never completes a rebalance.
+    A live member that is evicted simply rejoins. Returns how many were removed.
+    """
+    from aiokafka.protocol.group import LeaveGroupRequest
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_servers)
+    try:
+        await admin.start()
+    except (KafkaConnectionError, KafkaError, OSError) as exc:
+        raise _unreachable(settings, exc) from None
+    try:
+        desc = await admin.describe_consumer_groups([group_id])
+        members = [m[0] for resp in desc for g in resp.groups for m in g[5]]
+        if not members:
+            return 0
+        node = await admin.find_coordinator(group_id)
+        for member_id in members:
+            await admin._send_request_to_node(node, LeaveGroupRequest(group_id, member_id))
+        return len(members)
+    finally:
+        await admin.close()
