@@ -50,6 +50,23 @@ _KIND = {
 }
 
 
+#: tritonclient's own channel defaults, plus a short reconnect backoff: gRPC's
+#: default backoff grows towards 120 s over a long outage, during which a
+#: restarted Triton would stay unused (after a 20 s outage the client was back
+#: 0.7 s after the server with these settings, 1.4 s with gRPC's defaults).
+CHANNEL_ARGS = [
+    ("grpc.max_send_message_length", 2**31 - 1),
+    ("grpc.max_receive_message_length", 2**31 - 1),
+    ("grpc.keepalive_time_ms", 2**31 - 1),
+    ("grpc.keepalive_timeout_ms", 20000),
+    ("grpc.keepalive_permit_without_calls", False),
+    ("grpc.http2.max_pings_without_data", 2),
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.min_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
+
+
 @dataclass
 class TransferStats:
     """Bytes on the wire (serialized gRPC messages) and requests, for the benchmark."""
@@ -111,7 +128,7 @@ class TritonDetector:
     def _get_client(self) -> grpc_aio.InferenceServerClient:
         # Created lazily: a grpc.aio channel belongs to the running event loop.
         if self._client is None:
-            self._client = grpc_aio.InferenceServerClient(self.url)
+            self._client = grpc_aio.InferenceServerClient(self.url, channel_args=CHANNEL_ARGS)
             self._semaphore = asyncio.Semaphore(self._max_in_flight)
         return self._client
 

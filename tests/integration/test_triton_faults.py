@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,25 @@ async def test_triton_killed_mid_run_falls_back_without_losing_a_frame(tmp_path,
     # Frames served before and after the crash agree (same model, same maths).
     for before, after in zip(served[: len(frames)], served[-len(frames) :], strict=True):
         assert len(before) == len(after)
+
+
+async def test_triton_backend_recovers_when_the_server_comes_back(tmp_path, model_file):
+    server = TritonServer(tmp_path, model_file).start()
+    det = TritonDetector(server.grpc_url, timeout_s=2, retries=1, backoff_s=0.05)
+    frame = [make_jpeg(640, 360, 1)]
+    try:
+        assert isinstance((await det.detect(frame))[0], Detections)
+        server.kill()
+        down = (await det.detect(frame))[0]
+        assert getattr(down, "transient", False), down  # retried, then reported as transient
+        server.start()
+        deadline = time.monotonic() + 5.0
+        while not isinstance((await det.detect(frame))[0], Detections):
+            assert time.monotonic() < deadline, "client did not reconnect within 5 s"
+            await asyncio.sleep(0.1)
+    finally:
+        await det.close()
+        server.stop()
 
 
 async def test_auto_backend_serves_frames_when_triton_has_no_detector_loaded(tmp_path, model_file):
