@@ -4,7 +4,11 @@
 # Base pinned by tag: Triton 24.10 = server 2.51.0, the same server version the
 # local profile runs (nvidia-pytriton 0.7.0). Pin the digest in your registry
 # mirror; digests cannot be resolved from the machine this file was written on.
-FROM nvcr.io/nvidia/tritonserver:24.10-py3
+# The repository names no registry host: mirror NVIDIA's NGC image
+# tritonserver:24.10-py3 into your registry and pass it, e.g.
+#   --build-arg TRITON_BASE=<your-registry>/nvidia/tritonserver:24.10-py3
+ARG TRITON_BASE=nvidia/tritonserver:24.10-py3
+FROM ${TRITON_BASE}
 
 # Pre/post-processing models run on the python backend with the image's
 # python3; their maths is the project's itscam.vision module (one copy).
