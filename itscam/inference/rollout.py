@@ -10,11 +10,13 @@ description with a ``specific`` version policy.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tritonclient.grpc import aio as grpc_aio
 from tritonclient.utils import InferenceServerException
 
 from itscam.errors import ModelError
-from itscam.inference.repository import DETECTOR, config_json
+from itscam.inference.repository import DETECTOR, MODEL_FILE, config_json
 
 
 async def ready_versions(
@@ -61,3 +63,68 @@ async def serve_version(
             "check the Triton log."
         )
     return versions
+
+
+def validate_model(onnx: Path) -> None:
+    """Check an ONNX file honours the detector contract before it is served.
+
+    Runs it once on a zero batch: input ``images`` ``[N, 3, 256, 416]`` float32,
+    output ``[N, 4 + 4, 2184]`` float32 with finite values.
+
+    Raises:
+        ModelError: what is wrong and what to do.
+    """
+    import numpy as np
+
+    from itscam.inference.inprocess import OnnxRuntimeDetector
+    from itscam.inference.repository import NUM_ANCHORS, NUM_CLASSES
+    from itscam.vision import INPUT_HW
+
+    det = OnnxRuntimeDetector(onnx)
+    inputs = det.session.get_inputs()
+    if [i.name for i in inputs] != ["images"]:
+        raise ModelError(
+            f"{onnx} takes inputs {[i.name for i in inputs]}, expected one named 'images'. "
+            "Export with Ultralytics (`format=onnx`) or rename the input."
+        )
+    out = det.run_raw(np.zeros((2, 3, *INPUT_HW), np.float32))
+    expected = (2, 4 + NUM_CLASSES, NUM_ANCHORS)
+    if out.shape != expected or out.dtype != np.float32 or not np.isfinite(out).all():
+        raise ModelError(
+            f"{onnx} returns {out.dtype} {out.shape} for a batch of 2, expected float32 "
+            f"{expected} (4 box rows + {NUM_CLASSES} vehicle classes, {INPUT_HW[0]}x{INPUT_HW[1]} "
+            "input, dynamic batch). Re-export with imgsz=(256, 416), dynamic=True, nc=4."
+        )
+
+
+def stage_version(repository: Path, onnx: Path, *, model: str = DETECTOR) -> int:
+    """Validate ``onnx`` and copy it into the next version directory of ``model``.
+
+    The new directory gets the python model (``model.py``) of the newest existing
+    version, so it serves exactly like it. Nothing is loaded: call
+    :func:`serve_version` to switch, and again with the old number to roll back.
+
+    Returns:
+        The new version number.
+    """
+    import shutil
+
+    validate_model(onnx)
+    base = Path(repository) / model
+    versions = sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
+    if not versions:
+        raise ModelError(
+            f"{base} has no version directory to copy from; render the repository first "
+            "(`itscam triton render --profile local --out DIR`)."
+        )
+    new = versions[-1] + 1
+    target = base / str(new)
+    staging = base / f".staging-{new}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    for extra in (base / str(versions[-1])).glob("*.py"):
+        shutil.copy2(extra, staging / extra.name)
+    shutil.copy2(onnx, staging / MODEL_FILE)
+    # Appear complete or not at all: Triton must never see a half-copied version.
+    staging.rename(target)
+    return new

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from itscam.errors import ModelError
 from itscam.inference.fallback import FallbackDetector
 from itscam.inference.inprocess import OnnxRuntimeDetector
 from itscam.inference.repository import DETECTOR
-from itscam.inference.rollout import ready_versions, serve_version
+from itscam.inference.rollout import ready_versions, serve_version, stage_version
 from itscam.inference.triton import TritonDetector
 from itscam.services.triton import shm_prefix
 from tests.unit.inference.factories import TritonServer, any_model
@@ -118,7 +117,7 @@ async def test_load_second_version_and_roll_back_under_load_without_failures(tmp
         workers = [asyncio.create_task(load()) for _ in range(3)]
         await asyncio.sleep(1.0)
         # A new version appears in the repository (as `itscam model install` would put it).
-        shutil.copytree(server.repository / DETECTOR / "1", server.repository / DETECTOR / "2")
+        assert stage_version(server.repository, model_file) == 2
         assert await serve_version(admin, 2) == [2]
         assert await det.refresh_model_version() == "triton:yolo11n/2"
         await asyncio.sleep(1.5)
