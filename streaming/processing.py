@@ -495,6 +495,16 @@ class Runtime:
         return await t.send(key=key, value=value, headers=headers)
 
     def _make_detector(self) -> Any:
+        import os
+
+        pre = os.environ.get("ITSCAM_PRECOMPUTED_DETECTIONS")
+        if pre:
+            from pathlib import Path
+
+            from streaming.precomputed import PrecomputedDetector
+
+            log.warning("inference replaced by precomputed detections from %s", pre)
+            return PrecomputedDetector(Path(pre))
         from itscam.inference import make_detector
 
         return make_detector(self.settings)

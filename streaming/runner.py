@@ -65,8 +65,10 @@ class WorkerPool:
     """``n`` Faust worker subprocesses; logs under ``state_dir/logs/stream-worker-<i>.log``."""
 
     def __init__(self, settings: Settings, n: int = 1, *, extra_env: dict[str, str] | None = None,
-                 metrics_port: int = 0) -> None:
+                 metrics_port: int = 0, module: str = "streaming", group_id: str = APP_ID) -> None:
         self.settings = settings
+        self.module = module
+        self.group_id = group_id
         self.n = n
         self.extra_env = extra_env or {}
         self.metrics_port = metrics_port
@@ -76,9 +78,9 @@ class WorkerPool:
     def _evict_dead_members(self) -> None:
         # Called only when no worker of this pool is alive: members left in the
         # group are dead ones that the development broker would never expire.
-        n = _run_sync(evict_group_members(self.settings, APP_ID))
+        n = _run_sync(evict_group_members(self.settings, self.group_id))
         if n:
-            log.info("removed %d stale member(s) from consumer group %s", n, APP_ID)
+            log.info("removed %d stale member(s) from consumer group %s", n, self.group_id)
 
     def start(self) -> WorkerPool:
         self._evict_dead_members()
@@ -88,10 +90,10 @@ class WorkerPool:
             env = {**os.environ, **settings_env(self.settings), **self.extra_env,
                    "ITSCAM_METRICS_PORT": str(self.metrics_port + i if self.metrics_port else 0),
                    "PYTHONUNBUFFERED": "1"}
-            path = log_dir / f"stream-worker-{i}.log"
+            path = log_dir / f"{self.module.replace('.', '-')}-worker-{i}.log"
             fh = path.open("ab")
             proc = subprocess.Popen(
-                [sys.executable, "-m", "streaming", "worker", "-l", "info", "--without-web"],
+                [sys.executable, "-m", self.module, "worker", "-l", "info", "--without-web"],
                 cwd=str(REPO_ROOT), env=env, stdout=fh, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -124,7 +126,7 @@ class WorkerPool:
                "ITSCAM_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
         fh = self.logs[index].open("ab")
         self.procs[index] = subprocess.Popen(
-            [sys.executable, "-m", "streaming", "worker", "-l", "info", "--without-web"],
+            [sys.executable, "-m", self.module, "worker", "-l", "info", "--without-web"],
             cwd=str(REPO_ROOT), env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
         )
         fh.close()

@@ -165,3 +165,35 @@ async def evict_group_members(settings: Settings, group_id: str) -> int:
         return len(members)
     finally:
         await admin.close()
+
+
+async def group_state(settings: Settings, group_id: str) -> tuple[str, int]:
+    """``(state, member count)`` of a consumer group, e.g. ``("Stable", 2)``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_servers)
+    await admin.start()
+    try:
+        desc = await admin.describe_consumer_groups([group_id])
+        g = desc[0].groups[0]
+        return str(g[2]), len(g[5])
+    finally:
+        await admin.close()
+
+
+async def skip_to_end(settings: Settings, group_id: str, topics: Iterable[str]) -> int:
+    """Commit the log-end offsets of ``topics`` for an idle ``group_id``; returns records skipped.
+
+    Only for benchmarks and tests that must start from an empty backlog; a
+    group with live members rejects the commit.
+    """
+    ends = await end_offsets(settings, topics)
+    lag = await group_lag(settings, group_id, topics)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_servers, group_id=group_id,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(ends))
+        if ends:
+            await consumer.commit({tp: off for tp, off in ends.items()})
+    finally:
+        await consumer.stop()
+    return sum(lag.values())

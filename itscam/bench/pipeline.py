@@ -1,0 +1,374 @@
+"""``itscam bench pipeline``: stream throughput and latency, against baselines measured in the same run.
+
+Prints ONE JSON line:
+
+- ``raw_detector_fps``: the in-process detector (ONNX Runtime, batches of 8)
+  on the benchmark's JPEG frames: decode + letterbox + model + NMS, nothing else.
+- ``pipeline_fps``: frames/s end to end -- producer -> broker -> Faust detect
+  agent -> configured detector (Triton when up) -> detections -> tracking and
+  analysis -> PostgreSQL sinks -- measured from the worker group's first
+  offset commit to the moment every topic it reads is drained.
+  ``pipeline_vs_raw = pipeline_fps / raw_detector_fps``.
+- ``null_fps``: the same worker with inference replaced by precomputed
+  detections (about 40 vehicles per frame), i.e. the cost of everything
+  around the model; ``naive_fps``: a naive one-record-at-a-time JSON Faust
+  agent (:mod:`streaming.naive`) doing the same work over the same frames;
+  ``null_vs_naive = null_fps / naive_fps``.
+- ``analysis_*``/``mota``/``idf1``/``peer_*``: from
+  :func:`itscam.domain.bench_analysis.run_analysis_bench` (ours vs Roboflow
+  ``trackers`` ByteTrack + supervision ``LineZone``).
+- ``latency_p50_ms``/``latency_p99_ms``: frames produced at half of
+  ``pipeline_fps`` with capture time = send time; latency of each crossing
+  record = its broker timestamp - its crossing time (which precedes the
+  triggering frame's capture by at most one frame interval), i.e. frame to
+  event. ``detect_latency_*`` are capture -> detections record.
+
+Every worker is a real subprocess on the real broker and database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import logging
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from itscam.errors import ItscamError
+from itscam.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Bytes after a JPEG's end-of-image marker are ignored by decoders: a trailer
+# makes every produced frame unique (for lookups) without re-encoding it.
+_TRAILER = b"ITSCAMSEQ"
+
+
+def unique_jpeg(base: bytes, n: int) -> bytes:
+    return base + _TRAILER + str(n).encode()
+
+
+def render_frames(name: str, n: int, fps: float = 10.0) -> tuple[Any, list[bytes]]:
+    """``n`` JPEG frames of a shipped scenario's camera, and its camera config."""
+    from streaming.evaluate import ScenarioSource, load_scenario
+    from streaming.ingest import encode_jpeg
+
+    sc = load_scenario(name, now=time.time(), duration_s=n / fps + 1)
+    src = ScenarioSource(sc, fps=fps, duration_s=n / fps + 1)
+    jpegs = []
+    for fr in src.frames():
+        jpegs.append(encode_jpeg(fr["image"]))
+        if len(jpegs) >= n:
+            break
+    return src.config, jpegs
+
+
+def raw_detector_fps(settings: Settings, jpegs: list[bytes], batch: int = 8, repeats: int = 2) -> float:
+    """Images/s of the in-process detector over ``jpegs`` (after one warm-up batch)."""
+    from itscam.inference.inprocess import OnnxRuntimeDetector, model_path
+
+    det = OnnxRuntimeDetector(model_path(settings.model_repository, settings.triton_model_version),
+                              max_batch=batch)
+    det.detect_sync(jpegs[:batch])
+    t0 = time.perf_counter()
+    n = 0
+    for _ in range(repeats):
+        for i in range(0, len(jpegs), batch):
+            det.detect_sync(jpegs[i:i + batch])
+            n += len(jpegs[i:i + batch])
+    return n / (time.perf_counter() - t0)
+
+
+async def _wait_stable(settings: Settings, group: str, members: int, timeout_s: float = 120.0) -> None:
+    from itscam.clients.kafka import group_state
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        try:
+            state, n = await group_state(settings, group)
+            if state == "Stable" and n >= members:
+                return
+        except Exception:  # group not created yet
+            pass
+        await asyncio.sleep(0.5)
+    raise ItscamError(f"consumer group {group} did not become stable in {timeout_s:.0f} s")
+
+
+async def _produce_frames(settings: Settings, camera_id: str, jpegs: list[bytes], n: int, *,
+                          run_id: str, rate: float | None = None, start_ts: float | None = None,
+                          fps: float = 10.0, first_seq: int = 0) -> float:
+    """Produce ``n`` frames cycling ``jpegs``; capture time = send time when paced (``rate``)."""
+    from itscam.clients.kafka import start_producer
+    from streaming.contracts import Frame, frame_headers
+
+    producer = await start_producer(settings, linger_ms=5)
+    topic = settings.topic("frames")
+    t0 = time.time()
+    base_ts = start_ts if start_ts is not None else t0 - n / fps - 60.0
+    futs = []
+    try:
+        for i in range(n):
+            if rate:
+                wait = t0 + i / rate - time.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                ts = time.time()
+            else:
+                ts = base_ts + i / fps
+            seq = first_seq + i
+            img = unique_jpeg(jpegs[i % len(jpegs)], seq)
+            f = Frame(camera_id=camera_id, capture_ts_us=round(ts * 1e6), seq=seq, width=640,
+                      height=360, image=img, event_id=f"{run_id}/{seq}", run_id=run_id)
+            futs.append(await producer.send(topic, value=img, key=camera_id.encode(),
+                                            headers=frame_headers(f)))
+        await asyncio.gather(*futs)
+    finally:
+        await producer.stop()
+    return time.time() - t0
+
+
+async def _measure(settings: Settings, group: str, first: str, topics: list[str], n: int,
+                   timeout_s: float = 900.0, poll_s: float = 0.2) -> dict[str, float]:
+    """Frames/s of ``group`` over ``n`` new records on ``first``, until ``topics`` are drained.
+
+    Timed from the first offset commit seen on ``first`` to the first poll with
+    every topic drained; commits happen every second, so both ends carry the
+    same quantisation and ``n`` should span many seconds.
+    """
+    from itscam.clients.kafka import group_lag
+
+    t0 = time.monotonic()
+    t_first, lag_first = None, None
+    while True:
+        lag = await group_lag(settings, group, topics)
+        now = time.monotonic()
+        if t_first is None and lag[first] < n:
+            t_first, lag_first = now, lag[first]
+        if t_first is not None and sum(lag.values()) == 0:
+            done = n - (lag_first or 0)
+            secs = max(now - t_first, 1e-3)
+            return {"fps": done / secs, "frames": n, "seconds": round(now - t0, 2)}
+        if now - t0 > timeout_s:
+            raise ItscamError(f"{group} did not drain {topics} within {timeout_s:.0f} s (lag {lag})")
+        await asyncio.sleep(poll_s)
+
+
+async def _read_latencies(settings: Settings, offsets: dict[Any, int], run_id: str) -> dict[str, list[float]]:
+    """Latencies (ms) of detections and crossings records of ``run_id`` after ``offsets``."""
+    from aiokafka import AIOKafkaConsumer
+
+    from itscam.clients.kafka import end_offsets
+
+    topics = sorted({tp.topic for tp in offsets})
+    ends = await end_offsets(settings, topics)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_servers, enable_auto_commit=False)
+    await consumer.start()
+    out: dict[str, list[float]] = {"detections": [], "crossings": []}
+    try:
+        consumer.assign(list(ends))
+        for tp in ends:
+            consumer.seek(tp, offsets.get(tp, 0))
+        remaining = {tp for tp, e in ends.items() if e > offsets.get(tp, 0)}
+        while remaining:
+            batch = await consumer.getmany(timeout_ms=1000)
+            if not batch:
+                break
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    rec = json.loads(m.value)
+                    if rec.get("run_id") != run_id:
+                        continue
+                    if tp.topic == settings.topic("detections"):
+                        out["detections"].append(m.timestamp - rec["capture_ts_us"] / 1000)
+                    else:
+                        out["crossings"].append(m.timestamp - rec["crossing_ts_us"] / 1000)
+                if msgs and msgs[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return out
+
+
+def _pct(xs: list[float], q: float) -> float | None:
+    return round(float(np.percentile(xs, q)), 1) if xs else None
+
+
+async def pipeline_phase(settings: Settings, camera: Any, jpegs: list[bytes], n: int,
+                         latency_s: float) -> dict[str, Any]:
+    """End-to-end throughput with the real detector, then latency at half that rate."""
+    from itscam.clients.kafka import end_offsets, skip_to_end
+    from streaming.app import APP_ID
+    from streaming.cameras import register_cameras
+    from streaming.runner import CONSUMED, WorkerPool
+
+    topics = [settings.topic(t) for t in CONSUMED]
+    register_cameras(settings, [camera])
+    await skip_to_end(settings, APP_ID, topics)
+    pool = WorkerPool(settings, 1).start()
+    try:
+        await _wait_stable(settings, APP_ID, 1)
+        # Warm up (model load, first Triton call, JIT paths) outside the measurement.
+        await _produce_frames(settings, camera.camera_id, jpegs, 16, run_id=f"bench-warm-{uuid.uuid4().hex[:6]}")
+        await _measure(settings, APP_ID, topics[0], topics, 16)
+        run_id = f"bench-e2e-{uuid.uuid4().hex[:8]}"
+        await _produce_frames(settings, camera.camera_id, jpegs, n, run_id=run_id, first_seq=100)
+        e2e = await _measure(settings, APP_ID, topics[0], topics, n)
+        rate = e2e["fps"] / 2
+        lat_run = f"bench-lat-{uuid.uuid4().hex[:8]}"
+        before = await end_offsets(settings, [settings.topic("detections"), settings.topic("crossings")])
+        n_lat = max(10, int(rate * latency_s))
+        await _produce_frames(settings, camera.camera_id, jpegs, n_lat, run_id=lat_run, rate=rate,
+                              first_seq=100 + n)
+        await _measure(settings, APP_ID, topics[0], topics, n_lat)
+        lat = await _read_latencies(settings, before, lat_run)
+    finally:
+        pool.stop()
+    return {
+        "pipeline_fps": round(e2e["fps"], 2), "pipeline_frames": n,
+        "latency_rate_fps": round(rate, 2), "latency_frames": n_lat,
+        "latency_p50_ms": _pct(lat["crossings"], 50), "latency_p99_ms": _pct(lat["crossings"], 99),
+        "latency_events": len(lat["crossings"]),
+        "detect_latency_p50_ms": _pct(lat["detections"], 50),
+        "detect_latency_p99_ms": _pct(lat["detections"], 99),
+    }
+
+
+def _null_frames(settings: Settings, n: int, base_jpeg: bytes) -> tuple[Any, list[tuple[bytes, Any, float]], Path]:
+    """A ~40-vehicle synthetic stream as (jpeg, detections, ts) frames and its lookup file."""
+    from itscam.domain.bench_analysis import synthetic_stream
+    from streaming.precomputed import save
+
+    stream = synthetic_stream(seconds=n / 10.0 + 0.1, fps=10.0)
+    frames = [(unique_jpeg(base_jpeg, i), stream.detections[i], float(stream.ts[i]))
+              for i in range(min(n, len(stream.detections)))]
+    path = Path(settings.state_dir) / "bench" / "precomputed.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save(path, [(j, d) for j, d, _ in frames])
+    return stream.camera, frames, path
+
+
+async def _produce_null(settings: Settings, camera_id: str, frames: list[tuple[bytes, Any, float]],
+                        run_id: str, *, naive: bool) -> None:
+    from itscam.clients.kafka import start_producer
+    from streaming.contracts import Frame, frame_headers
+
+    producer = await start_producer(settings, linger_ms=5)
+    shift = time.time() - 120.0 - frames[-1][2]  # capture times end two minutes ago
+    futs = []
+    try:
+        for seq, (jpeg, _, ts) in enumerate(frames):
+            cts = ts + shift
+            if naive:
+                value = json.dumps({
+                    "camera_id": camera_id, "capture_ts": cts, "seq": seq, "width": 640,
+                    "height": 360, "image_b64": base64.b64encode(jpeg).decode(), "run_id": run_id,
+                }).encode()
+                futs.append(await producer.send(settings.topic("bench_naive"), value=value,
+                                                key=camera_id.encode()))
+            else:
+                f = Frame(camera_id=camera_id, capture_ts_us=round(cts * 1e6), seq=seq, width=640,
+                          height=360, image=jpeg, event_id=f"{run_id}/{seq}", run_id=run_id)
+                futs.append(await producer.send(settings.topic("frames"), value=jpeg,
+                                                key=camera_id.encode(), headers=frame_headers(f)))
+        await asyncio.gather(*futs)
+    finally:
+        await producer.stop()
+
+
+async def null_phase(settings: Settings, n: int, base_jpeg: bytes) -> dict[str, Any]:
+    """Our worker with precomputed detections vs the naive agent, same frames, same run."""
+    from itscam.clients.kafka import ensure_topics, skip_to_end
+    from streaming.app import APP_ID
+    from streaming.cameras import register_cameras
+    from streaming.naive import NAIVE_APP_ID
+    from streaming.runner import CONSUMED, WorkerPool
+
+    camera, frames, path = _null_frames(settings, n, base_jpeg)
+    register_cameras(settings, [camera])
+    env = {"ITSCAM_PRECOMPUTED_DETECTIONS": str(path)}
+    topics = [settings.topic(t) for t in CONSUMED]
+    await skip_to_end(settings, APP_ID, topics)
+    await _produce_null(settings, camera.camera_id, frames, f"bench-null-{uuid.uuid4().hex[:8]}", naive=False)
+    pool = WorkerPool(settings, 1, extra_env=env).start()
+    try:
+        ours = await _measure(settings, APP_ID, topics[0], topics, len(frames))
+    finally:
+        pool.stop()
+
+    await ensure_topics(settings, ("bench_naive", "bench_naive_crossings"))
+    naive_topics = [settings.topic("bench_naive")]
+    await skip_to_end(settings, NAIVE_APP_ID, naive_topics)
+    await _produce_null(settings, camera.camera_id, frames, f"bench-naive-{uuid.uuid4().hex[:8]}", naive=True)
+    naive_pool = WorkerPool(settings, 1, extra_env=env, module="streaming.naive",
+                            group_id=NAIVE_APP_ID).start()
+    try:
+        naive = await _measure(settings, NAIVE_APP_ID, naive_topics[0], naive_topics, len(frames))
+    finally:
+        naive_pool.stop()
+    objects = float(np.mean([len(d) for _, d, _ in frames]))
+    return {
+        "null_fps": round(ours["fps"], 1), "naive_fps": round(naive["fps"], 1),
+        "null_vs_naive": round(ours["fps"] / naive["fps"], 2) if naive["fps"] else None,
+        "null_frames": len(frames), "null_objects_per_frame": round(objects, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="itscam bench pipeline", description=__doc__.split("\n\n")[0])
+    p.add_argument("--frames", type=int, default=300, help="frames for the end-to-end phase")
+    p.add_argument("--null-frames", type=int, default=3000, help="frames for null vs naive")
+    p.add_argument("--latency-s", type=float, default=20.0, help="seconds of paced traffic")
+    p.add_argument("--scenario", default="highway", help="scenario whose camera renders the frames")
+    p.add_argument("--skip", action="append", default=[], choices=["raw", "pipeline", "null", "analysis"],
+                   help="leave a phase out (repeatable)")
+    p.add_argument("--keep-services", action="store_true")
+    p.add_argument("--verbose", action="store_true")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    from itscam.settings import get_settings
+    from streaming.evaluate import _services_up
+
+    settings = get_settings()
+    started: list[str] = []
+    out: dict[str, Any] = {"bench": "pipeline"}
+    try:
+        started = _services_up(settings)
+        camera, jpegs = render_frames(args.scenario, 60)
+        out["frame_bytes_mean"] = int(np.mean([len(j) for j in jpegs]))
+        if "raw" not in args.skip:
+            out["raw_detector_fps"] = round(raw_detector_fps(settings, jpegs), 2)
+        if "pipeline" not in args.skip:
+            out["inference_backend"] = settings.inference_backend
+            out.update(asyncio.run(pipeline_phase(settings, camera, jpegs, args.frames, args.latency_s)))
+            if out.get("raw_detector_fps"):
+                out["pipeline_vs_raw"] = round(out["pipeline_fps"] / out["raw_detector_fps"], 3)
+        if "null" not in args.skip:
+            out.update(asyncio.run(null_phase(settings, args.null_frames, jpegs[0])))
+        if "analysis" not in args.skip:
+            from itscam.domain.bench_analysis import run_analysis_bench
+
+            a = run_analysis_bench()
+            out.update({k: a.get(k) for k in ("analysis_ms_per_frame", "peer_ms_per_frame",
+                                               "analysis_vs_peer", "mota", "idf1", "peer_mota",
+                                               "peer_idf1")})
+    except ItscamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        if started and not args.keep_services:
+            from itscam.services.manager import ServiceManager
+
+            ServiceManager(settings).down(started)
+    print(json.dumps(out, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
