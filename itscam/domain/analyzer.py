@@ -84,6 +84,11 @@ ABRUPT_HOLD_S = 10.0
 #: long (s), or after ORPHAN_MAX_S in any case.
 ORPHAN_CLEAR_S = 3.0
 ORPHAN_MAX_S = 900.0
+#: Routine stops (signals, stop lines, bus stops): a stop of at least STOP_SPOT_MIN_S by
+#: another vehicle within STOP_SPOT_M during the last STOP_MEMORY_S.
+STOP_SPOT_MIN_S = 10.0
+STOP_SPOT_M = 8.0
+STOP_MEMORY_S = 600.0
 #: Seconds between `latest` dashboard snapshots in the output.
 LATEST_EVERY_S = 1.0
 
@@ -190,6 +195,8 @@ class CameraAnalyzer:
         # Stalled events whose track was lost:
         # [key, x, y, last_ts, stopped_since, spot in plain view since (or None)].
         self.orphans: list[list[Any]] = []
+        # Recent routine stops: [ts the vehicle left, x, y].
+        self.stop_spots: list[list[float]] = []
         self._last_latest = -math.inf
         self._last: dict[str, np.ndarray] = {}
         self._boxes = np.zeros((0, 4), np.float32)
@@ -431,6 +438,12 @@ class CameraAnalyzer:
                                   (drift > STALL_RADIUS_M) | moving)
             if left.any():
                 gone = slots[left]
+                # Remember where vehicles stood for a while and then drove on: stop lines,
+                # stop signs and bus stops, where a long stop is routine, not a breakdown.
+                routine = left & ~was & (ts - since >= STOP_SPOT_MIN_S)
+                for i in np.flatnonzero(routine):
+                    self.stop_spots.append([ts, float(tb.anchor[slots[i], 0]),
+                                            float(tb.anchor[slots[i], 1])])
                 for s in gone[tb.stalled[gone]]:
                     tb.stalled[s] = False
                     self.book.end(f"stalled:{int(tb.track_id[s])}", ts, (frame_seq, ts))
@@ -462,8 +475,10 @@ class CameraAnalyzer:
             blocked = ((ahead > 0.5) & (ahead <= QUEUE_AHEAD_M) & (side < QUEUE_SIDE_M)
                        & slow[None]).any(axis=1)
             tb.queued[slots[k[blocked]]] = True
-        cand = (~np.isnan(since) & ~tb.stalled[slots] & ~tb.queued[slots]
+        cand = (~np.isnan(since) & ~tb.stalled[slots] & ~tb.queued[slots] & (lane >= 0)
                 & (ts - np.nan_to_num(since, nan=ts) >= p.stall_s))
+        if cand.any():
+            cand &= ~self._routine_stop(slots, xy, lane, tangent, since, ts, cand)
         if cand.any():
             in_queue = np.zeros(len(slots), bool)
             for z in self.queue_zones:
@@ -509,6 +524,34 @@ class CameraAnalyzer:
                     out.append(area)
             elif lane[0] == li:
                 out.append(area)
+        return out
+
+    def _routine_stop(self, slots: np.ndarray, xy: np.ndarray, lane: np.ndarray,
+                      tangent: np.ndarray, since: np.ndarray, ts: float,
+                      cand: np.ndarray) -> np.ndarray:
+        """``(n,)`` bool: candidates whose stop looks routine (a signal or a stop line).
+
+        Routine: another vehicle stood within STOP_SPOT_M of the same place for at least
+        STOP_SPOT_MIN_S and left during the last STOP_MEMORY_S; or vehicles in another
+        lane with the same direction are standing abreast (a red light stops all lanes;
+        a breakdown blocks one while the others flow). Marks those tracks queued.
+        """
+        tb = self.table
+        self.stop_spots = [sp for sp in self.stop_spots if ts - sp[0] <= STOP_MEMORY_S]
+        out = np.zeros(len(slots), bool)
+        spots = np.array([sp[1:] for sp in self.stop_spots]).reshape(-1, 2)
+        stopped_now = ~np.isnan(since)
+        for i in np.flatnonzero(cand):
+            if len(spots) and (np.hypot(*(spots - xy[i]).T) <= STOP_SPOT_M).any():
+                out[i] = True
+                continue
+            rel = xy - xy[i]
+            along = np.abs(rel @ tangent[i])
+            abreast = (stopped_now & (lane >= 0) & (lane != lane[i]) & (along <= STOP_SPOT_M)
+                       & ((tangent @ tangent[i]) > 0.9))
+            if abreast.any():
+                out[i] = True
+        tb.queued[slots[out]] = True
         return out
 
     def _adopt_orphans(self, slots: np.ndarray, ids: np.ndarray, xy: np.ndarray,
@@ -676,6 +719,7 @@ class CameraAnalyzer:
             "abrupt": self.abrupt,
             "incident_seen": self.incident_seen,
             "orphans": self.orphans,
+            "stop_spots": self.stop_spots,
         }
 
     @classmethod
@@ -700,4 +744,5 @@ class CameraAnalyzer:
         a.abrupt = state["abrupt"]
         a.incident_seen = state["incident_seen"]
         a.orphans = state.get("orphans", [])
+        a.stop_spots = state.get("stop_spots", [])
         return a
