@@ -387,6 +387,10 @@ class ServiceManager:
                     os.killpg(pid, signal.SIGKILL)
                 time.sleep(0.2)
             _reap(pid)
+            if name == "triton":
+                from itscam.services.triton import remove_stale_shm
+
+                remove_stale_shm(self.settings)  # a server killed hard leaves its regions behind
             self._pid_path(name).unlink(missing_ok=True)
             stopped.append(name)
         return stopped
