@@ -71,7 +71,7 @@ def _context() -> Any:
             ctx = gx.get_context(mode="ephemeral")
             # Cosmetic only (progress bars on stderr); the config shape differs across GE releases.
             with contextlib.suppress(Exception):
-                ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
+                ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}  # type: ignore[assignment]
             _CONTEXT = ctx
         return _CONTEXT
 
