@@ -112,3 +112,26 @@ def test_heavy_share_rejects_more_heavy_than_total() -> None:
     assert hcm.heavy_share(0, 0) == 0.0
     with pytest.raises(DataError):
         hcm.heavy_share(5, 4)
+
+
+def test_sql_los_case_uses_the_hcm_thresholds() -> None:
+    from itscam.stats.sql import los_case
+
+    text = los_case("d")
+    for letter, upper in hcm.LOS_THRESHOLDS_PC_MI_LN:
+        assert f"WHEN d <= {upper!r} THEN '{letter}'" in text
+    assert text.endswith("ELSE 'F' END")
+
+
+def test_sql_windows_must_be_aware_and_non_empty() -> None:
+    from datetime import UTC, datetime
+
+    from itscam.stats import sql
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    query, params = sql.stats_15min(start, start.replace(day=2), e_t=2.5)
+    assert params["e_t"] == 2.5 and "percentile_cont(0.85)" in query
+    with pytest.raises(ValueError, match="timezone-aware"):
+        sql.stats_hourly(datetime(2026, 1, 1), datetime(2026, 1, 2))
+    with pytest.raises(ValueError, match="empty window"):
+        sql.stats_daily(start, start)
