@@ -345,7 +345,7 @@ def generate_month(
             f"{P.REGION_PREFIX}-DataTransfer-Regional-Bytes",
             "InterZone-In",
             "inter-az",
-            9_000.0 * weekday_load * rng.uniform(0.9, 1.1),
+            7_000.0 * weekday_load * rng.uniform(0.9, 1.1),
             P.INTER_AZ_GB * 2,
             P.INTER_AZ_GB * 2,
             "OnDemand",

@@ -26,11 +26,11 @@ def test_month_report_against_the_budget(pg, tmp_path) -> None:
     assert result.success
     assert (tmp_path / "cur-2025-04.csv").exists() and (tmp_path / "usage-2025-04.csv").exists()
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert (
-        checks["cur_costs_nonnegative"]
-        and checks["cur_usage_nonnegative"]
-        and checks["cur_category_known"]
-    )
+    assert checks == {
+        "cur_costs_nonnegative": True,
+        "cur_usage_nonnegative": True,
+        "cost_within_budget": True,
+    }
     cur_total = pd.read_csv(tmp_path / "cur-2025-04.csv")["lineItem/UnblendedCost"].sum()
     rows = dict(
         pg.fetch_all(
@@ -77,12 +77,20 @@ def test_month_report_against_the_budget(pg, tmp_path) -> None:
     )
 
 
-def test_negative_cost_lines_fail_the_blocking_check_and_stop_the_report(pg, tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("column", "value", "check", "blocking"),
+    [
+        ("lineItem/UnblendedCost", -12.5, "cur_costs_nonnegative", True),
+        ("lineItem/UsageAmount", -3.0, "cur_usage_nonnegative", True),
+        ("lineItem/UnblendedCost", 90_000.0, "cost_within_budget", False),
+    ],
+)
+def test_billing_defects_fail_their_check(pg, tmp_path, column, value, check, blocking) -> None:
     from itscam.cost.generator import generate_month
 
     month = generate_month("2025-05", tmp_path)
     cur = pd.read_csv(month.cur_path)
-    cur.loc[3, "lineItem/UnblendedCost"] = -12.5
+    cur.loc[3, column] = value
     cur.to_csv(month.cur_path, index=False)
     with pg.connection() as conn:
         conn.execute("DELETE FROM cost.report_summary WHERE billing_period = '2025-05-01'")
@@ -90,7 +98,12 @@ def test_negative_cost_lines_fail_the_blocking_check_and_stop_the_report(pg, tmp
     failed = {
         e.check_name: e.metadata for e in result.get_asset_check_evaluations() if not e.passed
     }
-    assert failed["cur_costs_nonnegative"]["failing_count"].value == 1
+    assert set(failed) == {check}
+    assert failed[check]["failing_count"].value >= 1
+    assert failed[check]["examples"].value
     done = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
-    assert "cost_report" not in done
-    assert not pg.fetch_all("SELECT 1 FROM cost.report_summary WHERE billing_period = '2025-05-01'")
+    assert ("cost_report" in done) is not blocking
+    assert (
+        bool(pg.fetch_all("SELECT 1 FROM cost.report_summary WHERE billing_period = '2025-05-01'"))
+        is not blocking
+    )

@@ -23,7 +23,6 @@ from its_platform.partitions import MONTHLY, window
 from its_platform.resources import BillingSourceResource, PostgresResource
 
 from itscam.clients.postgres import copy_rows
-from itscam.cost.fleet import BUDGET_USD
 from itscam.cost.generator import generate_month, read_export
 from itscam.cost.model import build_report, categorize
 from itscam.errors import DataError
@@ -60,11 +59,6 @@ CUR_CHECKS = (
         "cur_usage_nonnegative",
         Expectation("ExpectColumnValuesToBeBetween", column="usage_amount", min_value=0.0),
         "No negative usage amounts.",
-    ),
-    (
-        "cur_category_known",
-        Expectation("ExpectColumnValuesToBeInSet", column="category", value_set=list(BUDGET_USD)),
-        "Every line maps to a budget category.",
     ),
 )
 
