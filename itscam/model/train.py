@@ -46,6 +46,8 @@ def worker_command(args: argparse.Namespace) -> list[str]:
         cmd += ["--deadline", str(_deadline(args.until))]
     if args.fresh:
         cmd.append("--fresh")
+    if args.init:
+        cmd += ["--init", str(Path(args.init).resolve())]
     return cmd
 
 
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="last N epochs without mosaic augmentation")
     ap.add_argument("--until", default="", metavar="HH:MM",
                     help="fit the epoch count (at most the target) to end by this UTC time")
+    ap.add_argument("--init", default="",
+                    help="weights to start a new run from (fine-tune), e.g. a finished run's best.pt")
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--background", action="store_true", help="detach; log to runs/detect/NAME.log")
     args = ap.parse_args(argv)

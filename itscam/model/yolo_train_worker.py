@@ -90,6 +90,8 @@ def main() -> int:
                     help="train the last N epochs without mosaic (also on resume)")
     ap.add_argument("--deadline", type=float, default=0.0,
                     help="epoch seconds by which training should end (adapts the epoch count)")
+    ap.add_argument("--init", default="",
+                    help="start a new run from these weights (fine-tune) instead of yolo11n.yaml")
     ap.add_argument("--fresh", action="store_true", help="ignore last.pt and start over")
     args = ap.parse_args()
     _prepare_offline(Path(args.config_dir))
@@ -108,7 +110,7 @@ def main() -> int:
         model = YOLO(str(last))
         resume = True
     else:
-        model = YOLO("yolo11n.yaml")
+        model = YOLO(args.init or "yolo11n.yaml")
         resume = False
     cb = _threads_callback(args.threads)
     model.add_callback("on_train_start", cb)
