@@ -106,3 +106,63 @@ def test_a_candidate_over_the_latency_budget_is_never_published(
     done = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
     assert "triton_model_version" not in done
     assert repo.versions(triton_server.repository / "yolo11n") == [1]
+
+
+def test_a_file_that_breaks_the_detector_contract_stops_at_the_first_gate(pg, tmp_path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "broken.onnx").write_bytes(b"not an onnx graph")
+    models = ModelRepositoryResource(
+        repository=str(tmp_path / "repo"), inbox=str(inbox), archive=str(tmp_path / "archive")
+    )
+    result = materialize(
+        MODEL_ASSETS,
+        resources={"models": models, "triton": TritonResource(), "postgres": pg},
+        raise_on_error=False,
+    )
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not evaluations["candidate_io_contract"].passed
+    assert "gate_accuracy_not_worse" not in evaluations
+    done = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+    assert done == {"model_candidate"}
+
+
+def test_a_candidate_worse_than_the_serving_version_is_rejected(pg, tmp_path) -> None:
+    if not MODEL.exists():
+        pytest.skip("no trained detector at triton_models/yolo11n/1/model.onnx")
+    repository = tmp_path / "repo"
+    (repository / "yolo11n" / "1").mkdir(parents=True)
+    shutil.copy2(MODEL, repository / "yolo11n" / "1" / "model.onnx")
+    candidate = _drop(tmp_path)
+    with pg.connection() as conn:
+        # The registry says the serving version scored better than any real model could.
+        conn.execute("DELETE FROM ops.model_versions WHERE model_name = 'itest6_yolo'")
+        conn.execute(
+            "INSERT INTO ops.model_versions (model_name, version, state, source_path, sha256, map50) "
+            "VALUES ('itest6_yolo', 1, 'serving', 'seed', 'x', 0.9999)"
+        )
+    (repository / "itest6_yolo").symlink_to(repository / "yolo11n", target_is_directory=True)
+    models = ModelRepositoryResource(
+        repository=str(repository),
+        model_name="itest6_yolo",
+        inbox=str(tmp_path / "inbox"),
+        archive=str(tmp_path / "archive"),
+        latency_budget_ms=5000,
+    )
+    result = materialize(
+        MODEL_ASSETS,
+        resources={"models": models, "triton": TritonResource(), "postgres": pg},
+        raise_on_error=False,
+        run_config={"ops": {"model_candidate": {"config": {"path": str(candidate)}}}},
+    )
+    failed = {
+        e.check_name: e.metadata for e in result.get_asset_check_evaluations() if not e.passed
+    }
+    assert set(failed) == {"gate_accuracy_not_worse"}
+    assert "vs serving 0.9999" in failed["gate_accuracy_not_worse"]["detail"].value
+    done = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+    assert "triton_model_version" not in done
+    assert pg.fetch_all(
+        "SELECT state FROM ops.model_versions WHERE model_name = 'itest6_yolo' AND version IS NULL "
+        "ORDER BY id DESC LIMIT 1"
+    ) == [("rejected",)]
