@@ -346,7 +346,7 @@ class CameraAnalyzer:
         seen = np.zeros(tb.cap, bool)
         seen[slots] = True
         cand = np.flatnonzero(tb.alive & ~seen & (tb.last_ts < ts) & (ts - tb.last_ts <= LINK_S)
-                              & (np.hypot(tb.vel[:, 0], tb.vel[:, 1]) > 0.5))
+                              & (tb.line_side != 0).any(axis=1))
         if not len(cand):
             return
         gap = ts - tb.last_ts[cand]
@@ -354,11 +354,14 @@ class CameraAnalyzer:
         new = np.flatnonzero(is_new)
         rel = xy[new][:, None, :] - pred[None]  # (new, cand, 2)
         t = tangent[new][:, None, :]
-        along = np.abs((rel * t).sum(-1))
+        along = (rel * t).sum(-1)
         side = np.abs(rel[..., 0] * t[..., 1] - rel[..., 1] * t[..., 0])
         speed = np.hypot(tb.vel[cand, 0], tb.vel[cand, 1])
-        ok = (along <= np.maximum(LINK_ALONG_M, 0.5 * speed * gap)[None]) & (side <= LINK_SIDE_M)
-        cost = np.where(ok, along + side, np.inf)
+        # Allowed miss along the lane: speed error, plus a queued vehicle pulling away
+        # (about 3 m/s^2) while hidden; never far backwards.
+        reach = np.maximum(LINK_ALONG_M, 0.5 * speed * gap + 1.5 * gap**2)[None]
+        ok = (along <= reach) & (along >= -LINK_ALONG_M) & (side <= LINK_SIDE_M)
+        cost = np.where(ok, np.abs(along) + side, np.inf)
         while np.isfinite(cost).any():
             i, j = np.unravel_index(np.argmin(cost), cost.shape)
             s_new, s_old = slots[new[i]], cand[j]

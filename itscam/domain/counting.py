@@ -95,6 +95,14 @@ class LineCounter:
             return []
         out = []
         zc_all = tb.line_zc[slots]
+        # Adjacent per-lane lines share ends (and the end slack overlaps): a vehicle on
+        # the boundary crosses two of them at once. Keep the line it crossed most
+        # centrally.
+        multi = np.flatnonzero(crossed.sum(axis=1) > 1)
+        for i in multi:
+            js = np.flatnonzero(crossed[i])
+            off = np.abs(along[i, js] / self.seg_len[js] - 0.5)
+            crossed[i, js[js != js[np.argmin(off)]]] = False
         for i, j in zip(*np.nonzero(crossed), strict=True):
             fwd = side_now[i, j] > 0
             if (fwd and not self.allow_fwd[j]) or (not fwd and not self.allow_rev[j]):

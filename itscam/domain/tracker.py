@@ -55,6 +55,8 @@ class TrackerConfig:
     match_iou: float = 0.2
     low_match_iou: float = 0.4
     tentative_match_iou: float = 0.3
+    #: Buffer (fraction of box size per side) of the tentative-track IoU.
+    tentative_buffer: float = 0.5
     min_hits: int = 2
     max_lost_s: float = 1.5
     #: Steady-state gain floors of the alpha-beta filter (position, velocity).
@@ -89,6 +91,14 @@ def _assign(iou: np.ndarray, thresh: float) -> tuple[np.ndarray, np.ndarray]:
     r, c = linear_sum_assignment(cost)
     ok = iou[r, c] >= thresh
     return r[ok], c[ok]
+
+
+def _buffer(xyxy: np.ndarray, scale: float) -> np.ndarray:
+    """Boxes ``(N, 4)`` grown on every side by ``scale`` times their width/height."""
+    if scale <= 0 or not len(xyxy):
+        return xyxy
+    wh = np.concatenate([xyxy[:, 2:] - xyxy[:, :2]] * 2, axis=1) * scale
+    return xyxy + wh * np.array([-1, -1, 1, 1])
 
 
 def _xyxy_to_state(xyxy: np.ndarray) -> np.ndarray:
@@ -186,8 +196,13 @@ class ByteTracker:
         if len(recent) and len(low):
             r, c = _assign(iou_matrix(pred[recent], xyxy[low]), cfg.low_match_iou)
             det_for[recent[r]] = low[c]
-        # Stage 3: tentative tracks vs remaining high detections.
-        r, c = _assign(iou_matrix(pred[tent_tr], xyxy[high_left]), cfg.tentative_match_iou)
+        # Stage 3: tentative tracks vs remaining high detections. A tentative track has
+        # no velocity yet, so a small fast vehicle (a motorcycle moving most of its own
+        # length per frame) barely overlaps its last box: compare buffered boxes
+        # (C-BIoU, Yang et al. 2023), each side widened by `tentative_buffer` x size.
+        b = cfg.tentative_buffer
+        r, c = _assign(iou_matrix(_buffer(pred[tent_tr], b), _buffer(xyxy[high_left], b)),
+                       cfg.tentative_match_iou)
         det_for[tent_tr[r]] = high_left[c]
         new_dets = np.delete(high_left, c)
         new_dets = new_dets[conf[new_dets] >= cfg.new_track_conf]

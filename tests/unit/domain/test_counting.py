@@ -67,3 +67,20 @@ def test_crossing_outside_the_segment_is_not_counted():
 def test_crossing_time_is_interpolated_at_the_line():
     out = drive([10, 12, 16, 18], dt=1.0)  # y = 14 reached half-way between t=1 and t=2
     assert out and abs(out[0].ts - 1.5) < 1e-9
+
+
+def test_vehicle_on_the_boundary_of_two_lanes_counts_once():
+    cam = camera(lanes=[
+        {"lane_id": "a", "centerline": [[1.75, 4], [1.75, 60]], "width_m": 3.5},
+        {"lane_id": "b", "centerline": [[5.25, 4], [5.25, 60]], "width_m": 3.5},
+    ], lines=[
+        {"line_id": "a", "lane_id": "a", "world": [[0, 14], [3.5, 14]]},
+        {"line_id": "b", "lane_id": "b", "world": [[3.5, 14], [7, 14]]},
+    ], zones=[])
+    table = TrackTable()
+    counter = LineCounter(cam.lines, table)
+    out = []
+    for i, y in enumerate(np.arange(8.0, 22.0, 0.8)):
+        slots, _ = table.slots_for(np.array([1]), i * 0.1)
+        out += counter.update(slots, np.array([[3.6, y]]), i * 0.1)
+    assert [cam.lines[c.line_index].line_id for c in out] == ["b"]
