@@ -110,3 +110,9 @@ def test_fresh_tracker_ids_do_not_collide_with_earlier_ones():
     b = ByteTracker(CFG)
     idb = run(b, [[box(100, 100)]] * 3, t0=1_005.0)[-1][0]
     assert ida != idb
+
+
+def test_small_fast_object_is_confirmed_despite_low_frame_to_frame_iou():
+    # A 20 px motorcycle moving 16 px per frame: IoU of consecutive boxes is ~0.11.
+    ids = run(ByteTracker(CFG), [[box(100 + 16 * i, 200, w=20, h=16)] for i in range(10)])
+    assert ids[1][0] >= 0 and len({int(x[0]) for x in ids[1:]}) == 1
