@@ -152,14 +152,12 @@ def test_influx_retention_policies_and_downsampling(influx) -> None:
         assert result.success
     meta = result.get_asset_materialization_events()[0].materialization.metadata
     assert meta["changed"].value == []  # the second run found everything in place
-    series = influx.query(f'SHOW RETENTION POLICIES ON "{influx.db()}"')[0]["series"][0]
+    series = influx.query(f'SHOW RETENTION POLICIES ON "{influx.db()}"')[0]
     policies = {v[0]: dict(zip(series["columns"], v, strict=False)) for v in series["values"]}
     assert policies["realtime"]["duration"] == "1h0m0s" and policies["realtime"]["default"]
     assert policies["hourly"]["duration"] == "720h0m0s"
     assert policies["daily"]["duration"] == "8760h0m0s"
-    cqs = next(
-        s for s in influx.query("SHOW CONTINUOUS QUERIES")[0]["series"] if s["name"] == influx.db()
-    )
+    cqs = next(s for s in influx.query("SHOW CONTINUOUS QUERIES") if s["name"] == influx.db())
     text = " ".join(v[1] for v in cqs["values"])
     assert (
         "INTO itscam_platform_test.hourly.:MEASUREMENT FROM itscam_platform_test.realtime./.*/"

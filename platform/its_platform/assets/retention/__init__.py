@@ -102,7 +102,7 @@ def influx_retention_policies(
     db = influx.db()
     influx.query(f'CREATE DATABASE "{db}"')
     existing = {}
-    for series in influx.query(f'SHOW RETENTION POLICIES ON "{db}"')[0].get("series", []):
+    for series in influx.query(f'SHOW RETENTION POLICIES ON "{db}"'):
         cols = series["columns"]
         for values in series.get("values", []):
             row = dict(zip(cols, values, strict=False))
@@ -119,7 +119,7 @@ def influx_retention_policies(
             influx.query(retention_policy_statement(db, tier, exists=row is not None))
             changed.append(tier.name)
     cqs = set()
-    for series in influx.query("SHOW CONTINUOUS QUERIES")[0].get("series", []):
+    for series in influx.query("SHOW CONTINUOUS QUERIES"):
         if series.get("name") == db:
             cqs |= {v[0] for v in series.get("values", [])}
     for tier in INFLUX_TIERS:
