@@ -31,7 +31,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from itscam.errors import ItscamError
@@ -179,44 +179,18 @@ def summarise(per_scenario: dict[str, dict[str, Any]]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- running
 
 
-class ScenarioSource:
-    """One simulated camera as a camera source (``camera_id``, ``config``, ``frames()``).
+def scenario_source(name: str, *, now: float, duration_s: float | None, fps: float | None) -> Any:
+    """The first camera of a shipped scenario as a source, its clock ending just before ``now``.
 
-    Collects the scenario's ground truth while it renders (``self.truth`` is
-    complete once ``frames()`` is exhausted). Steps in an outage yield no frame.
+    Returns an :class:`itscam.ingest.sources.SimulatorSource`: ``camera_id``,
+    ``config``, ``frames()`` and ``truth`` (complete once the frames are exhausted).
     """
-
-    def __init__(self, scenario: Any, *, fps: float, duration_s: float) -> None:
-        from itscam.domain.registry import parse_camera
-        from itscam.sim.scenario import ScenarioTruth
-
-        self.scenario = scenario
-        self.duration_s = duration_s
-        self.every = max(1, round(scenario.fps / fps))
-        self.analysis_fps = scenario.fps / self.every
-        raw = scenario.camera_config()
-        raw["fps"] = self.analysis_fps
-        self.config = parse_camera(raw)
-        self.camera_id = self.config.camera_id
-        self.truth = ScenarioTruth(interval_s=scenario.interval_s, start_ts=scenario.start_ts)
-
-    def frames(self) -> Iterator[dict[str, Any]]:
-        for step in self.scenario.run(duration_s=self.duration_s, truth=self.truth, every=self.every):
-            fr = step.frames.get(self.camera_id)
-            if fr is None:
-                continue
-            yield {"image": fr.image, "capture_ts": step.ts, "seq": step.index}
-
-
-def load_scenario(name: str, *, now: float, duration_s: float | None) -> Any:
-    """Load a shipped scenario with its clock moved to end just before ``now``."""
+    from itscam.ingest.sources import SimulatorSource
     from itscam.sim.scenario import Scenario
 
     sc = Scenario.load(name)
     dur = sc.duration_s if duration_s is None else duration_s
-    spec = dict(sc.spec)
-    spec["start_ts"] = math.floor(now - dur - 120.0)
-    return Scenario(spec)
+    return SimulatorSource(sc, fps=fps, duration_s=dur, start_ts=math.floor(now - dur - 120.0))
 
 
 def _fetch(settings: Any, run_id: str) -> tuple[list[dict], list[dict]]:
@@ -239,7 +213,7 @@ def _fetch(settings: Any, run_id: str) -> tuple[list[dict], list[dict]]:
     return crossings, events
 
 
-def score_source(src: ScenarioSource, crossings: list[dict], events: list[dict]) -> dict[str, Any]:
+def score_source(src: Any, crossings: list[dict], events: list[dict]) -> dict[str, Any]:
     cam = src.camera_id
     truth_x = [t for t in src.truth.crossings if t["camera_id"] == cam and t.get("camera_online", True)]
     mine = [c for c in crossings if c["camera_id"] == cam]
@@ -265,11 +239,7 @@ def evaluate(settings: Any, names: Sequence[str], *, duration_s: float | None, f
     from streaming.runner import run_pipeline
 
     now = time.time()
-    sources = []
-    for name in names:
-        sc = load_scenario(name, now=now, duration_s=duration_s)
-        sources.append(ScenarioSource(sc, fps=fps or sc.fps,
-                                      duration_s=sc.duration_s if duration_s is None else duration_s))
+    sources = [scenario_source(name, now=now, duration_s=duration_s, fps=fps) for name in names]
     run_id = f"eval-{uuid.uuid4().hex[:10]}"
     run = run_pipeline(settings, sources, None, run_id, workers=workers)
     crossings, events = _fetch(settings, run_id)

@@ -11,7 +11,7 @@ Sources are blocking iterators (OpenCV, the simulator); each is read in a
 worker thread so one slow camera never stalls the others. Producing awaits
 the broker's buffer, so a slow broker slows ingest instead of filling memory.
 
-Run: ``python -m streaming.ingest --video clip.mp4 --camera-id cam-1``
+Run: ``python -m streaming.ingest --source clip.mp4 --camera-id cam-1``
 (see ``--help``), or call :func:`run_ingest` from Python.
 """
 
@@ -208,25 +208,23 @@ async def run_ingest(
 
 
 def _build_sources(args: argparse.Namespace) -> list[Any]:
-    from itscam.ingest import sources
+    from itscam.ingest.sources import open_source, scenario_sources
 
     out: list[Any] = []
-    for i, path in enumerate(args.video or []):
-        cam = args.camera_id[i] if args.camera_id and i < len(args.camera_id) else f"video-{i}"
-        out.append(sources.VideoFileSource(path, camera_id=cam, loop=args.loop))
-    for i, url in enumerate(args.rtsp or []):
-        out.append(sources.RtspSource(url, camera_id=f"rtsp-{i}"))
-    if args.scenario:
-        out += list(sources.scenario_sources(args.scenario))
+    for i, uri in enumerate(args.source or []):
+        cam = args.camera_id[i] if args.camera_id and i < len(args.camera_id) else f"camera-{i + 1}"
+        out.append(open_source(uri, cam, fps=args.fps, loop=args.loop))
+    for name in args.scenario or []:
+        out += list(scenario_sources(name, fps=args.fps, start_ts=time.time() - 60.0))
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m streaming.ingest", description=__doc__.split("\n\n")[0])
-    p.add_argument("--video", action="append", help="video file (repeatable)")
-    p.add_argument("--camera-id", action="append", help="camera id of each --video, in order")
-    p.add_argument("--rtsp", action="append", help="RTSP URL (repeatable)")
-    p.add_argument("--scenario", help="simulator scenario name (all its cameras)")
+    p.add_argument("--source", action="append",
+                   help="video file, rtsp:// or http(s):// URL, or sim://SCENARIO (repeatable)")
+    p.add_argument("--camera-id", action="append", help="camera id of each --source, in order")
+    p.add_argument("--scenario", action="append", help="simulator scenario: all its cameras (repeatable)")
     p.add_argument("--loop", action="store_true", help="loop video files")
     p.add_argument("--fps", type=float, default=None, help="analysis fps (default: settings)")
     p.add_argument("--duration", type=float, default=None, help="seconds (default: until sources end)")
@@ -238,7 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cams = _build_sources(args)
         if not cams:
-            p.error("give at least one --video, --rtsp or --scenario")
+            p.error("give at least one --source or --scenario")
+        configs = [c.config for c in cams if getattr(c, "config", None) is not None]
+        if configs:  # simulated cameras bring their own geometry; the workers read it from here
+            from streaming.cameras import register_cameras
+
+            register_cameras(settings, configs)
         stats = asyncio.run(run_ingest(settings, cams, run_id=args.run_id or uuid.uuid4().hex[:12],
                                        duration_s=args.duration, fps=args.fps, realtime=args.realtime))
     except ItscamError as exc:

@@ -49,6 +49,8 @@ class PrecomputedDetector:
         self.table = {bytes(k): (rows[s:e]) for k, s, e in zip(data["keys"], starts, ends, strict=True)}
 
     def lookup(self, image: bytes) -> Detections | DataError:
+        if not image.startswith(b"\xff\xd8\xff"):
+            return DataError("not a JPEG (no start-of-image marker)")
         r = self.table.get(digest(image))
         if r is None:
             return DataError("frame not in the precomputed detections")

@@ -1,0 +1,157 @@
+"""The stream processors on the real broker and PostgreSQL (and Triton for the detector path)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections import Counter
+
+import pytest
+
+from itscam.settings import Settings
+from streaming import contracts as c
+from streaming.cameras import register_cameras
+from streaming.runner import WorkerPool, run_counts, wait_drained
+from tests.integration.streaming.conftest import (
+    assert_same_crossings,
+    count,
+    expected_crossings,
+    pipeline_crossings,
+    produce,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _frames(stream, camera_id: str, run_id: str) -> list[tuple[bytes, bytes, list]]:
+    out = []
+    for i, (jpeg, ts) in enumerate(zip(stream.jpegs, stream.ts, strict=True)):
+        f = c.Frame(camera_id, round(ts * 1e6), i, 640, 360, jpeg, event_id=f"{run_id}/{i}",
+                    run_id=run_id)
+        out.append((camera_id.encode(), jpeg, c.frame_headers(f)))
+    return out
+
+
+def _malformed(camera_id: str, n: int) -> tuple[list[tuple[bytes | None, bytes, list]], Counter]:
+    """``n`` broken records of every kind the contract names, and the reasons expected."""
+    now = time.time()
+    good = c.Frame(camera_id, round((now - 60) * 1e6), 0, 640, 360, b"\xff\xd8\xff garbage")
+    h = c.frame_headers(good)
+    jpeg = b"\xff\xd8\xff"  # a JPEG start marker, then nothing a decoder accepts
+
+    def at(ts: float, cam: str = camera_id) -> list:
+        return c.frame_headers(c.Frame(cam, round(ts * 1e6), 1, 640, 360, jpeg))
+
+    kinds = [
+        ("undecodable_image", lambda i: (camera_id.encode(), jpeg + bytes([i % 251]) * 64, h)),
+        ("schema_violation", lambda i: (camera_id.encode(), b'{"not": "a frame"}', [])),
+        ("schema_violation", lambda i: (camera_id.encode(), jpeg, [x for x in h if x[0] != "ce_seq"])),
+        ("unknown_camera", lambda i: (b"no-such-cam", jpeg, at(now, "no-such-cam"))),
+        ("timestamp_out_of_range", lambda i: (camera_id.encode(), jpeg, at(now + 3 * 86400))),
+    ]
+    oversize = ("oversize", lambda i: (camera_id.encode(), jpeg + b"\0" * 1_010_000, h))
+    recs, reasons = [], Counter()
+    for i in range(n):
+        # Oversize records are 1 MB each: one in 200 is enough to prove the path.
+        reason, make = oversize if i % 200 == 0 else kinds[i % len(kinds)]
+        recs.append(make(i))
+        reasons[reason] += 1
+    return recs, reasons
+
+
+async def _dead_letters_since(settings: Settings, offsets: dict) -> list[dict]:
+    from aiokafka import AIOKafkaConsumer
+
+    from itscam.clients.kafka import end_offsets
+
+    ends = await end_offsets(settings, [settings.topic("dead_letter")])
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_servers, enable_auto_commit=False)
+    await consumer.start()
+    out = []
+    try:
+        consumer.assign(list(ends))
+        for tp in ends:
+            consumer.seek(tp, offsets.get(tp, 0))
+        want = sum(e - offsets.get(tp, 0) for tp, e in ends.items())
+        while len(out) < want:
+            batch = await consumer.getmany(timeout_ms=2000)
+            if not batch:
+                break
+            for msgs in batch.values():
+                out += [dict(m.headers) | {"value_len": len(m.value or b"")} for m in msgs]
+    finally:
+        await consumer.stop()
+    return out
+
+
+def test_1000_malformed_messages_are_dead_lettered_and_counts_are_unaffected(services, null_stream):
+    from itscam.clients.kafka import end_offsets
+
+    settings = services
+    cam = f"dl-{uuid.uuid4().hex[:6]}"
+    camera = null_stream.camera_as(cam)
+    register_cameras(settings, [camera])
+    run_id = f"it-dl-{uuid.uuid4().hex[:6]}"
+    good = _frames(null_stream, cam, run_id)
+    bad, reasons = _malformed(cam, 1000)
+    mixed, step = [], max(1, len(bad) // len(good) + 1)
+    for i, g in enumerate(good):
+        mixed += [*bad[i * step:(i + 1) * step], g]
+    mixed += bad[len(good) * step:]
+    assert len(mixed) == len(good) + 1000
+    dl_before = asyncio.run(end_offsets(settings, [settings.topic("dead_letter")]))
+    produce(settings, mixed)
+    with WorkerPool(settings, 1, extra_env={"ITSCAM_PRECOMPUTED_DETECTIONS": str(null_stream.path)}) as pool:
+        asyncio.run(wait_drained(settings, pool, timeout_s=600))
+    dead = asyncio.run(_dead_letters_since(settings, dl_before))
+    assert Counter(d["dlq_reason"].decode() for d in dead) == reasons
+    assert all(d["dlq_detail"] and d["dlq_offset"] for d in dead)
+    counts = run_counts(settings, run_id)
+    assert counts["frames_inferred"] == len(good)
+    assert_same_crossings(pipeline_crossings(settings, run_id),
+                          expected_crossings(null_stream, camera, run_id))
+
+
+def test_killing_the_worker_mid_run_changes_no_count(services, null_stream):
+    settings = services
+    cam = f"kill-{uuid.uuid4().hex[:6]}"
+    camera = null_stream.camera_as(cam)
+    register_cameras(settings, [camera])
+    run_id = f"it-kill-{uuid.uuid4().hex[:6]}"
+    produce(settings, _frames(null_stream, cam, run_id))
+    n = len(null_stream.jpegs)
+    env = {"ITSCAM_PRECOMPUTED_DETECTIONS": str(null_stream.path)}
+    with WorkerPool(settings, 1, extra_env=env) as pool:
+        sql = "SELECT count(*) FROM camera_data.frame_metadata WHERE run_id = %s"
+        t0 = time.monotonic()
+        while count(settings, sql, run_id) < n // 3:
+            assert time.monotonic() - t0 < 300, "worker made no progress"
+            time.sleep(0.2)
+        done_at_kill = count(settings, sql, run_id)
+        pool.restart(0)  # SIGKILL, then a fresh worker in its place
+        asyncio.run(wait_drained(settings, pool, timeout_s=600))
+    assert done_at_kill < n
+    assert count(settings, sql, run_id) == n
+    got = pipeline_crossings(settings, run_id)
+    assert len(got) > 20
+    assert_same_crossings(got, expected_crossings(null_stream, camera, run_id))
+
+
+def test_run_pipeline_with_the_real_detector_end_to_end(services, triton):
+    from itscam.ingest.sources import SimulatorSource
+    from streaming.runner import run_pipeline
+
+    settings = triton
+    src = SimulatorSource("highway", fps=5.0, duration_s=6.0, start_ts=time.time() - 120)
+    run_id = f"it-e2e-{uuid.uuid4().hex[:6]}"
+    out = run_pipeline(settings, [src], None, run_id)
+    assert out["frames_ingested"] == 30
+    assert out["frames_inferred"] == out["frames_ingested"]
+    rows = count(settings, "SELECT count(*) FROM analytics.vehicle_detections WHERE run_id = %s", run_id)
+    assert out["detections"] == rows
+    meta = count(settings, "SELECT count(*) FROM camera_data.frame_metadata WHERE run_id = %s"
+                 " AND model_version IS NOT NULL", run_id)
+    assert meta == 30
+    json.dumps(out)
