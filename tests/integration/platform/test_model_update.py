@@ -166,3 +166,31 @@ def test_a_candidate_worse_than_the_serving_version_is_rejected(pg, tmp_path) ->
         "SELECT state FROM ops.model_versions WHERE model_name = 'itest6_yolo' AND version IS NULL "
         "ORDER BY id DESC LIMIT 1"
     ) == [("rejected",)]
+
+
+def test_a_pt_checkpoint_is_exported_without_touching_the_inbox(tmp_path, monkeypatch) -> None:
+    weights = REPO / "runs" / "detect" / "vehicles" / "weights" / "best.pt"
+    if not (REPO / ".venv-train" / "bin" / "python").exists() or not weights.exists():
+        pytest.skip(
+            "needs .venv-train and a trained checkpoint (runs/detect/vehicles/weights/best.pt)"
+        )
+    from itscam.settings import get_settings
+
+    monkeypatch.setenv("ITSCAM_STATE_DIR", str(tmp_path / "state"))
+    get_settings.cache_clear()
+    try:
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        shutil.copy2(weights, inbox / "mine.pt")
+        models = ModelRepositoryResource(repository=str(tmp_path / "repo"), inbox=str(inbox))
+        from its_platform.assets.models import model_candidate
+
+        result = materialize([model_candidate], resources={"models": models})
+        assert [(e.check_name, e.passed) for e in result.get_asset_check_evaluations()] == [
+            ("candidate_io_contract", True)
+        ]
+        out = result.output_for_node("model_candidate")
+        assert out["onnx"] == str(tmp_path / "state" / "model_candidates" / "mine.onnx")
+        assert sorted(p.name for p in inbox.iterdir()) == ["mine.pt"]
+    finally:
+        get_settings.cache_clear()

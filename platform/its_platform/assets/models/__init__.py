@@ -142,8 +142,17 @@ def model_candidate(
     if source.suffix == ".pt":
         from itscam.model.importer import import_checkpoint
 
+        # Export from a copy: Ultralytics writes its ONNX beside the weights, and a file
+        # appearing in the inbox would trigger the sensor a second time.
+        weights = work / source.name
+        shutil.copy2(source, weights)
         onnx = work / f"{source.stem}.onnx"
-        import_checkpoint(source, onnx)
+        try:
+            # A checkpoint trained on the four vehicle classes exports as it is ...
+            import_checkpoint(weights, onnx, None)
+        except ModelError:
+            # ... a COCO one (80 classes) keeps only car, motorcycle, bus and truck.
+            import_checkpoint(weights, onnx)
     else:
         onnx = work / source.name
         shutil.copy2(source, onnx)
