@@ -371,6 +371,12 @@ class CameraAnalyzer:
             tb.line_prev_ts[s_new] = tb.line_prev_ts[s_old]
             tb.votes[s_new] += tb.votes[s_old]
             tb.first_ts[s_new] = tb.first_ts[s_old]
+            if np.isfinite(tb.stopped_since[s_old]) and \
+                    np.hypot(*(xy[new[i]] - tb.anchor[s_old])) <= STALL_RADIUS_M:
+                # Still standing where the lost fragment stopped: the stop goes on.
+                tb.stopped_since[s_new] = tb.stopped_since[s_old]
+                tb.anchor[s_new] = tb.anchor[s_old]
+                tb.queued[s_new] = tb.queued[s_old]
             tb.line_side[s_old] = 0
             tb.votes[s_old] = 0
             tb.vel[s_old] = 0.0
