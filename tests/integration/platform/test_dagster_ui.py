@@ -89,7 +89,7 @@ def test_graphql_lists_every_asset_and_check(dagster_ui) -> None:
     assert served_checks == wanted_checks
 
 
-def test_headless_chromium_renders_the_asset_graph(dagster_ui, tmp_path) -> None:
+def test_headless_chromium_renders_the_asset_graph(dagster_ui, platform_services, tmp_path) -> None:
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.skip("chromium is not installed (make system installs it)")
@@ -118,6 +118,8 @@ def test_headless_chromium_renders_the_asset_graph(dagster_ui, tmp_path) -> None
         timeout=120,
         capture_output=True,
     )
+    # Kept for people to look at (the state directory is git-ignored).
+    shutil.copy2(shot, Path(platform_services.state_dir) / "dagster_asset_graph.png")
     image = cv2.imread(str(shot))
     assert image is not None and image.shape[:2] == (900, 1400)
     colours = np.unique(image.reshape(-1, 3), axis=0)
