@@ -111,22 +111,6 @@ def tracker_config(cfg: CameraConfig) -> TrackerConfig:
                          min_hits=p.min_hits, max_lost_s=p.max_lost_s)
 
 
-def visible_length_m(cfg: CameraConfig, lane_index: int, step_m: float = 0.5) -> float:
-    """Length (m) of a lane's centerline that projects inside the image."""
-    lane = cfg.lanes[lane_index]
-    pts = [lane.centerline[0]]
-    for a, b in zip(lane.centerline[:-1], lane.centerline[1:], strict=True):
-        n = max(1, int(np.hypot(*(b - a)) / step_m))
-        pts.extend(a + (b - a) * (np.arange(1, n + 1) / n)[:, None])
-    p = np.asarray(pts)
-    w = (p @ cfg.homography.H_inv[2, :2] + cfg.homography.H_inv[2, 2]) * cfg.front_sign
-    uv = apply_h(cfg.homography.H_inv, p)
-    inside = (w > 0) & (uv[:, 0] >= 0) & (uv[:, 0] <= cfg.width) & (uv[:, 1] >= 0)
-    inside &= uv[:, 1] <= cfg.height
-    seg = np.hypot(*np.diff(p, axis=0).T)
-    return float(seg[inside[:-1] & inside[1:]].sum())
-
-
 class CameraAnalyzer:
     """All per-camera analysis state. Not thread-safe; one instance per camera."""
 
@@ -180,7 +164,7 @@ class CameraAnalyzer:
         # Without incident zones each lane is its own incident area.
         self.incident_areas = inc or [(f"lane:{ln.lane_id}", None, i)
                                       for i, ln in enumerate(cfg.lanes)]
-        lengths = np.array([visible_length_m(cfg, i) for i in range(len(cfg.lanes))])
+        lengths = cfg.lane_visible_m
         self.windows = MinuteWindows(cfg.camera_id, self.lane_ids, lengths, run_id=run_id,
                                      lateness_s=p.lateness_s, heavy_pce=p.heavy_pce)
         self.book = EventBook(cfg.camera_id, run_id)

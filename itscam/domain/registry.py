@@ -50,6 +50,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +222,25 @@ class CameraConfig:
     raw: dict = field(repr=False, default_factory=dict)
     #: Sign of the projective w (world -> image) of road points in front of the camera.
     front_sign: float = 1.0
+
+    @cached_property
+    def lane_visible_m(self) -> np.ndarray:
+        """``(lanes,)`` length (m) of each lane's centerline that projects inside the image."""
+        out = []
+        for lane in self.lanes:
+            pts = [lane.centerline[:1]]
+            for a, b in zip(lane.centerline[:-1], lane.centerline[1:], strict=True):
+                n = max(1, int(np.hypot(*(b - a)) / 0.5))
+                pts.append(a + (b - a) * (np.arange(1, n + 1) / n)[:, None])
+            p = np.concatenate(pts)
+            Hi = self.homography.H_inv
+            w = (p @ Hi[2, :2] + Hi[2, 2]) * self.front_sign
+            uv = self.homography.to_image(p)
+            inside = (w > 0) & (uv[:, 0] >= 0) & (uv[:, 0] <= self.width) & (uv[:, 1] >= 0)
+            inside &= uv[:, 1] <= self.height
+            seg = np.hypot(*np.diff(p, axis=0).T)
+            out.append(float(seg[inside[:-1] & inside[1:]].sum()))
+        return np.array(out)
 
     def lane(self, lane_id: str) -> Lane:
         for ln in self.lanes:
