@@ -16,6 +16,11 @@ and then, on the same frames:
   true vehicle ids;
 * checks our counts and speeds against the stream's ground truth.
 
+The stream is generated here rather than rendered by :mod:`itscam.sim`: the shipped
+scenarios carry 5-13 vehicles per camera and render at ~50 ms a frame, while this
+benchmark needs ~40 objects per frame; the projection maths is the simulator's own
+(:class:`itscam.sim.camera.PinholeCamera`).
+
 ``analysis_vs_peer`` is ours / theirs time per frame (lower is better; <= 1.0 is the
 target). ``itscam bench pipeline`` embeds the returned dict.
 """
