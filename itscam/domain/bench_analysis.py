@@ -129,7 +129,7 @@ def _project_boxes(cam: Any, centre: np.ndarray, heading: np.ndarray,
 
 
 def synthetic_stream(*, seconds: float = 60.0, fps: float = 10.0, seed: int = 7,
-                     target_objects: int = 95) -> Stream:
+                     target_objects: int = 105) -> Stream:
     """A six-lane road with ``target_objects`` vehicles on 150 m (about 40 detectable in view)."""
     rng = np.random.default_rng(seed)
     d, cam = _camera_dict()

@@ -12,10 +12,12 @@ Per frame:
        dropped frames and irregular sampling are handled);
     2. match high-confidence detections to confirmed and lost tracks by IoU
        (Hungarian assignment, ``scipy.optimize.linear_sum_assignment``);
-    3. match low-confidence detections to the confirmed tracks still unmatched
-       (recovers occluded/blurred vehicles without starting tracks from them);
-    4. match remaining high detections to tentative (not yet confirmed) tracks;
-       unmatched tentative tracks are dropped;
+    3. match low-confidence detections to the confirmed tracks still unmatched and
+       seen within ``low_stage_lost_s`` (recovers occluded/blurred vehicles without
+       starting tracks from them);
+    4. match remaining high detections to tentative (not yet confirmed) tracks, by
+       IoU and then, for what is left, by buffered IoU (a tentative track has no
+       velocity yet); unmatched tentative tracks are dropped;
     5. start tentative tracks from the remaining high detections; tracks lost for
        longer than ``max_lost_s`` are removed.
 
@@ -56,7 +58,9 @@ class TrackerConfig:
     low_match_iou: float = 0.4
     tentative_match_iou: float = 0.3
     #: Buffer (fraction of box size per side) of the tentative-track IoU.
-    tentative_buffer: float = 0.5
+    tentative_buffer: float = 0.3
+    #: Low-score detections may also extend tracks lost for up to this long (s).
+    low_stage_lost_s: float = 0.35
     min_hits: int = 2
     max_lost_s: float = 1.5
     #: Steady-state gain floors of the alpha-beta filter (position, velocity).
@@ -189,10 +193,12 @@ class ByteTracker:
         r, c = _assign(iou_matrix(pred[conf_tr], xyxy[high]), cfg.match_iou)
         det_for[conf_tr[r]] = high[c]
         high_left = np.delete(high, c)
-        # Stage 2: low detections vs confirmed tracks matched in the previous frame
-        # (ByteTrack keeps lost tracks out of this stage: a low-score box rarely
-        # belongs to a vehicle that has been gone for a while).
-        recent = conf_tr[(det_for[conf_tr] < 0) & (self.last_seen[conf_tr] >= self._prev)]
+        # Stage 2: low detections vs confirmed tracks matched in the previous frame or
+        # lost only moments ago (`low_stage_lost_s`; ByteTrack uses only the former: a
+        # low-score box rarely belongs to a vehicle that has been gone for a while, but
+        # one missed frame followed by a low score is common in occlusions).
+        recent = conf_tr[(det_for[conf_tr] < 0)
+                         & (self.last_seen[conf_tr] >= self._prev - cfg.low_stage_lost_s)]
         if len(recent) and len(low):
             r, c = _assign(iou_matrix(pred[recent], xyxy[low]), cfg.low_match_iou)
             det_for[recent[r]] = low[c]
@@ -200,11 +206,19 @@ class ByteTracker:
         # no velocity yet, so a small fast vehicle (a motorcycle moving most of its own
         # length per frame) barely overlaps its last box: compare buffered boxes
         # (C-BIoU, Yang et al. 2023), each side widened by `tentative_buffer` x size.
-        b = cfg.tentative_buffer
-        r, c = _assign(iou_matrix(_buffer(pred[tent_tr], b), _buffer(xyxy[high_left], b)),
-                       cfg.tentative_match_iou)
+        # Plain IoU first, buffered boxes only for what is left, so neighbours that
+        # overlap properly are never paired through the buffer.
+        r, c = _assign(iou_matrix(pred[tent_tr], xyxy[high_left]), cfg.tentative_match_iou)
         det_for[tent_tr[r]] = high_left[c]
-        new_dets = np.delete(high_left, c)
+        tent_left = np.delete(tent_tr, r)
+        high_left = np.delete(high_left, c)
+        b = cfg.tentative_buffer
+        if b > 0 and len(tent_left) and len(high_left):
+            r, c = _assign(iou_matrix(_buffer(pred[tent_left], b), _buffer(xyxy[high_left], b)),
+                           cfg.tentative_match_iou)
+            det_for[tent_left[r]] = high_left[c]
+            high_left = np.delete(high_left, c)
+        new_dets = high_left
         new_dets = new_dets[conf[new_dets] >= cfg.new_track_conf]
 
         matched = np.flatnonzero(det_for >= 0)
