@@ -45,6 +45,7 @@ _DIMS = {"car": (4.5, 1.8, 1.5), "motorcycle": (2.1, 0.8, 1.4), "bus": (12.0, 2.
 _MIX = (0.8, 0.05, 0.05, 0.1)
 LANE_W = 3.5
 ROAD_Y = (0.0, 150.0)  # modelled stretch along the road (m)
+SPAWN_S = -8.0  # where new vehicles enter, before the camera's view (m along the lane)
 
 
 @dataclass
@@ -129,7 +130,7 @@ def _project_boxes(cam: Any, centre: np.ndarray, heading: np.ndarray,
 
 
 def synthetic_stream(*, seconds: float = 60.0, fps: float = 10.0, seed: int = 7,
-                     target_objects: int = 105) -> Stream:
+                     target_objects: int = 63) -> Stream:
     """A six-lane road with ``target_objects`` vehicles on 150 m (about 40 detectable in view)."""
     rng = np.random.default_rng(seed)
     d, cam = _camera_dict()
@@ -176,9 +177,10 @@ def synthetic_stream(*, seconds: float = 60.0, fps: float = 10.0, seed: int = 7,
         vehicles = [v for v in vehicles if v["s"] < ROAD_Y[1] - ROAD_Y[0] - 4 + 10]
         for li in range(n_lanes):
             lane_vs = [v["s"] for v in vehicles if v["lane"] == li]
-            if (not lane_vs or min(lane_vs) > spacing * rng.uniform(0.8, 1.2)) and \
+            # Same spacing as the initial fill, so the stream is stationary.
+            if (not lane_vs or min(lane_vs) > SPAWN_S + spacing * rng.uniform(0.8, 1.2)) and \
                     ts[f] - last_spawn[li] > 0.5:
-                spawn(li, -8.0)
+                spawn(li, SPAWN_S)
                 last_spawn[li] = ts[f]
         ids = np.array([v["id"] for v in vehicles])
         cls = np.array([v["cls"] for v in vehicles])
