@@ -58,7 +58,7 @@ class TrackerConfig:
     low_match_iou: float = 0.4
     tentative_match_iou: float = 0.3
     #: Buffer (fraction of box size per side) of the tentative-track IoU.
-    tentative_buffer: float = 0.3
+    tentative_buffer: float = 0.5
     #: Low-score detections may also extend tracks lost for up to this long (s).
     low_stage_lost_s: float = 0.35
     min_hits: int = 2
