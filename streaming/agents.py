@@ -1,10 +1,10 @@
 """Faust agents: detect_vehicles, analyse_tracks, sink_detections, sink_analytics.
 
 The agents are thin: each takes a time-bounded micro-batch of *events*
-(``take_events``: the raw bytes plus headers and offsets) and hands it to a
-processor in :mod:`streaming.processing`. ``take_events`` acks a batch only
-after the loop body has finished with it, so a sink's offsets are committed
-only after its database transaction commits.
+(:func:`streaming.batching.event_batches`: the raw bytes plus headers and
+offsets) and hands it to a processor in :mod:`streaming.processing`. A batch
+is acked only after the loop body has finished with it, so a sink's offsets
+are committed only after its database transaction commits.
 
 Backpressure: one micro-batch in flight per agent and a small stream buffer
 (``stream_buffer_maxsize`` in :mod:`streaming.app`); when inference or the
@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 
 from streaming.app import app
+from streaming.batching import event_batches
 from streaming.processing import Runtime
 from streaming.topics import (
     counts_1m_topic,
@@ -47,21 +48,21 @@ runtime = Runtime(app.itscam_settings, state_table=analyzer_state_table)  # type
 @app.agent(frames_topic)
 async def detect_vehicles(stream):  # type: ignore[no-untyped-def]
     """JPEG frames -> detections records (micro-batched inference)."""
-    async for events in stream.take_events(DETECT_BATCH, within=DETECT_WITHIN):
+    async for events in event_batches(stream, DETECT_BATCH, within=DETECT_WITHIN):
         await runtime.frames.process(events)
 
 
 @app.agent(detections_topic)
 async def analyse_tracks(stream):  # type: ignore[no-untyped-def]
     """Detections -> per-camera tracking and analysis -> crossings, minute counts, events."""
-    async for events in stream.take_events(ANALYSE_BATCH, within=ANALYSE_WITHIN):
+    async for events in event_batches(stream, ANALYSE_BATCH, within=ANALYSE_WITHIN):
         await runtime.analysis.process(events)
 
 
 @app.agent(detections_topic)
 async def sink_detections(stream):  # type: ignore[no-untyped-def]
     """Detections -> frame_metadata + vehicle_detections (COPY) and InfluxDB metrics."""
-    async for events in stream.take_events(SINK_BATCH, within=SINK_WITHIN):
+    async for events in event_batches(stream, SINK_BATCH, within=SINK_WITHIN):
         await runtime.sink.process_detections(events)
 
 
@@ -70,7 +71,7 @@ async def sink_detections(stream):  # type: ignore[no-untyped-def]
                      key_serializer="raw", value_serializer="raw"))
 async def sink_analytics(stream):  # type: ignore[no-untyped-def]
     """Crossings, 1-minute counts and events -> PostgreSQL (idempotent COPY)."""
-    async for events in stream.take_events(SINK_BATCH, within=SINK_WITHIN):
+    async for events in event_batches(stream, SINK_BATCH, within=SINK_WITHIN):
         await runtime.sink.process_analytics(events)
 
 

@@ -72,7 +72,11 @@ def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
 
 
 class Sampler:
-    """Keep frames at ``fps`` by capture time (``capture_ts`` in seconds)."""
+    """Keep frames at ``fps`` by capture time (``capture_ts`` in seconds).
+
+    A frame is kept once it is within a quarter period of its due time, so
+    capture-time jitter (and float rounding of epoch seconds) never drops one.
+    """
 
     def __init__(self, fps: float | None) -> None:
         self.period = 1.0 / fps if fps else 0.0
@@ -81,11 +85,11 @@ class Sampler:
     def keep(self, capture_ts: float) -> bool:
         if self.period <= 0:
             return True
-        if self.next_due is None or capture_ts >= self.next_due - 1e-6:
+        if self.next_due is None or capture_ts >= self.next_due - 0.25 * self.period:
             # Step from the due time, not from capture_ts, so a 25 fps source
-            # sampled at 10 fps averages exactly 10 fps.
-            base = capture_ts if self.next_due is None or capture_ts - self.next_due > self.period else self.next_due
-            self.next_due = base + self.period
+            # sampled at 10 fps averages exactly 10 fps; re-anchor after a gap.
+            late = self.next_due is None or capture_ts - self.next_due > self.period
+            self.next_due = (capture_ts if late else self.next_due) + self.period
             return True
         return False
 
@@ -135,8 +139,9 @@ async def run_ingest(
 
     async def one_camera(src: Any) -> None:
         cam = str(_attr(src, "camera_id", "id"))
-        rate = fps or _attr(src, "analysis_fps", default=None) or settings.analysis_fps
-        sampler = Sampler(rate)
+        # A source that samples itself (``analysis_fps``) is not resampled unless asked.
+        own = _attr(src, "analysis_fps", default=None)
+        sampler = Sampler(fps if fps else (None if own else settings.analysis_fps))
         it: Iterator[Any] = iter(src.frames())
         stats.frames[cam] = 0
         stats.skipped[cam] = 0

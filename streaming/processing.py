@@ -102,7 +102,31 @@ def _key(camera_id: str) -> bytes:
     return camera_id.encode()
 
 
-class FrameProcessor:
+class _Producing:
+    """Tracks the delivery futures of what a processor sends during one micro-batch.
+
+    Outputs are sent at once (not attached to a Faust event), and every
+    processor awaits their delivery (:meth:`_flush`) before it checkpoints and
+    before its events are acked: an output can be duplicated by a replay after
+    a crash (the sinks deduplicate) but never lost.
+    """
+
+    send: Send
+
+    def _track(self, result: Any) -> None:
+        if result is not None and hasattr(result, "__await__"):
+            self._pending.append(result)
+
+    async def _out(self, topic: str, key: Any, value: Any, headers: Any = None) -> None:
+        self._track(await self.send(topic, key, value, headers))
+
+    async def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending)
+
+
+class FrameProcessor(_Producing):
     """Validate frames, run the detector on the valid ones, emit detections records.
 
     Args:
@@ -118,6 +142,7 @@ class FrameProcessor:
                  retries: int = 3) -> None:
         self.topics = topics
         self.send = send
+        self._pending: list[Any] = []
         self._detector_factory = detector_factory
         self._detector: Any = None
         self.cameras = cameras
@@ -146,10 +171,11 @@ class FrameProcessor:
             try:
                 frame = decode_frame(m.key, m.value, m.headers, now_us=now, known_cameras=self.cameras)
             except ContractViolation as exc:
-                await _dead_letter(self.send, self.topics["dead_letter"], ev, exc.reason, exc.detail)
+                await _dead_letter(self._out, self.topics["dead_letter"], ev, exc.reason, exc.detail)
                 continue
             valid.append((ev, frame))
         if not valid:
+            await self._flush()
             return
         metrics.BATCH_SIZE.observe(len(valid))
         chunks = [valid[i:i + self.sub_batch] for i in range(0, len(valid), self.sub_batch)]
@@ -160,15 +186,16 @@ class FrameProcessor:
             for (ev, frame), dets in zip(chunk, dets_list, strict=True):
                 if isinstance(dets, Exception):
                     reason = REASON_UNDECODABLE if _is_decode_error(dets) else REASON_INFERENCE
-                    await _dead_letter(self.send, self.topics["dead_letter"], ev, reason, str(dets))
+                    await _dead_letter(self._out, self.topics["dead_letter"], ev, reason, str(dets))
                     continue
                 value = encode_detections(frame, dets, ingest_ts_us=_ingest_us(ev, now),
                                           model_version=model_version, inference_ms=per_image_ms)
-                await self.send(self.topics["detections"], _key(frame.camera_id), value, None)
+                await self._out(self.topics["detections"], _key(frame.camera_id), value, None)
                 self.frames_ok += 1
                 metrics.FRAMES.labels(frame.camera_id).inc()
                 metrics.DETECTIONS.labels(frame.camera_id).inc(len(dets))
                 metrics.FRAME_AGE.observe(max(0.0, (_now_us() - frame.capture_ts_us) / 1e6))
+        await self._flush()
 
     async def _detect_with_retry(self, chunk: list[tuple[Any, Frame]]) -> tuple[list[Any], float]:
         """Detect a sub-batch; frames with a transient error (or a failed call) are retried.
@@ -264,7 +291,7 @@ def _state(out: Any) -> dict[str, Any] | None:
     return None
 
 
-class AnalysisProcessor:
+class AnalysisProcessor(_Producing):
     """Per-camera tracking and analysis with checkpointed state (see module docstring).
 
     Args:
@@ -281,6 +308,7 @@ class AnalysisProcessor:
                  state_sink: StateSink | None = None) -> None:
         self.topics = topics
         self.send = send
+        self._pending: list[Any] = []
         self.cameras = cameras
         self.table = table
         self.factory = analyzer_factory
@@ -312,15 +340,16 @@ class AnalysisProcessor:
             try:
                 rec, dets = decode_detections(ev.message.value)
             except ContractViolation as exc:
-                await _dead_letter(self.send, self.topics["dead_letter"], ev, exc.reason, exc.detail)
+                await _dead_letter(self._out, self.topics["dead_letter"], ev, exc.reason, exc.detail)
                 continue
             by_cam[rec["camera_id"]].append((ev, rec, dets))
         states: dict[str, dict[str, Any]] = {}
+        checkpoints: dict[str, tuple[int, int, Any]] = {}
         for cam, items in by_cam.items():
             cfg = self.cameras.get(cam)
             if cfg is None:
                 for ev, _, _ in items:
-                    await _dead_letter(self.send, self.topics["dead_letter"], ev, "unknown_camera",
+                    await _dead_letter(self._out, self.topics["dead_letter"], ev, "unknown_camera",
                                        f"camera {cam!r} is not in the registry")
                 continue
             run_id = items[0][1].get("run_id") or ""
@@ -332,7 +361,7 @@ class AnalysisProcessor:
                 log.exception("camera %s: analyser cannot be created", cam)
                 metrics.ERRORS.labels("analysis").inc()
                 for ev, _, _ in items:
-                    await _dead_letter(self.send, self.topics["dead_letter"], ev, REASON_ANALYSIS,
+                    await _dead_letter(self._out, self.topics["dead_letter"], ev, REASON_ANALYSIS,
                                        f"analyser cannot be created: {exc!r}")
                 continue
             part, off, analyzer = held
@@ -349,7 +378,7 @@ class AnalysisProcessor:
                     # analyser skips this frame, like a dropped frame.
                     log.exception("camera %s: analysis of frame %s failed", cam, rec["frame_seq"])
                     metrics.ERRORS.labels("analysis").inc()
-                    await _dead_letter(self.send, self.topics["dead_letter"], ev, REASON_ANALYSIS,
+                    await _dead_letter(self._out, self.topics["dead_letter"], ev, REASON_ANALYSIS,
                                        repr(exc))
                     continue
                 self.frames += 1
@@ -359,6 +388,10 @@ class AnalysisProcessor:
                 if st is not None:
                     states[cam] = st
             self.live[cam] = (part, off, analyzer)
+            checkpoints[cam] = (part, off, analyzer)
+        # Outputs first, then the checkpoint that says they were produced.
+        await self._flush()
+        for cam, (part, off, analyzer) in checkpoints.items():
             state = json.dumps(analyzer.to_state(), separators=(",", ":"), default=_json_default)
             self.table[_key(cam)] = _CKPT.pack(part, off) + state.encode()
         if self.state_sink is not None and states:
@@ -368,26 +401,27 @@ class AnalysisProcessor:
         key = _key(cam)
         for c in _outputs(out, "crossings"):
             metrics.CROSSINGS.labels(cam).inc()
-            await self.send(self.topics["crossings"], key,
+            await self._out(self.topics["crossings"], key,
                             encode_record(SCHEMA_CROSSING, CROSSING_FIELDS, c, camera_id=cam, run_id=run_id))
         for r in _outputs(out, "minute_rows", "counts", "counts_1m"):
-            await self.send(self.topics["counts_1m"], key,
+            await self._out(self.topics["counts_1m"], key,
                             encode_record(SCHEMA_COUNTS_1M, COUNTS_FIELDS, r, camera_id=cam, run_id=run_id))
         for e in _outputs(out, "events"):
-            await self.send(self.topics["events"], key,
+            await self._out(self.topics["events"], key,
                             encode_record(SCHEMA_EVENT, EVENT_FIELDS, e, camera_id=cam, run_id=run_id))
 
 
 # --------------------------------------------------------------------------- sinks
 
 
-class SinkProcessor:
+class SinkProcessor(_Producing):
     """Decode sink-topic records, write them to PostgreSQL (retrying until it works)."""
 
     def __init__(self, topics: dict[str, str], send: Send, pg: PostgresSink,
                  metrics_sink: MetricsSink | None = None, *, max_backoff_s: float = 10.0) -> None:
         self.topics = topics
         self.send = send
+        self._pending: list[Any] = []
         self.pg = pg
         self.metrics_sink = metrics_sink
         self.max_backoff_s = max_backoff_s
@@ -421,9 +455,10 @@ class SinkProcessor:
                 frame_row(rec)
             except (ContractViolation, KeyError, TypeError, ValueError) as exc:
                 reason = exc.reason if isinstance(exc, ContractViolation) else REASON_SCHEMA
-                await _dead_letter(self.send, self.topics["dead_letter"], ev, reason, str(exc))
+                await _dead_letter(self._out, self.topics["dead_letter"], ev, reason, str(exc))
                 continue
             recs.append(rec)
+        await self._flush()
         if not recs:
             return
         frames = [frame_row(r) for r in recs]
@@ -450,7 +485,8 @@ class SinkProcessor:
                 rows[table].append(builder(loads(ev.message.value, schema)))
             except (ContractViolation, KeyError, TypeError, ValueError) as exc:
                 reason = exc.reason if isinstance(exc, ContractViolation) else REASON_SCHEMA
-                await _dead_letter(self.send, self.topics["dead_letter"], ev, reason, str(exc))
+                await _dead_letter(self._out, self.topics["dead_letter"], ev, reason, str(exc))
+        await self._flush()
         batches = {table: (cols, rows[table], tcol) for _, table, cols, _, tcol in spec.values()
                    if rows.get(table)}
         if batches:
@@ -492,7 +528,9 @@ class Runtime:
 
             t = self._faust_topics[topic] = app.topic(topic, key_serializer="raw",
                                                       value_serializer="raw")
-        return await t.send(key=key, value=value, headers=headers)
+        # force: send now and hand back the delivery future (see _Producing),
+        # instead of attaching the message to whichever event is current.
+        return await t.send(key=key, value=value, headers=headers, force=True)
 
     def _make_detector(self) -> Any:
         import os

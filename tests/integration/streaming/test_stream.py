@@ -135,6 +135,7 @@ def test_killing_the_worker_mid_run_changes_no_count(services, null_stream):
     assert done_at_kill < n
     assert count(settings, sql, run_id) == n
     got = pipeline_crossings(settings, run_id)
+    print("kill run", run_id, "killed after", done_at_kill)
     assert len(got) > 20
     assert_same_crossings(got, expected_crossings(null_stream, camera, run_id))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -31,6 +32,10 @@ async def test_detect_agent_emits_detections_and_dead_letters(wired) -> None:
             await agent.put(v, key=k, headers=h)
         k, v, h = record(frame("cam-unknown", seq=0))
         await agent.put(v, key=k, headers=h)
+        for _ in range(100):  # the micro-batch closes at most DETECT_WITHIN after the last frame
+            if len(col.sent) >= 6:
+                break
+            await asyncio.sleep(0.05)
     det_topic = agents.runtime.topics["detections"]
     seqs = [json.loads(v)["frame_seq"] for _, _, v, _ in col.on(det_topic)]
     assert seqs == [0, 1, 2, 3, 4]

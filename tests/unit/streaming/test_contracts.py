@@ -129,3 +129,15 @@ def test_dead_letter_headers_keep_the_original_and_add_the_reason() -> None:
     assert h[:2] == orig
     d = dict(h)
     assert d["dlq_reason"] == b"oversize" and d["dlq_offset"] == b"17" and d["dlq_partition"] == b"3"
+
+
+@pytest.mark.parametrize(("src_fps", "fps", "seconds", "want"),
+                         [(25.0, 10.0, 10.0, 100), (10.0, 5.0, 6.0, 30), (10.0, 10.0, 3.0, 30),
+                          (30.0, 7.5, 4.0, 30)])
+def test_sampler_keeps_the_analysis_rate_despite_float_epoch_times(src_fps, fps, seconds, want):
+    from streaming.ingest import Sampler
+
+    s = Sampler(fps)
+    t0 = 1_795_000_000.123
+    kept = sum(s.keep(t0 + i / src_fps) for i in range(round(seconds * src_fps)))
+    assert kept == want
