@@ -14,6 +14,7 @@ database is slow, Faust stops fetching instead of queueing without bound.
 from __future__ import annotations
 
 import os
+import time
 
 from streaming.app import app
 from streaming.batching import event_batches
@@ -73,6 +74,14 @@ async def sink_analytics(stream):  # type: ignore[no-untyped-def]
     """Crossings, 1-minute counts and events -> PostgreSQL (idempotent COPY)."""
     async for events in event_batches(stream, SINK_BATCH, within=SINK_WITHIN):
         await runtime.sink.process_analytics(events)
+
+
+@app.timer(interval=5.0)
+async def flush_idle_cameras() -> None:
+    """Live cameras that went quiet: close their minutes, detect camera offline."""
+    detections = detections_topic.get_topic_name()
+    assigned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == detections}
+    await runtime.analysis.tick(time.time(), assigned.__contains__)
 
 
 @app.task

@@ -315,6 +315,9 @@ class AnalysisProcessor(_Producing):
         self.state_sink = state_sink
         # camera -> (partition, offset, analyser) of what this worker holds in memory
         self.live: dict[str, tuple[int, int, Any]] = {}
+        # camera -> (wall clock at the last frame, its capture time, run id)
+        self.seen: dict[str, tuple[float, float, str]] = {}
+        self.lock = asyncio.Lock()
         self.skipped = 0
         self.frames = 0
 
@@ -335,6 +338,41 @@ class AnalysisProcessor(_Producing):
         return (part, off, analyzer)
 
     async def process(self, events: Sequence[Any]) -> None:
+        async with self.lock:
+            await self._process(events)
+
+    async def tick(self, now: float, owns: Callable[[int], bool], *, idle_s: float = 2.0,
+                   live_skew_s: float = 30.0) -> int:
+        """Advance event time of live cameras that sent nothing for ``idle_s`` (timer).
+
+        Without frames an analyser cannot notice that its camera went dark;
+        this closes complete minutes and opens ``camera_offline`` once the gap
+        passes the camera's threshold. Only cameras whose capture clock tracks
+        the wall clock (within ``live_skew_s``: not a replay or a simulation)
+        and whose partition this worker still owns (``owns(partition)``) are
+        touched. Returns how many analysers were advanced.
+        """
+        async with self.lock:
+            touched: dict[str, tuple[int, int, Any]] = {}
+            for cam, (part, off, analyzer) in list(self.live.items()):
+                seen = self.seen.get(cam)
+                if seen is None or not owns(part):
+                    continue
+                wall, capture, run_id = seen
+                if abs(wall - capture) > live_skew_s or now - wall < idle_s:
+                    continue
+                await self._emit(cam, run_id, analyzer.flush(capture + (now - wall)))
+                touched[cam] = (part, off, analyzer)
+            await self._flush()
+            for cam, (part, off, analyzer) in touched.items():
+                self._checkpoint(cam, part, off, analyzer)
+            return len(touched)
+
+    def _checkpoint(self, cam: str, part: int, off: int, analyzer: Any) -> None:
+        state = json.dumps(analyzer.to_state(), separators=(",", ":"), default=_json_default)
+        self.table[_key(cam)] = _CKPT.pack(part, off) + state.encode()
+
+    async def _process(self, events: Sequence[Any]) -> None:
         by_cam: dict[str, list[tuple[Any, dict[str, Any], Detections]]] = defaultdict(list)
         for ev in events:
             try:
@@ -383,6 +421,7 @@ class AnalysisProcessor(_Producing):
                     continue
                 self.frames += 1
                 part, off = m.partition, m.offset
+                self.seen[cam] = (time.time(), rec["capture_ts_us"] / 1e6, rec.get("run_id") or "")
                 await self._emit(cam, rec.get("run_id") or "", out)
                 st = _state(out)
                 if st is not None:
@@ -392,8 +431,7 @@ class AnalysisProcessor(_Producing):
         # Outputs first, then the checkpoint that says they were produced.
         await self._flush()
         for cam, (part, off, analyzer) in checkpoints.items():
-            state = json.dumps(analyzer.to_state(), separators=(",", ":"), default=_json_default)
-            self.table[_key(cam)] = _CKPT.pack(part, off) + state.encode()
+            self._checkpoint(cam, part, off, analyzer)
         if self.state_sink is not None and states:
             await asyncio.to_thread(self.state_sink.put, states)
 

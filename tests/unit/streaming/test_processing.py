@@ -189,3 +189,27 @@ async def test_analytics_sink_routes_by_topic_and_merges_event_updates() -> None
     merged = merge_events(batch["analytics.events"][1])
     assert len(merged) == 1 and merged[0][5] is not None  # the end time survives the reopen
     assert _reasons(col) == [c.REASON_SCHEMA]
+
+
+async def test_tick_advances_only_live_owned_quiet_cameras() -> None:
+    flushed: list[float] = []
+
+    class Flushing(CountingAnalyzer):
+        def flush(self, ts: float) -> dict[str, Any]:
+            flushed.append(ts)
+            return {"events": [{"event_id": "off", "event_type": "camera_offline",
+                                "severity": "warning", "start_ts": ts - 10, "end_ts": None}]}
+
+    col, table = Collector(), {}
+    a = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table,
+                          analyzer_factory=lambda cfg, run, st: Flushing("cam-a", st))
+    now = 1_700_000_000.0 + 100  # _det_events' capture clock
+    await a.process(_det_events(3))
+    run = a.seen["cam-a"][2]
+    a.seen["cam-a"] = (now - 15.0, now - 15.0, run)  # a live camera, quiet for 15 s
+    assert await a.tick(now, owns=lambda p: False) == 0  # partition moved away: hands off
+    assert await a.tick(now, owns=lambda p: p == 5) == 1
+    assert flushed == [now]
+    assert [json.loads(v)["event_type"] for _, _, v, _ in col.on(TOPICS["events"])] == ["camera_offline"]
+    a.seen["cam-a"] = (now - 15.0, now - 3600.0, run)  # a replay: its frames tell the time
+    assert await a.tick(now, owns=lambda p: True) == 0
