@@ -73,9 +73,10 @@ QUEUE_SLOW_KMH = 15.0
 ADOPT_RADIUS_M = 4.0
 #: Track fragments: a new track continues one lost up to LINK_S ago when it appears
 #: where that one was heading (within LINK_ALONG_M along, LINK_SIDE_M across).
-LINK_S = 4.0
+LINK_S = 8.0
 LINK_ALONG_M = 5.0
 LINK_SIDE_M = 1.75
+LINK_REACH_MAX_M = 30.0
 #: Tracks seen within this many seconds count as present (occlusion-tolerant checks).
 RECENT_S = 2.0
 #: An abrupt stop is incident evidence once the vehicle has stood this long (s).
@@ -343,7 +344,7 @@ class CameraAnalyzer:
         speed = np.hypot(tb.vel[cand, 0], tb.vel[cand, 1])
         # Allowed miss along the lane: speed error, plus a queued vehicle pulling away
         # (about 3 m/s^2) while hidden; never far backwards.
-        reach = np.maximum(LINK_ALONG_M, 0.5 * speed * gap + 1.5 * gap**2)[None]
+        reach = np.clip(0.5 * speed * gap + 1.5 * gap**2, LINK_ALONG_M, LINK_REACH_MAX_M)[None]
         ok = (along <= reach) & (along >= -LINK_ALONG_M) & (side <= LINK_SIDE_M)
         cost = np.where(ok, np.abs(along) + side, np.inf)
         while np.isfinite(cost).any():

@@ -110,12 +110,14 @@ def test_vehicle_waiting_in_a_queue_zone_is_not_stalled_and_queue_is_measured():
 def test_wrong_way_vehicle_raises_an_event_and_a_reverse_crossing():
     an = CameraAnalyzer(camera())
     out = run(an, [cruise(1.75, 58.0, -12.0)], 0, 8)
-    out2 = run(an, [], 8, 12, seq0=80)
+    # The track ends once the analyzer gives up waiting for it to reappear (LINK_S);
+    # the event's end is the last sighting, 58 -> 5 m at 12 m/s: t = 4.4 s.
+    out2 = run(an, [], 8, 20, seq0=80)
     assert [c["direction"] for c in out["crossings"]] == ["reverse"]
     evs = final_events(out["events"] + out2["events"])
     (ev,) = [e for e in evs.values() if e["event_type"] == "wrong_way"]
-    assert ev["severity"] == "critical" and ev["end_ts"] is not None
-    rows = run(an, [], 12, 65, seq0=120)["rows"]
+    assert ev["severity"] == "critical" and ev["end_ts"] == pytest.approx(T0 + 4.4, abs=0.2)
+    rows = run(an, [], 20, 65, seq0=200)["rows"]
     rev = [r for r in rows if r["direction"] == "reverse"]
     assert len(rev) == 1 and rev[0]["lane_id"] == "nb-1" and rev[0]["total"] == 1
 
