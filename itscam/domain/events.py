@@ -28,7 +28,6 @@ Times are epoch seconds (float).
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -239,11 +238,3 @@ class OfflineDetector:
         if (self.last_alive is not None and now - self.last_alive > self.after
                 and book.get(self.KEY) is None):
             book.start(self.KEY, "camera_offline", self.last_alive, severity="warning")
-
-
-def severity_for_stall(duration_s: float) -> str:
-    return "critical" if duration_s >= 120 else "warning"
-
-
-def finite_or_none(x: float) -> float | None:
-    return x if math.isfinite(x) else None

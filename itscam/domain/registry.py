@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -588,8 +588,3 @@ def load_registry(path: str | Path) -> Registry:
     except yaml.YAMLError as e:
         raise ConfigError(f"camera registry {p} is not valid YAML: {e}") from None
     return parse_registry(doc, source=str(p))
-
-
-def params_dict(params: AnalysisParams) -> dict[str, Any]:
-    """The thresholds as a plain dict (for logs and the Redis state)."""
-    return asdict(params)

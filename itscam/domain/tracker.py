@@ -251,11 +251,6 @@ class ByteTracker:
         self._prev = timestamp
         return Detections(detections.xyxy, detections.confidence, detections.class_id, out_ids)
 
-    def predicted_boxes(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(ids (K,), xyxy (K, 4))`` of confirmed tracks at the last timestamp."""
-        m = self.status == _CONFIRMED
-        return self.ids[m].copy(), _state_to_xyxy(self.x[m])
-
     # ------------------------------------------------------------------ state
 
     def to_state(self) -> dict[str, Any]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from itscam.domain.registry import Lane, Zone
-
 #: Nominal vehicle length (m) per class id of VEHICLE_CLASSES (car, motorcycle, bus, truck).
 CLASS_LENGTH_M = np.array([4.5, 2.2, 12.0, 10.0])
 #: Nominal vehicle width (m) per class id.
@@ -66,19 +64,6 @@ class PolygonSet:
         return (hits & 1).astype(bool)
 
 
-def footprint_in_zone(xy: np.ndarray, tangent: np.ndarray, length: np.ndarray,
-                      poly: np.ndarray) -> np.ndarray:
-    """``(N,)`` bool: vehicles whose footprint segment touches ``poly``.
-
-    The footprint is approximated by its centre and its two ends along ``tangent``
-    ``(N, 2)``, ``length`` ``(N,)`` metres centred on the ground point ``xy`` ``(N, 2)``.
-    """
-    half = (length / 2)[:, None] * tangent
-    pts = np.concatenate([xy, xy - half, xy + half])
-    inside = points_in_polygon(pts, poly).reshape(3, -1)
-    return inside.any(axis=0)
-
-
 def queue_length(s: np.ndarray, stopped: np.ndarray, length: np.ndarray, stop_s: float) -> float:
     """Metres of queue upstream of ``stop_s`` along a lane.
 
@@ -104,9 +89,3 @@ def queue_length(s: np.ndarray, stopped: np.ndarray, length: np.ndarray, stop_s:
         back = si - li / 2
         front = back
     return 0.0 if back is None else float(max(0.0, stop_s - back))
-
-
-def zone_stop_s(zone: Zone, lane: Lane) -> float:
-    """Arc length along ``lane`` of the downstream end of ``zone`` (its stop line)."""
-    s, _, _ = lane.locate(zone.polygon)
-    return float(s.max())
