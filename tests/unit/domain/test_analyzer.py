@@ -272,3 +272,28 @@ def test_stalled_vehicle_that_vanishes_ends_at_its_last_sighting():
     (ev,) = [e for e in final_events(out["events"]).values()
              if e["event_type"] == "stalled_vehicle"]
     assert ev["end_ts"] == pytest.approx(T0 + 29.9, abs=0.15)
+
+
+def test_stop_where_others_routinely_stop_is_not_a_stall():
+    # A stops 15 s at y = 30 (a stop line, say) and drives on; B later stands there 30 s.
+    a = stop_and_go(-1.75, 58.0, -10.0, 30.0, 17.8)
+    b = stop_and_go(-1.75, 58.0, -10.0, 30.0, 33.0)
+    out = run(CameraAnalyzer(camera()), [lambda t: a(t), lambda t: b(t - 20) if t >= 20 else None],
+              0, 50)
+    assert not [e for e in out["events"] if e["event_type"] == "stalled_vehicle"]
+
+
+def test_vehicles_standing_abreast_in_same_direction_lanes_are_at_a_signal():
+    cam = camera(lanes=[
+        {"lane_id": "a", "centerline": [[1.75, 4], [1.75, 60]], "width_m": 3.5},
+        {"lane_id": "b", "centerline": [[5.25, 4], [5.25, 60]], "width_m": 3.5},
+    ], lines=[
+        {"line_id": "a", "lane_id": "a", "world": [[0, 14], [3.5, 14]]},
+        {"line_id": "b", "lane_id": "b", "world": [[3.5, 14], [7, 14]]},
+    ], zones=[])
+    a = stop_and_go(1.75, 5.0, 10.0, 35.0, 40.0)
+    b = stop_and_go(5.25, 5.0, 10.0, 34.0, 40.0)
+    out = run(CameraAnalyzer(cam), [a, b], 0, 38)
+    assert not [e for e in out["events"] if e["event_type"] == "stalled_vehicle"]
+    alone = run(CameraAnalyzer(cam), [a], 0, 38)
+    assert [e["event_type"] for e in alone["events"]] == ["stalled_vehicle"]
