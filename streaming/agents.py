@@ -13,6 +13,7 @@ database is slow, Faust stops fetching instead of queueing without bound.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -20,12 +21,15 @@ from streaming.app import app
 from streaming.batching import event_batches
 from streaming.processing import Runtime
 from streaming.topics import (
+    camera_health_topic,
     counts_1m_topic,
     crossings_topic,
     detections_topic,
     events_topic,
     frames_topic,
 )
+
+log = logging.getLogger(__name__)
 
 #: Frames per detect micro-batch, and the most it waits to fill one (seconds).
 DETECT_BATCH = int(os.environ.get("ITSCAM_DETECT_BATCH", "16"))
@@ -74,6 +78,22 @@ async def sink_analytics(stream):  # type: ignore[no-untyped-def]
     """Crossings, 1-minute counts and events -> PostgreSQL (idempotent COPY)."""
     async for events in event_batches(stream, SINK_BATCH, within=SINK_WITHIN):
         await runtime.sink.process_analytics(events)
+
+
+@app.agent(camera_health_topic)
+async def track_camera_health(stream):  # type: ignore[no-untyped-def]
+    """Ingest heartbeats -> latest ingest state per camera in Redis."""
+    async for events in event_batches(stream, SINK_BATCH, within=1.0):
+        await runtime.sink.process_health(events, runtime.state_sink)
+
+
+@app.timer(interval=15.0)
+async def report_lag() -> None:
+    """Consumer lag per topic for Prometheus (KEDA scales on the broker's own figure)."""
+    try:
+        await runtime.update_lag()
+    except Exception as exc:  # metrics must never stop the worker
+        log.warning("lag not measured: %s", exc)
 
 
 @app.timer(interval=5.0)

@@ -41,6 +41,7 @@ from streaming.contracts import (
     REASON_INFERENCE,
     REASON_SCHEMA,
     REASON_UNDECODABLE,
+    SCHEMA_CAMERA_HEALTH,
     SCHEMA_COUNTS_1M,
     SCHEMA_CROSSING,
     SCHEMA_DETECTIONS,
@@ -508,6 +509,24 @@ class SinkProcessor(_Producing):
         if self.metrics_sink is not None:
             await asyncio.to_thread(self.metrics_sink.write, camera_metrics(recs))
 
+    async def process_health(self, events: Sequence[Any], state_sink: StateSink) -> None:
+        """Ingest heartbeats -> the camera's latest state in Redis (``ingest_*`` fields)."""
+        latest: dict[str, dict[str, Any]] = {}
+        for ev in events:
+            try:
+                rec = loads(ev.message.value, SCHEMA_CAMERA_HEALTH)
+                latest[rec["camera_id"]] = {
+                    "ingest_status": rec["status"], "ingest_fps": rec.get("fps"),
+                    "ingest_ts_us": rec["ts_us"], "ingest_frames": rec.get("frames_sent"),
+                    "last_capture_ts_us": rec.get("last_capture_ts_us"),
+                }
+            except (ContractViolation, KeyError, TypeError) as exc:
+                reason = exc.reason if isinstance(exc, ContractViolation) else REASON_SCHEMA
+                await _dead_letter(self._out, self.topics["dead_letter"], ev, reason, str(exc))
+        await self._flush()
+        if latest:
+            await asyncio.to_thread(state_sink.put, latest)
+
     async def process_analytics(self, events: Sequence[Any]) -> None:
         spec = {
             self.topics["crossings"]: (SCHEMA_CROSSING, "analytics.crossings", CROSSING_COLUMNS,
@@ -548,13 +567,25 @@ class Runtime:
         self.cameras = cameras if cameras is not None else CameraDirectory(settings)
         self.frames = FrameProcessor(self.topics, self._send, detector_factory or self._make_detector,
                                      self.cameras)
+        self.state_sink = StateSink(settings)
         self.analysis = AnalysisProcessor(self.topics, self._send, self.cameras, state_table,
                                           analyzer_factory=analyzer_factory,
-                                          state_sink=StateSink(settings))
+                                          state_sink=self.state_sink)
         self.sink = SinkProcessor(self.topics, self._send, PostgresSink(settings),
                                   MetricsSink(settings))
         self._metrics_started = False
         self._faust_topics: dict[str, Any] = {}
+
+    async def update_lag(self) -> dict[str, int]:
+        """Consumer-group lag per topic into the ``itscam_consumer_lag`` gauge."""
+        from itscam.clients.kafka import group_lag
+        from streaming.app import APP_ID
+
+        topics = [self.topics[t] for t in ("frames", "detections", "crossings", "counts_1m", "events")]
+        lag = await group_lag(self.settings, APP_ID, topics)
+        for topic, n in lag.items():
+            metrics.LAG.labels(topic).set(n)
+        return lag
 
     async def _send(self, topic: str, key: Any, value: Any, headers: Any = None) -> Any:
         return await self.send(topic, key, value, headers)

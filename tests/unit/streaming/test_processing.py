@@ -213,3 +213,23 @@ async def test_tick_advances_only_live_owned_quiet_cameras() -> None:
     assert [json.loads(v)["event_type"] for _, _, v, _ in col.on(TOPICS["events"])] == ["camera_offline"]
     a.seen["cam-a"] = (now - 15.0, now - 3600.0, run)  # a replay: its frames tell the time
     assert await a.tick(now, owns=lambda p: True) == 0
+
+
+async def test_heartbeats_become_latest_ingest_state() -> None:
+    class States:
+        def __init__(self) -> None:
+            self.put_calls: list[dict] = []
+
+        def put(self, states: dict) -> None:
+            self.put_calls.append(states)
+
+    states, col = States(), Collector()
+    sink = SinkProcessor(TOPICS, col, MemoryPg())
+    beats = [c.encode_health("cam-a", 1, "ok", fps=9.8, frames_sent=10, last_capture_ts_us=5),
+             c.encode_health("cam-a", 2, "ended", fps=0.0, frames_sent=12, last_capture_ts_us=7),
+             b"not json"]
+    await sink.process_health(events([(b"cam-a", b, []) for b in beats],
+                                     topic="itscam.camera_health"), states)
+    (latest,) = states.put_calls
+    assert latest["cam-a"]["ingest_status"] == "ended" and latest["cam-a"]["ingest_frames"] == 12
+    assert _reasons(col) == [c.REASON_SCHEMA]
