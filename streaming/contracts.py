@@ -256,11 +256,9 @@ def encode_detections(frame: Frame, dets: Detections, *, ingest_ts_us: int,
 
     Boxes are original-frame pixels rounded to 0.1 px, confidence to 1e-3.
     """
-    boxes = [
-        [round(float(b[0]), 1), round(float(b[1]), 1), round(float(b[2]), 1),
-         round(float(b[3]), 1), round(float(c), 3), int(k)]
-        for b, c, k in zip(dets.xyxy, dets.confidence, dets.class_id, strict=True)
-    ]
+    xyxy = np.round(dets.xyxy.astype(np.float64), 1).tolist()
+    conf = np.round(dets.confidence.astype(np.float64), 3).tolist()
+    boxes = [[*b, c, k] for b, c, k in zip(xyxy, conf, dets.class_id.tolist(), strict=True)]
     return dumps({
         "schema": SCHEMA_DETECTIONS, "camera_id": frame.camera_id,
         "capture_ts_us": frame.capture_ts_us, "frame_seq": frame.seq, "run_id": frame.run_id,
