@@ -90,6 +90,8 @@ ORPHAN_MAX_S = 900.0
 STOP_SPOT_MIN_S = 10.0
 STOP_SPOT_M = 8.0
 STOP_MEMORY_S = 600.0
+#: A wrong-way event ends once the vehicle was not seen going the wrong way for this long.
+WRONG_WAY_GONE_S = 2.0
 #: Seconds between `latest` dashboard snapshots in the output.
 LATEST_EVERY_S = 1.0
 
@@ -128,7 +130,7 @@ class CameraAnalyzer:
         self.counter = LineCounter(cfg.lines, self.table)
         tb = self.table
         for name, fill in (("stopped_since", np.nan), ("moving_ts", np.nan),
-                           ("moving_speed", np.nan), ("rev_m", 0.0), ("rev_since", np.nan),
+                           ("moving_speed", np.nan), ("rev_m", 0.0), ("rev_since", np.nan), ("rev_last", np.nan),
                            ("speed", np.nan)):
             tb.add_column(name, (), np.float64, fill)
         tb.add_column("anchor", (2,), np.float64, np.nan)
@@ -492,6 +494,7 @@ class CameraAnalyzer:
         fwd = inl & (along > 1.0)
         if back.any():
             b = slots[back]
+            tb.rev_last[b] = ts
             tb.rev_m[b] += -along[back] * dt
             fresh = np.isnan(tb.rev_since[b])
             tb.rev_since[b[fresh]] = ts
@@ -507,6 +510,15 @@ class CameraAnalyzer:
             f = slots[fwd & ~tb.wrong_way[slots]]
             tb.rev_m[f] = 0.0
             tb.rev_since[f] = np.nan
+        # A wrong-way event ends when the vehicle has left its lane (or turned round)
+        # for WRONG_WAY_GONE_S: the end is the last time it was seen going the wrong way.
+        ww = slots[tb.wrong_way[slots]]
+        for s in ww[ts - tb.rev_last[ww] > WRONG_WAY_GONE_S]:
+            tb.wrong_way[s] = False
+            tb.rev_m[s] = 0.0
+            tb.rev_since[s] = np.nan
+            self.book.end(f"wrong_way:{int(tb.track_id[s])}", float(tb.rev_last[s]),
+                          (frame_seq, ts))
         if self.abrupt or tb.stalled[slots].any() or self._incident_open():
             self._incidents(ts, frame_seq)
 
@@ -646,7 +658,8 @@ class CameraAnalyzer:
             self.orphans.append([f"stalled:{tid}", float(x), float(y), last,
                                  float(tb.stopped_since[s]), None])
         if tb.wrong_way[s]:
-            self.book.end(f"wrong_way:{tid}", last)
+            rl = float(tb.rev_last[s])
+            self.book.end(f"wrong_way:{tid}", rl if np.isfinite(rl) else last)
 
     def _close_minutes(self, out: AnalysisOutput) -> None:
         for c in self.windows.advance():
