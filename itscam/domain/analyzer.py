@@ -160,11 +160,13 @@ class CameraAnalyzer:
         self.line_lane = [lane_of[ln.lane_id] for ln in cfg.lines]
 
         det = [z for z in cfg.zones if z.kind == "detector" and z.lane_id is not None]
-        self.detector_lane = np.array([lane_of[z.lane_id] for z in det], np.intp)
+        self.detector_lane = np.array([lane_of[str(z.lane_id)] for z in det], np.intp)
         self.detector_set = PolygonSet([z.polygon for z in det])
         self.queue_zones = [z for z in cfg.zones if z.kind == "queue"]
-        inc = [(z.zone_id, z.polygon, None) for z in cfg.zones if z.kind == "incident"]
-        # Without incident zones each lane is its own incident area.
+        # (area id, polygon or None, lane index or None); without incident zones each
+        # lane is its own incident area.
+        inc: list[tuple[str, np.ndarray | None, int | None]] = [
+            (z.zone_id, z.polygon, None) for z in cfg.zones if z.kind == "incident"]
         self.incident_areas = inc or [(f"lane:{ln.lane_id}", None, i)
                                       for i, ln in enumerate(cfg.lanes)]
         lengths = cfg.lane_visible_m
@@ -215,6 +217,7 @@ class CameraAnalyzer:
         tracked = self.tracker.update(detections, ts)
         out.tracked = tracked
         tid = tracked.tracker_id
+        assert tid is not None  # the tracker always sets ids (-1 = not confirmed)
         keep = tid >= 0
         self._boxes = tracked.xyxy
         ids = tid[keep]
@@ -683,7 +686,8 @@ class CameraAnalyzer:
             lanes[lid] = {"vehicles": int(m.sum()), "occupied": bool(occ[i]),
                           "mean_speed_kmh": round(float(sp.mean()) * 3.6, 1) if len(sp) else None}
         for z in self.queue_zones:
-            li = self.lane_ids.index(z.lane_id)
+            lane_id = str(z.lane_id)  # queue zones always name their lane
+            li = self.lane_ids.index(lane_id)
             ln = self.config.lanes[li]
             inside = points_in_polygon(xy, z.polygon) & (lane == li)
             if inside.any():
@@ -693,7 +697,7 @@ class CameraAnalyzer:
                 q = queue_length(s, st, last["length"][inside], stop_s)
             else:
                 q = 0.0
-            lanes[z.lane_id]["queue_m"] = round(q, 1)
+            lanes[lane_id]["queue_m"] = round(q, 1)
         return {
             "camera_id": self.camera_id,
             "ts": self.prev_ts,

@@ -265,6 +265,7 @@ def run_ours(stream: Stream) -> tuple[float, list[np.ndarray], list[np.ndarray],
     for f, (ts, det) in enumerate(zip(stream.ts, stream.detections, strict=True)):
         out = an.update(float(ts), f, det)
         tr = out.tracked
+        assert tr is not None and tr.tracker_id is not None
         m = tr.tracker_id >= 0
         boxes.append(tr.xyxy[m])
         ids.append(tr.tracker_id[m])
@@ -292,9 +293,10 @@ def run_peer(stream: Stream) -> tuple[float, list[np.ndarray], list[np.ndarray]]
         tr = tracker.update(det, timestamp=float(ts))
         for z in zones:
             z.trigger(tr)
-        m = tr.tracker_id >= 0 if tr.tracker_id is not None else np.zeros(len(tr), bool)
+        tid = tr.tracker_id if tr.tracker_id is not None else np.full(len(tr), -1)
+        m = tid >= 0
         boxes.append(tr.xyxy[m])
-        ids.append(tr.tracker_id[m])
+        ids.append(tid[m])
     elapsed = (time.perf_counter() - t) / len(stream.ts)
     return elapsed, boxes, ids
 

@@ -53,6 +53,11 @@ class TrackTable:
         self._columns: dict[str, tuple[Any, Any]] = {}
         self._grow(capacity)
 
+    def __getattr__(self, name: str) -> np.ndarray:
+        # Columns registered with add_column are set as instance attributes; this only
+        # runs for names never registered (and tells type checkers columns are arrays).
+        raise AttributeError(f"TrackTable has no column {name!r}")
+
     # ------------------------------------------------------------------ slots
 
     def add_column(self, name: str, shape: tuple[int, ...], dtype: Any, fill: Any) -> np.ndarray:
@@ -223,4 +228,6 @@ def _finite(v: list) -> list:
     a = np.asarray(v)
     if a.dtype.kind != "f":
         return v
-    return np.where(np.isfinite(a), a, None).tolist()
+    out = a.astype(object)
+    out[~np.isfinite(a)] = None
+    return out.tolist()

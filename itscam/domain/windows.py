@@ -226,7 +226,8 @@ class MinuteWindows:
             "open": {str(k): v.to_state() for k, v in self.open.items()},
             "next_minute": self.next_minute,
             "watermark": self.watermark if math.isfinite(self.watermark) else None,
-            "last_cross": np.where(np.isfinite(self.last_cross), self.last_cross, None).tolist(),
+            "last_cross": [[x if math.isfinite(x) else None for x in row]
+                           for row in self.last_cross.tolist()],
             "late_dropped": self.late_dropped,
         }
 
