@@ -604,7 +604,7 @@ class CameraAnalyzer:
         return None
 
     def _incident_open(self) -> bool:
-        return any(k.startswith("incident:") for k in self.book.open)
+        return bool(self.book.open) and any(k.startswith("incident:") for k in self.book.open)
 
     def _incidents(self, ts: float, frame_seq: int) -> None:
         """Open/close incidents per area from stalled vehicles and abrupt stops that stayed.
