@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         "--cameras", type=int, default=4, help="simulated cameras (default 4, different geometries)"
     )
     p.add_argument(
-        "--seconds", type=float, default=60.0, help="simulated seconds per camera (default 60)"
+        "--seconds", type=float, default=30.0, help="simulated seconds per camera (default 30)"
     )
     p.add_argument(
         "--video", help="use this video file as the only camera instead of the simulator"
