@@ -234,18 +234,34 @@ def score_source(src: Any, crossings: list[dict], events: list[dict]) -> dict[st
 
 
 def evaluate(settings: Any, names: Sequence[str], *, duration_s: float | None, fps: float | None,
-             workers: int = 1) -> dict[str, Any]:
-    """Run ``names`` through the pipeline at once and score each against its truth."""
+             workers: int = 1, oracle: bool = False) -> dict[str, Any]:
+    """Run ``names`` through the pipeline at once and score each against its truth.
+
+    ``oracle``: the workers take the simulator's labelled ground-truth boxes
+    instead of running the detector (everything else unchanged), which
+    measures the stream and analysis apart from the model.
+    """
     from streaming.runner import run_pipeline
 
     now = time.time()
     sources = [scenario_source(name, now=now, duration_s=duration_s, fps=fps) for name in names]
     run_id = f"eval-{uuid.uuid4().hex[:10]}"
-    run = run_pipeline(settings, sources, None, run_id, workers=workers)
+    kwargs: dict[str, Any] = {}
+    if oracle:
+        from streaming.precomputed import OracleStore, truth_detections
+
+        store = OracleStore(settings)
+
+        def on_frame(frame: Any, sf: Any) -> None:
+            store.put(frame.image, truth_detections(sf.truth, frame.height))
+
+        kwargs = {"worker_env": {"ITSCAM_ORACLE_DETECTIONS": "redis"}, "on_frame": on_frame}
+    run = run_pipeline(settings, sources, None, run_id, workers=workers, **kwargs)
     crossings, events = _fetch(settings, run_id)
     per = {name: score_source(src, crossings, events)
            for name, src in zip(names, sources, strict=True)}
-    return {**summarise(per), "scenarios": per,
+    return {**summarise(per), "detector": "oracle" if oracle else settings.inference_backend,
+            "scenarios": per,
             "run": {k: run[k] for k in ("run_id", "frames_ingested", "frames_inferred", "detections",
                                         "crossings", "events", "dead_letters", "seconds")}}
 
@@ -279,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, default=None, help="analysis fps (default: the scenario's)")
     p.add_argument("--fast", action="store_true", help="60 simulated seconds at 5 fps (smoke test)")
     p.add_argument("--workers", type=int, default=1, help="Faust worker processes")
+    p.add_argument("--oracle", action="store_true",
+                   help="diagnostics: simulator ground-truth boxes instead of the detector")
     p.add_argument("--keep-services", action="store_true", help="leave services started here running")
     p.add_argument("--verbose", action="store_true", help="log progress to stderr")
     args = p.parse_args(argv)
@@ -294,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     started: list[str] = []
     try:
         started = _services_up(settings)
-        result = evaluate(settings, names, duration_s=duration, fps=fps, workers=args.workers)
+        result = evaluate(settings, names, duration_s=duration, fps=fps, workers=args.workers,
+                          oracle=args.oracle)
     except ItscamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -117,7 +117,7 @@ async def run_ingest(
     jpeg_quality: int = 85,
     realtime: bool = False,
     stop: asyncio.Event | None = None,
-    on_frame: Callable[[Frame], None] | None = None,
+    on_frame: Callable[[Frame, Any], None] | None = None,
 ) -> IngestStats:
     """Stream every source in ``cameras`` to the frames topic until exhausted, stopped or timed out.
 
@@ -128,6 +128,7 @@ async def run_ingest(
         fps: analysis fps; default each source's ``analysis_fps`` or ``settings.analysis_fps``.
         duration_s: wall-clock limit for the whole run (``None``: until the sources end).
         realtime: pace each source to its capture times (for live-like runs of files).
+        on_frame: called with (frame, source frame) just before each frame is produced.
     """
     await ensure_topics(settings, ("frames", "camera_health"))
     producer = await start_producer(settings, linger_ms=10)
@@ -173,6 +174,8 @@ async def run_ingest(
                     event_id=f"{cam}/{run_id or 'live'}/{seq}", run_id=run_id,
                     healthy=bool(_attr(sf, "healthy", default=True)),
                 )
+                if on_frame is not None:
+                    on_frame(frame, sf)
                 pending.append(await producer.send(frames_topic, value=jpeg, key=cam.encode(),
                                                    headers=frame_headers(frame)))
                 if len(pending) >= 256:
@@ -182,8 +185,6 @@ async def run_ingest(
                 stats.bytes += len(jpeg)
                 beat_frames += 1
                 last_capture_us = frame.capture_ts_us
-                if on_frame is not None:
-                    on_frame(frame)
                 now = time.monotonic()
                 if now - last_beat >= 1.0:
                     await producer.send(health_topic, key=cam.encode(), value=encode_health(

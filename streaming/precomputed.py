@@ -61,3 +61,64 @@ class PrecomputedDetector:
 
     async def close(self) -> None:
         return None
+
+
+ORACLE_KEY = "itscam:oracle:{}"
+
+
+def _pack(dets: Detections) -> bytes:
+    return np.column_stack([dets.xyxy, dets.confidence, dets.class_id]).astype(np.float32).tobytes()
+
+
+def _unpack(data: bytes) -> Detections:
+    r = np.frombuffer(data, np.float32).reshape(-1, 6)
+    return Detections(r[:, :4], r[:, 4], r[:, 5].astype(np.int32))
+
+
+class OracleStore:
+    """Ground-truth boxes per frame in Redis, written by the ingest of ``itscam evaluate --oracle``."""
+
+    def __init__(self, settings: object, ttl_s: int = 7200) -> None:
+        from itscam.clients.redis import StateStore
+
+        self.client = StateStore(settings).client  # type: ignore[arg-type]
+        self.ttl_s = ttl_s
+
+    def put(self, image: bytes, dets: Detections) -> None:
+        self.client.set(ORACLE_KEY.format(digest(image).hex()), _pack(dets), ex=self.ttl_s)
+
+    def get_many(self, images: Sequence[bytes]) -> list[bytes | None]:
+        return self.client.mget([ORACLE_KEY.format(digest(im).hex()) for im in images])
+
+
+class OracleDetector:
+    """Detections = the simulator's ground truth (diagnostics: the stream's accuracy without the model).
+
+    Used by a worker when ``ITSCAM_ORACLE_DETECTIONS=redis``; never the default.
+    """
+
+    name = "oracle"
+    model_version = "oracle"
+
+    def __init__(self, settings: object) -> None:
+        self.store = OracleStore(settings)
+
+    async def detect(self, images: Sequence[bytes]) -> list[Detections | DataError]:
+        import asyncio
+
+        raw = await asyncio.to_thread(self.store.get_many, list(images))
+        return [DataError("frame has no ground truth in the oracle store") if r is None
+                else _unpack(r) for r in raw]
+
+    async def close(self) -> None:
+        return None
+
+
+def truth_detections(truth: list, image_height: int) -> Detections:
+    """Labelled ground-truth boxes of a simulated frame as detections (confidence 0.9)."""
+    boxes = [b for b in truth or [] if b.labelled(image_height)]
+    if not boxes:
+        return Detections.empty()
+    return Detections(np.array([b.xyxy for b in boxes], np.float32),
+                      np.full(len(boxes), 0.9, np.float32),
+                      np.array([b.class_id for b in boxes], np.int32))

@@ -604,6 +604,11 @@ class Runtime:
     def _make_detector(self) -> Any:
         import os
 
+        if os.environ.get("ITSCAM_ORACLE_DETECTIONS") == "redis":
+            from streaming.precomputed import OracleDetector
+
+            log.warning("inference replaced by simulator ground truth (oracle diagnostics)")
+            return OracleDetector(self.settings)
         pre = os.environ.get("ITSCAM_PRECOMPUTED_DETECTIONS")
         if pre:
             from pathlib import Path

@@ -203,16 +203,18 @@ def register_sources(settings: Settings, cameras: Sequence[Any]) -> int:
 async def run_pipeline_async(settings: Settings, cameras: Sequence[Any], duration_s: float | None,
                              run_id: str, *, workers: int = 1, pool: WorkerPool | None = None,
                              fps: float | None = None, realtime: bool = False,
-                             drain_timeout_s: float = 900.0) -> dict[str, Any]:
+                             drain_timeout_s: float = 3600.0,
+                             worker_env: dict[str, str] | None = None,
+                             on_frame: Any = None) -> dict[str, Any]:
     t0 = time.monotonic()
     await ensure_topics(settings, TOPICS)
     register_sources(settings, cameras)
     dl_before = await _dead_letter_end(settings)
     own_pool = pool is None
-    pool = pool or WorkerPool(settings, workers).start()
+    pool = pool or WorkerPool(settings, workers, extra_env=worker_env).start()
     try:
         stats: IngestStats = await run_ingest(settings, cameras, run_id=run_id, duration_s=duration_s,
-                                              fps=fps, realtime=realtime)
+                                              fps=fps, realtime=realtime, on_frame=on_frame)
         drain_s = await wait_drained(settings, pool, timeout_s=drain_timeout_s)
     finally:
         if own_pool:

@@ -1,0 +1,67 @@
+"""Scoring of ``itscam evaluate`` against ground truth (pure functions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from streaming.evaluate import count_errors, event_scores, speed_errors, summarise
+
+
+def _m(lane: str, direction: str, cls: str, ts: float, kmh: float | None = 50.0) -> dict:
+    return {"camera_id": "c", "lane_id": lane, "direction": direction, "class_name": cls,
+            "crossing_ts": ts, "speed_kmh": kmh}
+
+
+def _t(lane: str, direction: str, cls: str, ts: float, mps: float = 50 / 3.6) -> dict:
+    return {"camera_id": "c", "lane_id": lane, "direction": direction, "class": cls, "ts": ts,
+            "speed_mps": mps}
+
+
+def test_count_errors_per_lane_direction_and_class() -> None:
+    truth = [_t("a", "forward", "car", i) for i in range(40)] + \
+            [_t("a", "forward", "truck", 100 + i) for i in range(20)] + [_t("b", "reverse", "car", 5)]
+    measured = [_m("a", "forward", "car", i) for i in range(39)] + \
+               [_m("a", "forward", "truck", 100 + i) for i in range(21)]
+    r = count_errors(measured, truth)
+    lane_a = next(x for x in r["lanes"] if x["lane_id"] == "a")
+    assert (lane_a["true"], lane_a["measured"], lane_a["error_pct"]) == (60, 60, 0.0)
+    assert r["count_error_pct_max"] == 0.0  # lane b has 1 vehicle: reported, not in the max
+    assert r["class_count_error_pct_max"] == 5.0  # truck 21 vs 20; car 39 vs 40 = 2.5
+    assert any(x["lane_id"] == "b" and x["error_pct"] == 100.0 for x in r["lanes"])
+
+
+def test_speed_errors_match_one_to_one_within_the_window() -> None:
+    truth = [_t("a", "forward", "car", 10.0, 20.0), _t("a", "forward", "car", 10.5, 10.0)]
+    measured = [_m("a", "forward", "car", 10.45, 36.0), _m("a", "forward", "car", 10.1, 75.6),
+                _m("a", "forward", "car", 30.0, 99.0)]
+    r = speed_errors(measured, truth)
+    # 10.45 <-> 10.5 (36 vs 36 km/h), 10.1 <-> 10.0 (75.6 vs 72 km/h); 30.0 unmatched.
+    assert r["matched"] == 2
+    assert r["speed_mae_kmh"] == pytest.approx(1.8)
+    assert r["speed_mae_pct"] == pytest.approx(1.8 / 54.0 * 100, rel=1e-3)
+
+
+def test_event_scores_by_overlap_and_type() -> None:
+    truth = [{"type": "wrong_way", "camera_id": "c", "lane_id": "b", "start_ts": 100, "end_ts": 120},
+             {"type": "congestion", "camera_id": "c", "lane_id": "a", "start_ts": 0, "end_ts": 300}]
+    measured = [
+        {"event_type": "wrong_way", "camera_id": "c", "lane_id": "b", "start_ts": 104, "end_ts": None},
+        {"event_type": "wrong_way", "camera_id": "c", "lane_id": "b", "start_ts": 500, "end_ts": 510},
+        {"event_type": "congestion", "camera_id": "c", "lane_id": "z", "start_ts": 10, "end_ts": 200},
+    ]
+    r = event_scores(measured, truth, end_ts=600)
+    assert r["wrong_way"] == {"true": 1, "measured": 2, "precision": 0.5, "recall": 1.0}
+    assert r["congestion"]["recall"] == 0.0  # wrong lane
+    assert "stalled_vehicle" not in r
+
+
+def test_summary_reports_the_worst_scenario() -> None:
+    per = {
+        "x": {"count_error_pct_max": 1.0, "class_count_error_pct_max": 3.0, "speed_mae_pct": 2.0,
+              "speed_mae_kmh": 1.0, "events": {"wrong_way": {"precision": 1.0, "recall": 0.5}}},
+        "y": {"count_error_pct_max": 4.0, "class_count_error_pct_max": None, "speed_mae_pct": 1.0,
+              "speed_mae_kmh": 0.5, "events": {"congestion": {"precision": None, "recall": 1.0}}},
+    }
+    s = summarise(per)
+    assert (s["count_error_pct_max"], s["class_count_error_pct_max"], s["speed_mae_pct"]) == (4.0, 3.0, 2.0)
+    assert (s["event_precision_min"], s["event_recall_min"]) == (1.0, 0.5)
