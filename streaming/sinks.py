@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -119,6 +120,11 @@ class PostgresSink:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._conn: Any = None
+        # Several agents write through this sink from worker threads. One
+        # psycopg connection is one transaction at a time: without this lock a
+        # commit from one agent lands in the middle of another's batch (and
+        # ON COMMIT DELETE ROWS empties its staging table), losing rows.
+        self._lock = threading.Lock()
 
     def _connection(self) -> Any:
         from itscam.clients.postgres import connect
@@ -134,6 +140,12 @@ class PostgresSink:
         rolled back, the connection dropped and the error re-raised (the
         caller retries the same batch: the write is idempotent).
         """
+        with self._lock:
+            return self._write_locked(batches)
+
+    def _write_locked(
+        self, batches: dict[str, tuple[Sequence[str], list[tuple], int | None]]
+    ) -> dict[str, int]:
         from itscam.clients.postgres import copy_rows, ensure_partitions
 
         conn = self._connection()
