@@ -57,14 +57,13 @@ def unique_jpeg(base: bytes, n: int) -> bytes:
 
 def render_frames(name: str, n: int, fps: float = 10.0) -> tuple[Any, list[bytes]]:
     """``n`` JPEG frames of a shipped scenario's camera, and its camera config."""
-    from streaming.evaluate import ScenarioSource, load_scenario
+    from streaming.evaluate import scenario_source
     from streaming.ingest import encode_jpeg
 
-    sc = load_scenario(name, now=time.time(), duration_s=n / fps + 1)
-    src = ScenarioSource(sc, fps=fps, duration_s=n / fps + 1)
+    src = scenario_source(name, now=time.time(), duration_s=n / fps + 1, fps=fps)
     jpegs = []
     for fr in src.frames():
-        jpegs.append(encode_jpeg(fr["image"]))
+        jpegs.append(encode_jpeg(fr.image))
         if len(jpegs) >= n:
             break
     return src.config, jpegs
@@ -152,7 +151,7 @@ async def _measure(settings: Settings, group: str, first: str, topics: list[str]
         if t_first is None and lag[first] < n:
             t_first, lag_first = now, lag[first]
         if t_first is not None and sum(lag.values()) == 0:
-            done = n - (lag_first or 0)
+            done = lag_first or 0  # what was still to do when the clock started
             secs = max(now - t_first, 1e-3)
             return {"fps": done / secs, "frames": n, "seconds": round(now - t0, 2)}
         if now - t0 > timeout_s:
