@@ -53,9 +53,11 @@ FRAMES: dict[str, str] = {
     "detection_frames": f"""
         SELECT camera_id, frame_seq, capture_ts,
                extract(epoch FROM capture_ts - lag(capture_ts) OVER w) AS ts_step_s
-          FROM (SELECT DISTINCT camera_id, frame_seq, capture_ts FROM analytics.vehicle_detections
+          FROM (SELECT DISTINCT camera_id, run_id, frame_seq, capture_ts
+                  FROM analytics.vehicle_detections
                  WHERE capture_ts >= %(start)s AND capture_ts < %(end)s) f
-        WINDOW w AS (PARTITION BY camera_id ORDER BY frame_seq)
+        -- Sequence numbers restart with each ingest session (run_id).
+        WINDOW w AS (PARTITION BY camera_id, run_id ORDER BY frame_seq)
          LIMIT {MAX_ROWS}""",
     "crossings": f"""
         SELECT camera_id, line_id, lane_id, direction, track_id, class_name, crossing_ts, speed_kmh
@@ -177,7 +179,7 @@ CHECKS: tuple[Check, ...] = (
         "vehicle_detections",
         "detection_frames",
         E("ExpectColumnValuesToBeBetween", column="ts_step_s", min_value=0.0),
-        "Per camera, capture time never goes backwards as the frame sequence grows.",
+        "Per camera and ingest session, capture time never goes backwards as the frame sequence grows.",
     ),
     Check(
         "crossings_speed_in_range",
