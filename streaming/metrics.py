@@ -24,7 +24,7 @@ LAG = Gauge("itscam_consumer_lag", "Records behind the log end", ["topic"])
 CROSSINGS = Counter("itscam_crossings_total", "Line crossings", ["camera_id"])
 
 
-def serve(port: int) -> None:
-    """Expose ``/metrics`` on 127.0.0.1:``port`` (0 disables)."""
+def serve(port: int, addr: str = "127.0.0.1") -> None:
+    """Expose ``/metrics`` on ``addr:port`` (port 0 disables)."""
     if port:
-        start_http_server(port, addr="127.0.0.1")
+        start_http_server(port, addr=addr)

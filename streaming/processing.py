@@ -628,7 +628,9 @@ class Runtime:
             return
         self._metrics_started = True
         port = int(os.environ.get("ITSCAM_METRICS_PORT", "9108"))
+        # Local profile: loopback only; in a pod, Prometheus scrapes the pod address.
+        addr = "0.0.0.0" if self.settings.profile == "production" else "127.0.0.1"
         try:
-            metrics.serve(port)
+            metrics.serve(port, addr)
         except OSError as exc:
             log.warning("Prometheus metrics not served on port %d: %s", port, exc)
