@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SYSTEM_PYTHON = "/usr/bin/python3"
 SERVER = r'''
 import signal
+import sys
 
 import gi
 
