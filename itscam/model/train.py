@@ -41,7 +41,8 @@ def worker_command(args: argparse.Namespace) -> list[str]:
            "--config-dir", str(ROOT / ".itscam" / "ultralytics")]
     if args.set_epochs:
         cmd += ["--set-epochs", str(args.set_epochs)]
-    cmd += ["--close-mosaic", str(args.close_mosaic)]
+    cmd += ["--close-mosaic", str(args.close_mosaic), "--lr0", str(args.lr0),
+            "--mosaic", str(args.mosaic), "--warmup-epochs", str(args.warmup_epochs)]
     if args.until:
         cmd += ["--deadline", str(_deadline(args.until))]
     if args.fresh:
@@ -81,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="last N epochs without mosaic augmentation")
     ap.add_argument("--until", default="", metavar="HH:MM",
                     help="fit the epoch count (at most the target) to end by this UTC time")
+    ap.add_argument("--lr0", type=float, default=0.002, help="initial learning rate (AdamW)")
+    ap.add_argument("--mosaic", type=float, default=1.0, help="mosaic probability (0 = off)")
+    ap.add_argument("--warmup-epochs", type=float, default=2.0)
     ap.add_argument("--init", default="",
                     help="weights to start a new run from (fine-tune), e.g. a finished run's best.pt")
     ap.add_argument("--fresh", action="store_true")

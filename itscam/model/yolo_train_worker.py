@@ -90,6 +90,9 @@ def main() -> int:
                     help="train the last N epochs without mosaic (also on resume)")
     ap.add_argument("--deadline", type=float, default=0.0,
                     help="epoch seconds by which training should end (adapts the epoch count)")
+    ap.add_argument("--lr0", type=float, default=0.002)
+    ap.add_argument("--mosaic", type=float, default=1.0, help="mosaic probability (0 = off)")
+    ap.add_argument("--warmup-epochs", type=float, default=2.0)
     ap.add_argument("--init", default="",
                     help="start a new run from these weights (fine-tune) instead of yolo11n.yaml")
     ap.add_argument("--fresh", action="store_true", help="ignore last.pt and start over")
@@ -123,8 +126,9 @@ def main() -> int:
     else:
         model.train(data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
                     workers=args.workers, device="cpu", project=args.project, name=args.name,
-                    exist_ok=True, plots=False, patience=0, optimizer="AdamW", lr0=0.002,
-                    warmup_epochs=2, close_mosaic=args.close_mosaic, seed=args.seed, cache="ram", amp=False,
+                    exist_ok=True, plots=False, patience=0, optimizer="AdamW", lr0=args.lr0,
+                    mosaic=args.mosaic, warmup_epochs=args.warmup_epochs,
+                    close_mosaic=args.close_mosaic, seed=args.seed, cache="ram", amp=False,
                     verbose=True)
     return 0
 
