@@ -22,7 +22,6 @@ import asyncio
 import logging
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -235,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, default=None, help="analysis fps (default: settings)")
     p.add_argument("--duration", type=float, default=None, help="seconds (default: until sources end)")
     p.add_argument("--realtime", action="store_true", help="pace files to their capture times")
-    p.add_argument("--run-id", default="", help="run tag carried into every row (default: random)")
+    p.add_argument("--run-id", default="live",
+                   help="run tag carried into every row; the analysers keep their state across "
+                        "ingest restarts with the same tag (default: live)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
@@ -248,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             from streaming.cameras import register_cameras
 
             register_cameras(settings, configs)
-        stats = asyncio.run(run_ingest(settings, cams, run_id=args.run_id or uuid.uuid4().hex[:12],
+        stats = asyncio.run(run_ingest(settings, cams, run_id=args.run_id,
                                        duration_s=args.duration, fps=args.fps, realtime=args.realtime))
     except ItscamError as exc:
         print(f"error: {exc}", file=sys.stderr)

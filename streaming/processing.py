@@ -75,7 +75,8 @@ from streaming.sinks import (
 log = logging.getLogger(__name__)
 
 Send = Callable[..., Awaitable[Any]]
-_CKPT = struct.Struct("<qq")  # (partition, offset) in front of the analyser's JSON state
+# (partition, offset, run id length) in front of the run id and the analyser's JSON state
+_CKPT = struct.Struct("<qqH")
 
 
 def _now_us() -> int:
@@ -314,29 +315,42 @@ class AnalysisProcessor(_Producing):
         self.table = table
         self.factory = analyzer_factory
         self.state_sink = state_sink
-        # camera -> (partition, offset, analyser) of what this worker holds in memory
-        self.live: dict[str, tuple[int, int, Any]] = {}
+        # camera -> (partition, offset, analyser, run id) of what this worker holds in memory
+        self.live: dict[str, tuple[int, int, Any, str]] = {}
         # camera -> (wall clock at the last frame, its capture time, run id)
         self.seen: dict[str, tuple[float, float, str]] = {}
         self.lock = asyncio.Lock()
         self.skipped = 0
         self.frames = 0
 
-    def _restore(self, camera_id: str, cfg: Any, run_id: str) -> tuple[int, int, Any] | None:
+    def _restore(self, camera_id: str, cfg: Any, run_id: str) -> tuple[int, int, Any, str] | None:
+        """The camera's analyser as of its checkpoint, if it belongs to the same run.
+
+        A different run id (a new evaluation of a simulated camera, a replayed
+        file) is a different stream: its clock and its vehicles have nothing to
+        do with the old state, so it starts fresh.
+        """
         blob = self.table.get(_key(camera_id))
         if not blob:
             return None
-        part, off = _CKPT.unpack_from(blob)
+        try:
+            part, off, n = _CKPT.unpack_from(blob)
+            run = blob[_CKPT.size:_CKPT.size + n].decode()
+        except (struct.error, UnicodeDecodeError):
+            log.error("checkpoint of camera %s has an unknown layout; starting fresh", camera_id)
+            return None
+        if run != run_id:
+            return None
         live = self.live.get(camera_id)
-        if live is not None and live[0] == part and live[1] == off:
+        if live is not None and live[0] == part and live[1] == off and live[3] == run:
             return live  # our in-memory analyser is exactly the checkpoint
         try:
-            analyzer = self.factory(cfg, run_id, json.loads(blob[_CKPT.size:]))
+            analyzer = self.factory(cfg, run_id, json.loads(blob[_CKPT.size + n:]))
         except Exception as exc:
             log.error("checkpoint of camera %s is unreadable (%s); starting fresh", camera_id, exc)
             return None
         log.info("camera %s: analyser restored from checkpoint at %d@%d", camera_id, part, off)
-        return (part, off, analyzer)
+        return (part, off, analyzer, run)
 
     async def process(self, events: Sequence[Any]) -> None:
         async with self.lock:
@@ -354,8 +368,8 @@ class AnalysisProcessor(_Producing):
         touched. Returns how many analysers were advanced.
         """
         async with self.lock:
-            touched: dict[str, tuple[int, int, Any]] = {}
-            for cam, (part, off, analyzer) in list(self.live.items()):
+            touched: dict[str, tuple[int, int, Any, str]] = {}
+            for cam, (part, off, analyzer, run) in list(self.live.items()):
                 seen = self.seen.get(cam)
                 if seen is None or not owns(part):
                     continue
@@ -363,15 +377,16 @@ class AnalysisProcessor(_Producing):
                 if abs(wall - capture) > live_skew_s or now - wall < idle_s:
                     continue
                 await self._emit(cam, run_id, analyzer.flush(capture + (now - wall)))
-                touched[cam] = (part, off, analyzer)
+                touched[cam] = (part, off, analyzer, run)
             await self._flush()
-            for cam, (part, off, analyzer) in touched.items():
-                self._checkpoint(cam, part, off, analyzer)
+            for cam, (part, off, analyzer, run) in touched.items():
+                self._checkpoint(cam, part, off, analyzer, run)
             return len(touched)
 
-    def _checkpoint(self, cam: str, part: int, off: int, analyzer: Any) -> None:
+    def _checkpoint(self, cam: str, part: int, off: int, analyzer: Any, run: str) -> None:
         state = json.dumps(analyzer.to_state(), separators=(",", ":"), default=_json_default)
-        self.table[_key(cam)] = _CKPT.pack(part, off) + state.encode()
+        rb = run.encode()
+        self.table[_key(cam)] = _CKPT.pack(part, off, len(rb)) + rb + state.encode()
 
     async def _process(self, events: Sequence[Any]) -> None:
         by_cam: dict[str, list[tuple[Any, dict[str, Any], Detections]]] = defaultdict(list)
@@ -383,7 +398,7 @@ class AnalysisProcessor(_Producing):
                 continue
             by_cam[rec["camera_id"]].append((ev, rec, dets))
         states: dict[str, dict[str, Any]] = {}
-        checkpoints: dict[str, tuple[int, int, Any]] = {}
+        checkpoints: dict[str, tuple[int, int, Any, str]] = {}
         for cam, items in by_cam.items():
             cfg = self.cameras.get(cam)
             if cfg is None:
@@ -395,7 +410,7 @@ class AnalysisProcessor(_Producing):
             try:
                 held = self._restore(cam, cfg, run_id)
                 if held is None:
-                    held = (-1, -1, self.factory(cfg, run_id, None))
+                    held = (-1, -1, self.factory(cfg, run_id, None), run_id)
             except Exception as exc:  # a camera whose analyser cannot be built must not stop the rest
                 log.exception("camera %s: analyser cannot be created", cam)
                 metrics.ERRORS.labels("analysis").inc()
@@ -403,12 +418,15 @@ class AnalysisProcessor(_Producing):
                     await _dead_letter(self._out, self.topics["dead_letter"], ev, REASON_ANALYSIS,
                                        f"analyser cannot be created: {exc!r}")
                 continue
-            part, off, analyzer = held
+            part, off, analyzer, run = held
             for ev, rec, dets in items:
                 m = ev.message
                 if m.partition == part and m.offset <= off:
                     self.skipped += 1  # already reflected in the restored analyser
                     continue
+                if (rec.get("run_id") or "") != run:  # a new run of this camera starts fresh
+                    run = rec.get("run_id") or ""
+                    analyzer = self.factory(cfg, run, None)
                 try:
                     out = analyzer.update(rec["capture_ts_us"] / 1e6, rec["frame_seq"], dets,
                                           bool(rec.get("healthy", True)))
@@ -427,12 +445,12 @@ class AnalysisProcessor(_Producing):
                 st = _state(out)
                 if st is not None:
                     states[cam] = st
-            self.live[cam] = (part, off, analyzer)
-            checkpoints[cam] = (part, off, analyzer)
+            self.live[cam] = (part, off, analyzer, run)
+            checkpoints[cam] = (part, off, analyzer, run)
         # Outputs first, then the checkpoint that says they were produced.
         await self._flush()
-        for cam, (part, off, analyzer) in checkpoints.items():
-            self._checkpoint(cam, part, off, analyzer)
+        for cam, (part, off, analyzer, run) in checkpoints.items():
+            self._checkpoint(cam, part, off, analyzer, run)
         if self.state_sink is not None and states:
             await asyncio.to_thread(self.state_sink.put, states)
 

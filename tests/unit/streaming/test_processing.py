@@ -233,3 +233,21 @@ async def test_heartbeats_become_latest_ingest_state() -> None:
     (latest,) = states.put_calls
     assert latest["cam-a"]["ingest_status"] == "ended" and latest["cam-a"]["ingest_frames"] == 12
     assert _reasons(col) == [c.REASON_SCHEMA]
+
+
+async def test_a_new_run_of_a_camera_does_not_inherit_the_old_runs_state() -> None:
+    from itscam.domain.detections import Detections
+
+    table: dict[bytes, bytes] = {}
+    factory = lambda cfg, run, st: CountingAnalyzer("cam-a", st)  # noqa: E731
+    col = Collector()
+    a = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
+    await a.process(_det_events(4))  # run "" (no run id): n = 4
+    recs = []
+    for i in range(3):
+        f = frame("cam-a", seq=i, ts_us=1_800_000_000_000_000 + i * 100_000, run_id="run-2")
+        recs.append((b"cam-a", c.encode_detections(f, Detections.empty(), ingest_ts_us=0,
+                                                   model_version="", inference_ms=0), []))
+    b = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
+    await b.process(events(recs, topic=TOPICS["detections"], partition=5, first_offset=4))
+    assert b.live["cam-a"][2].n == 3  # fresh for run-2, not 4 + 3
