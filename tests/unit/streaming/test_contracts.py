@@ -78,9 +78,9 @@ def test_broken_frames_are_rejected_with_their_reason(mutate, reason) -> None:
 
 def test_unknown_camera_is_its_own_reason() -> None:
     with pytest.raises(c.ContractViolation) as err:
-        _decode(*record(frame("cam-x")), known_cameras={"cam-a"})
+        _decode(*record(frame("cam-x", ts_us=NOW)), known_cameras={"cam-a"})
     assert err.value.reason == c.REASON_UNKNOWN_CAMERA
-    assert _decode(*record(frame("cam-a")), known_cameras={"cam-a"}).camera_id == "cam-a"
+    assert _decode(*record(frame("cam-a", ts_us=NOW)), known_cameras={"cam-a"}).camera_id == "cam-a"
 
 
 def test_detections_round_trip_is_compact_and_exact_enough() -> None:
