@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     notes = json.loads(TRAINING_NOTES.read_text()) if TRAINING_NOTES.exists() else {}
     evaluation = json.loads(EVAL_PATH.read_text()) if EVAL_PATH.exists() else None
     weights = args.weights or run_dir / "weights" / "best.pt"
+    if args.weights is not None and weights.parent.name == "weights":
+        run_dir = weights.parent.parent  # the run the checkpoint came from
     source = "untrained yolo11n.yaml (placeholder)" if args.untrained else \
         f"`{weights.relative_to(ROOT) if weights.is_relative_to(ROOT) else weights}`"
     if not args.card_only:
