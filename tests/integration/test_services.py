@@ -17,6 +17,7 @@ from itscam.clients.redis import StateStore
 from itscam.errors import ServiceError
 from itscam.services.manager import ServiceManager, group_alive
 from itscam.settings import Settings
+from streaming.sinks import DETECTION_COLUMNS
 
 pytestmark = pytest.mark.integration
 
@@ -42,21 +43,7 @@ def test_postgres_copy_is_idempotent_and_queryable(services: Settings) -> None:
         )
         for i in range(500)
     ]
-    cols = [
-        "camera_id",
-        "capture_ts",
-        "frame_seq",
-        "det_idx",
-        "class_id",
-        "class_name",
-        "confidence",
-        "x1",
-        "y1",
-        "x2",
-        "y2",
-        "track_id",
-        "run_id",
-    ]
+    cols = DETECTION_COLUMNS
     with connect(services) as conn:
         ensure_partitions(conn, "analytics.vehicle_detections", rows[0][1], rows[-1][1])
         assert copy_rows(conn, "analytics.vehicle_detections", cols, rows) == 500

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 
 from itscam.clients.postgres import copy_rows
+from streaming.sinks import DETECTION_COLUMNS
 
 LANE_COLS = [
     "camera_id",
@@ -42,21 +43,7 @@ CROSS_COLS = [
     "speed_kmh",
     "run_id",
 ]
-DET_COLS = [
-    "camera_id",
-    "capture_ts",
-    "frame_seq",
-    "det_idx",
-    "class_id",
-    "class_name",
-    "confidence",
-    "x1",
-    "y1",
-    "x2",
-    "y2",
-    "track_id",
-    "run_id",
-]
+DET_COLS = list(DETECTION_COLUMNS)
 FRAME_COLS = [
     "camera_id",
     "capture_ts",
