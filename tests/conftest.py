@@ -16,17 +16,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Must be set before anything reads the settings.
+# Must be set before anything reads the settings. Ports stay below the kernel's
+# ephemeral range (32768-60999), where any process's random port could take them.
 _TEST_ENV = {
     "ITSCAM_STATE_DIR": str(REPO / ".itscam" / "test"),
-    "ITSCAM_KAFKA_PORT": "49092",
-    "ITSCAM_POSTGRES_PORT": "45432",
-    "ITSCAM_TRITON_HTTP_PORT": "48000",
-    "ITSCAM_TRITON_GRPC_PORT": "48001",
-    "ITSCAM_TRITON_METRICS_PORT": "48002",
-    "ITSCAM_INFLUX_PORT": "48086",
-    "ITSCAM_REDIS_PORT": "46379",
-    "ITSCAM_DAGSTER_PORT": "43000",
+    "ITSCAM_KAFKA_PORT": "29092",
+    "ITSCAM_POSTGRES_PORT": "25432",
+    "ITSCAM_TRITON_HTTP_PORT": "28000",
+    "ITSCAM_TRITON_GRPC_PORT": "28001",
+    "ITSCAM_TRITON_METRICS_PORT": "28002",
+    "ITSCAM_INFLUX_PORT": "28086",
+    "ITSCAM_REDIS_PORT": "26379",
+    "ITSCAM_DAGSTER_PORT": "23000",
     "GX_ANALYTICS_ENABLED": "false",
     "YOLO_OFFLINE": "1",
 }
