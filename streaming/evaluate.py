@@ -266,24 +266,6 @@ def evaluate(settings: Any, names: Sequence[str], *, duration_s: float | None, f
                                         "crossings", "events", "dead_letters", "seconds")}}
 
 
-def _services_up(settings: Any) -> list[str]:
-    """Start the local services this needs (idempotent); returns the ones this call started."""
-    if settings.profile != "local":
-        return []
-    from itscam.services.manager import ServiceManager
-
-    m = ServiceManager(settings)
-    before = set(m.running())
-    names = ["postgres", "kafka", "redis", "influxdb", "triton"]
-    if settings.inference_backend == "onnxruntime":
-        names.remove("triton")
-    m.up(names)
-    from itscam.db.migrate import main as migrate
-
-    migrate([])
-    return [n for n in names if n not in before]
-
-
 def main(argv: list[str] | None = None) -> int:
     from itscam.settings import get_settings
     from itscam.sim.scenario import shipped_scenarios
@@ -309,19 +291,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.fast:
         duration, fps = duration or 60.0, fps or 5.0
     settings = get_settings()
-    started: list[str] = []
+    from itscam.services.manager import local_services
+
     try:
-        started = _services_up(settings)
-        result = evaluate(settings, names, duration_s=duration, fps=fps, workers=args.workers,
-                          oracle=args.oracle)
+        with local_services(settings, keep=args.keep_services):
+            result = evaluate(settings, names, duration_s=duration, fps=fps,
+                              workers=args.workers, oracle=args.oracle)
     except ItscamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    finally:
-        if started and not args.keep_services:
-            from itscam.services.manager import ServiceManager
-
-            ServiceManager(settings).down(started)
     print(json.dumps(result, separators=(",", ":")))
     return 0
 

@@ -331,40 +331,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    from itscam.services.manager import local_services
     from itscam.settings import get_settings
-    from streaming.evaluate import _services_up
 
     settings = get_settings()
-    started: list[str] = []
     out: dict[str, Any] = {"bench": "pipeline"}
     try:
-        started = _services_up(settings)
-        camera, jpegs = render_frames(args.scenario, 60)
-        out["frame_bytes_mean"] = int(np.mean([len(j) for j in jpegs]))
-        if "raw" not in args.skip:
-            out["raw_detector_fps"] = round(raw_detector_fps(settings, jpegs), 2)
-        if "pipeline" not in args.skip:
-            out["inference_backend"] = settings.inference_backend
-            out.update(asyncio.run(pipeline_phase(settings, camera, jpegs, args.frames, args.latency_s)))
-            if out.get("raw_detector_fps"):
-                out["pipeline_vs_raw"] = round(out["pipeline_fps"] / out["raw_detector_fps"], 3)
-        if "null" not in args.skip:
-            out.update(asyncio.run(null_phase(settings, args.null_frames, jpegs[0])))
-        if "analysis" not in args.skip:
-            from itscam.domain.bench_analysis import run_analysis_bench
+        with local_services(settings, keep=args.keep_services):
+            camera, jpegs = render_frames(args.scenario, 60)
+            out["frame_bytes_mean"] = int(np.mean([len(j) for j in jpegs]))
+            if "raw" not in args.skip:
+                out["raw_detector_fps"] = round(raw_detector_fps(settings, jpegs), 2)
+            if "pipeline" not in args.skip:
+                out["inference_backend"] = settings.inference_backend
+                out.update(asyncio.run(pipeline_phase(settings, camera, jpegs, args.frames, args.latency_s)))
+                if out.get("raw_detector_fps"):
+                    out["pipeline_vs_raw"] = round(out["pipeline_fps"] / out["raw_detector_fps"], 3)
+            if "null" not in args.skip:
+                out.update(asyncio.run(null_phase(settings, args.null_frames, jpegs[0])))
+            if "analysis" not in args.skip:
+                from itscam.domain.bench_analysis import run_analysis_bench
 
-            a = run_analysis_bench()
-            out.update({k: a.get(k) for k in ("analysis_ms_per_frame", "peer_ms_per_frame",
-                                               "analysis_vs_peer", "mota", "idf1", "peer_mota",
-                                               "peer_idf1")})
+                a = run_analysis_bench()
+                out.update({k: a.get(k) for k in ("analysis_ms_per_frame", "peer_ms_per_frame",
+                                                   "analysis_vs_peer", "mota", "idf1", "peer_mota",
+                                                   "peer_idf1")})
     except ItscamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    finally:
-        if started and not args.keep_services:
-            from itscam.services.manager import ServiceManager
-
-            ServiceManager(settings).down(started)
     print(json.dumps(out, separators=(",", ":")))
     return 0
 

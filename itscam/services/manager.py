@@ -22,7 +22,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -635,6 +635,33 @@ bind-address = "127.0.0.1:{port + 2}"
   enabled = true
   run-interval = "10s"
 """
+
+
+@contextlib.contextmanager
+def local_services(settings: Settings, *, keep: bool = False) -> Iterator[list[str]]:
+    """Run a block with the pipeline's local services up and the schema migrated.
+
+    Starts what is not running yet (Triton only when inference may use it) and,
+    unless ``keep``, stops afterwards exactly the services this call started.
+    Yields their names. A no-op outside the local profile.
+    """
+    if settings.profile != "local":
+        yield []
+        return
+    mgr = ServiceManager(settings)
+    before = set(mgr.running())
+    names = [n for n in ALL_SERVICES if n != "triton" or settings.inference_backend != "onnxruntime"]
+    started: list[str] = []
+    try:
+        mgr.up(names)
+        started = [n for n in names if n not in before]
+        from itscam.db.migrate import migrate
+
+        migrate(settings)
+        yield started
+    finally:
+        if started and not keep:
+            mgr.down(started)
 
 
 def status_json(manager: ServiceManager) -> str:

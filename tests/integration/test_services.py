@@ -200,3 +200,23 @@ def test_down_leaves_no_process(own_state, settings: Settings) -> None:
     assert mgr.down() == ["redis"]
     assert not group_alive(pid)
     assert mgr.running() == []
+
+
+def test_local_services_stops_only_what_it_started(own_state, settings: Settings) -> None:
+    from itscam.services.manager import local_services
+
+    s = settings.model_copy(update={
+        "state_dir": own_state, "inference_backend": "onnxruntime",
+        "kafka_port": settings.kafka_port + 100, "postgres_port": settings.postgres_port + 100,
+        "influx_port": settings.influx_port + 100, "redis_port": settings.redis_port + 100,
+    })
+    mgr = ServiceManager(s)
+    mgr.up(["redis"])  # already running before: must survive the block
+    try:
+        with local_services(s) as started:
+            assert sorted(started) == ["influxdb", "kafka", "postgres"]
+            with connect(s) as conn:
+                assert conn.execute("SELECT count(*) FROM ops.schema_migrations").fetchone()[0] >= 1
+        assert mgr.running() == ["redis"]
+    finally:
+        mgr.down()
