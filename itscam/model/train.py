@@ -43,6 +43,8 @@ def worker_command(args: argparse.Namespace) -> list[str]:
         cmd += ["--set-epochs", str(args.set_epochs)]
     cmd += ["--close-mosaic", str(args.close_mosaic), "--lr0", str(args.lr0),
             "--mosaic", str(args.mosaic), "--warmup-epochs", str(args.warmup_epochs)]
+    if args.rect:
+        cmd.append("--rect")
     if args.until:
         cmd += ["--deadline", str(_deadline(args.until))]
     if args.fresh:
@@ -85,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr0", type=float, default=0.002, help="initial learning rate (AdamW)")
     ap.add_argument("--mosaic", type=float, default=1.0, help="mosaic probability (0 = off)")
     ap.add_argument("--warmup-epochs", type=float, default=2.0)
+    ap.add_argument("--rect", action="store_true",
+                    help="rectangular batches (640x384 for 16:9 frames at imgsz 640: ~40%% less "
+                         "compute than square; implies no mosaic and a fixed batch order)")
     ap.add_argument("--init", default="",
                     help="weights to start a new run from (fine-tune), e.g. a finished run's best.pt")
     ap.add_argument("--fresh", action="store_true")

@@ -93,6 +93,7 @@ def main() -> int:
     ap.add_argument("--lr0", type=float, default=0.002)
     ap.add_argument("--mosaic", type=float, default=1.0, help="mosaic probability (0 = off)")
     ap.add_argument("--warmup-epochs", type=float, default=2.0)
+    ap.add_argument("--rect", action="store_true")
     ap.add_argument("--init", default="",
                     help="start a new run from these weights (fine-tune) instead of yolo11n.yaml")
     ap.add_argument("--fresh", action="store_true", help="ignore last.pt and start over")
@@ -129,6 +130,7 @@ def main() -> int:
                     exist_ok=True, plots=False, patience=0, optimizer="AdamW", lr0=args.lr0,
                     mosaic=args.mosaic, warmup_epochs=args.warmup_epochs,
                     close_mosaic=args.close_mosaic, seed=args.seed, cache="ram", amp=False,
+                    rect=args.rect,
                     verbose=True)
     return 0
 
