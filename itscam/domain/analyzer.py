@@ -241,7 +241,13 @@ class CameraAnalyzer:
             vel = tb.velocity(slots, ts, p.speed_window_s)
             speed = np.hypot(vel[:, 0], vel[:, 1])
             tb.speed[slots] = speed
-            tb.vel[slots] = np.nan_to_num(vel)
+            # Motion prior for linking fragments: the robust velocity, or for a track
+            # too young for one, its displacement so far.
+            young = ~np.isfinite(vel[:, 0])
+            prior = vel.copy()
+            if young.any():
+                prior[young] = tb.coarse_velocity(slots[young])
+            tb.vel[slots] = np.nan_to_num(prior)
             lane, tangent = self._assign_lanes(xy)
             tb.lane[slots] = lane
             for c in self.counter.update(slots, xy, ts):

@@ -138,6 +138,22 @@ class TrackTable:
     def latest_xy(self, slots: np.ndarray) -> np.ndarray:
         return self.xy[slots, (self.n[slots] - 1) % HISTORY]
 
+    def coarse_velocity(self, slots: np.ndarray) -> np.ndarray:
+        """Velocity ``(n, 2)`` m/s from the oldest to the newest sample (0 with one sample).
+
+        A motion prior for tracks too young for :meth:`velocity` (e.g. to predict where
+        a two-frame fragment lost behind another vehicle reappears); not a speed
+        measurement.
+        """
+        n = self.n[slots]
+        last = (n - 1) % HISTORY
+        first = np.where(n > HISTORY, n % HISTORY, 0)
+        dt = self.t[slots, last] - self.t[slots, first]
+        dxy = self.xy[slots, last] - self.xy[slots, first]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = dxy / dt[:, None]
+        return np.where((n >= 2)[:, None] & (dt > 0)[:, None] & np.isfinite(v), v, 0.0)
+
     def majority_class(self, slots: np.ndarray) -> np.ndarray:
         """``(n,)`` class ids by confidence-weighted vote over each track's life."""
         return np.argmax(self.votes[slots], axis=1)

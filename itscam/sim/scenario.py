@@ -29,6 +29,10 @@ Ground truth:
 A crossing happens when a vehicle's footprint centre passes the counting line
 of its lane (a line across the lane at road coordinate ``count_at_s``, the
 same line :meth:`Scenario.camera_config` exports), interpolated between steps.
+"Its lane" is the lane the centre physically lies in at that moment: a vehicle
+changing lanes is switched to its target lane when it decides, then glides
+across for 3 s, and a per-lane counting station (loop or video) counts it where
+it is, not where it is heading.
 """
 
 from __future__ import annotations
@@ -358,6 +362,15 @@ class _TruthTracker:
     def _s(v) -> float:
         return v.lane.direction * (v.p - v.road.half_length)
 
+    @staticmethod
+    def _physical_lane(v, road):
+        """The lane of ``road`` (same travel direction) whose band holds ``v``'s centre."""
+        if not v.lateral:
+            return v.lane
+        pos = v.lane.offset + v.lateral
+        same = [ln for ln in road.lanes if ln.direction == v.lane.direction]
+        return min(same, key=lambda ln: abs(ln.offset - pos))
+
     def before(self, sim: TrafficSim) -> None:
         self.prev = {v.id: (self._s(v), v.lane.id) for v in sim.vehicles}
 
@@ -368,12 +381,15 @@ class _TruthTracker:
             s_now = self._s(v)
             prev = self.prev.get(v.id)
             for c, road, s_line, lanes in self.lines:
-                if v.road is not road or v.lane.id not in lanes:
+                if v.road is not road:
                     continue
-                span = self.spans.get((c.camera_id, v.lane.id))
+                lane = self._physical_lane(v, road)
+                if lane.id not in lanes:
+                    continue
+                span = self.spans.get((c.camera_id, lane.id))
                 if span and span[0] <= s_now <= span[1]:
                     pce = HEAVY_PCE if v.model.cls in ("bus", "truck") else 1.0
-                    self.occ[(c.camera_id, v.lane.id, minute)] += pce * dt
+                    self.occ[(c.camera_id, lane.id, minute)] += pce * dt
                 if prev is None:
                     continue
                 s_prev = prev[0]
@@ -382,8 +398,8 @@ class _TruthTracker:
                     ts = self.sc.start_ts + t - dt + frac * dt
                     moving_forward = (s_now - s_prev) * v.lane.direction > 0
                     self.truth.crossings.append({
-                        "camera_id": c.camera_id, "line_id": f"{v.lane.id}-count",
-                        "lane_id": v.lane.id, "track_id": v.id, "class": v.model.cls,
+                        "camera_id": c.camera_id, "line_id": f"{lane.id}-count",
+                        "lane_id": lane.id, "track_id": v.id, "class": v.model.cls,
                         "direction": "forward" if moving_forward else "reverse",
                         "ts": round(ts, 4), "speed_mps": round(v.v, 3),
                         "camera_online": not self.sc.in_outage(c.camera_id, t - dt)})
