@@ -27,11 +27,14 @@ class OnnxRuntimeDetector:
     """YOLO11 in this process.
 
     Args:
-        model_path: the ONNX file (input ``images`` ``[N, 3, 256, 416]``, output
-            ``output0`` ``[N, 8, 2184]``).
+        model_path: the ONNX file (input ``images`` ``[N, 3, *input_hw]``, output
+            ``output0`` ``[N, 8, A]``; ``[N, 3, 384, 640]`` and ``A = 5040`` by default).
         nms: thresholds (the Triton ``postprocess`` model's, by default).
         intra_op_threads: ONNX Runtime threads (Triton's local profile uses 2).
         max_batch: frames per ``session.run``.
+        input_hw: letterbox size; a model exported at a fixed other size is refused
+            with a :class:`ModelError` (the default is the repository's
+            :data:`itscam.vision.INPUT_HW`).
     """
 
     name = "onnxruntime"
@@ -68,8 +71,10 @@ class OnnxRuntimeDetector:
         except Exception as exc:  # ORT raises its own untyped errors for bad files
             raise ModelError(
                 f"ONNX Runtime cannot load {path}: {exc}. Re-export the model "
-                "(`itscam model install`) with opset 17 and input 'images' [N,3,256,416]."
+                "(`itscam model install`) with opset 17 and input 'images' "
+                f"[N,3,{input_hw[0]},{input_hw[1]}]."
             ) from exc
+        require_input_hw(self.session, path, input_hw)
         self.model_path = path
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         where = (
@@ -122,6 +127,32 @@ class OnnxRuntimeDetector:
 
     async def close(self) -> None:
         return None
+
+
+def session_input_hw(session: ort.InferenceSession) -> tuple[int, int] | None:
+    """``(height, width)`` that the session's first input is fixed to, or None when dynamic."""
+    shape = session.get_inputs()[0].shape
+    if len(shape) != 4 or not all(isinstance(d, int) for d in shape[2:]):
+        return None
+    return int(shape[2]), int(shape[3])
+
+
+def require_input_hw(
+    session: ort.InferenceSession, path: Path, input_hw: tuple[int, int] = INPUT_HW
+) -> None:
+    """Refuse a model exported at another input size than the one served.
+
+    Raises:
+        ModelError: the model's fixed input size differs from ``input_hw``.
+    """
+    hw = session_input_hw(session)
+    if hw is not None and hw != tuple(input_hw):
+        raise ModelError(
+            f"{path} takes {hw[0]}x{hw[1]} (height x width) input images, but the model "
+            f"repository serves {input_hw[0]}x{input_hw[1]} (itscam.vision.INPUT_HW). "
+            "Re-export the checkpoint at that size: `itscam model install --weights PT` "
+            "or `itscam model import PT`."
+        )
 
 
 def model_path(repository: Path, version: str = "", model: str = "yolo11n") -> Path:

@@ -68,8 +68,9 @@ async def serve_version(
 def validate_model(onnx: Path) -> None:
     """Check an ONNX file honours the detector contract before it is served.
 
-    Runs it once on a zero batch: input ``images`` ``[N, 3, 256, 416]`` float32,
-    output ``[N, 4 + 4, 2184]`` float32 with finite values.
+    Runs it once on a zero batch: input ``images`` ``[N, 3, *INPUT_HW]`` float32,
+    output ``[N, 4 + 4, NUM_ANCHORS]`` float32 with finite values (``[N, 3, 384, 640]``
+    and 5040 anchors). A model exported at another fixed size is refused on load.
 
     Raises:
         ModelError: what is wrong and what to do.
@@ -93,7 +94,8 @@ def validate_model(onnx: Path) -> None:
         raise ModelError(
             f"{onnx} returns {out.dtype} {out.shape} for a batch of 2, expected float32 "
             f"{expected} (4 box rows + {NUM_CLASSES} vehicle classes, {INPUT_HW[0]}x{INPUT_HW[1]} "
-            "input, dynamic batch). Re-export with imgsz=(256, 416), dynamic=True, nc=4."
+            f"input, dynamic batch). Re-export with imgsz={INPUT_HW}, dynamic=True, nc=4 "
+            "(`itscam model install --weights PT` or `itscam model import PT`)."
         )
 
 

@@ -1,15 +1,16 @@
 """``itscam model evaluate``: score the installed ONNX detector on the held-out simulated set.
 
 Runs ``triton_models/yolo11n/1/model.onnx`` in-process with onnxruntime, with the
-same letterbox (256x416, pad 114) and decode/NMS as the serving path
+same letterbox (the model's own input size, ``itscam.vision.INPUT_HW`` = 384x640 for
+the served one; pad 114) and decode/NMS as the serving path
 (:mod:`itscam.vision`), over ``data/vehicles`` test split (rendered first if
 missing: different seeds from training, plus frames of the shipped scenarios'
 cameras). Metrics come from pycocotools' ``COCOeval``; vehicles too small,
 too hidden or too cut off to label are COCO ``iscrowd`` ignore regions.
 
 Prints one JSON line: ``map50``, ``map50_95``, ``per_class_ap50`` (class -> AP50),
-plus the image count and timing. Also saved to ``.itscam/model_eval.json`` for
-the model card.
+plus the image count, the input size and timing. Also saved to
+``.itscam/model_eval.json`` for the model card.
 """
 
 from __future__ import annotations
@@ -28,32 +29,39 @@ from itscam.domain.detections import VEHICLE_CLASSES
 from itscam.errors import DataError, ModelError
 from itscam.model.dataset import DEFAULT_OUT, build
 from itscam.model.install import EVAL_PATH, MODEL_PATH
-from itscam.vision.letterbox import letterbox
-from itscam.vision.postprocess import NmsConfig, postprocess_one
+from itscam.vision import INPUT_HW, NmsConfig, letterbox, postprocess_one
 
-INPUT_HW = (256, 416)
 #: mAP is computed over the full precision/recall curve, so keep low-score boxes.
 EVAL_NMS = NmsConfig(conf_threshold=0.001, iou_threshold=0.7, max_detections=300)
 
 
-def detect(model: Path, images: list[np.ndarray], batch: int = 8) -> list[tuple]:
-    """Run the ONNX model; returns per image ``(xyxy, score, class_id)`` in original pixels."""
+def detect(model: Path, images: list[np.ndarray], batch: int = 8) -> tuple[list[tuple], tuple]:
+    """Run the ONNX model; returns per image ``(xyxy, score, class_id)`` in original pixels,
+    and the input size used.
+
+    A model with a fixed input size is letterboxed to its own size (so the serving
+    version of an older export still gets an honest baseline in the release gate);
+    one with dynamic height and width gets the repository's ``INPUT_HW``.
+    """
     import onnxruntime as ort
+
+    from itscam.inference.inprocess import session_input_hw
 
     if not model.exists():
         raise ModelError(f"{model} not found: run `itscam model install`")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
     sess = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+    input_hw = session_input_hw(sess) or INPUT_HW
     out = []
     for i in range(0, len(images), batch):
-        chunk = [letterbox(im, INPUT_HW) for im in images[i:i + batch]]
+        chunk = [letterbox(im, input_hw) for im in images[i:i + batch]]
         preds = sess.run(["output0"], {"images": np.stack([t for t, _ in chunk])})[0]
         if preds.shape[1] != 4 + len(VEHICLE_CLASSES):
             raise ModelError(f"{model}: output has {preds.shape[1] - 4} classes, expected "
                              f"{len(VEHICLE_CLASSES)}")
         out += [postprocess_one(p, lb, EVAL_NMS) for p, (_, lb) in zip(preds, chunk, strict=True)]
-    return out
+    return out, input_hw
 
 
 def coco_metrics(gt: dict, dets: list[dict]) -> dict:
@@ -94,7 +102,7 @@ def evaluate(model: Path, data: Path) -> dict:
                             "`itscam model dataset --splits test`")
         images.append(img)
     t0 = time.perf_counter()
-    results = detect(model, images)
+    results, input_hw = detect(model, images)
     elapsed = time.perf_counter() - t0
     dets = []
     for im, (xyxy, score, cls) in zip(gt["images"], results, strict=True):
@@ -104,6 +112,7 @@ def evaluate(model: Path, data: Path) -> dict:
     metrics = coco_metrics(gt, dets)
     metrics.update(images=len(images), labelled_boxes=sum(1 for a in gt["annotations"]
                                                            if not a["iscrowd"]),
+                   input_hw=list(input_hw),
                    ms_per_image=round(1000 * elapsed / max(len(images), 1), 2),
                    model=str(model))
     return metrics

@@ -14,14 +14,9 @@ import numpy as np
 
 from itscam.errors import ModelError
 from itscam.model.train import ROOT, train_python
+from itscam.vision import INPUT_HW, anchor_count
 
 WORKER = Path(__file__).with_name("yolo_export_worker.py")
-INPUT_HW = (256, 416)
-
-
-def anchors_for(hw: tuple[int, int]) -> int:
-    """Anchor count of a YOLO11 head (strides 8, 16, 32) at input size ``hw``."""
-    return sum((hw[0] // s) * (hw[1] // s) for s in (8, 16, 32))
 
 
 def run_export(out: Path, *, weights: Path | None = None, untrained_nc: int = 0,
@@ -53,15 +48,22 @@ def run_export(out: Path, *, weights: Path | None = None, untrained_nc: int = 0,
 
 
 def check_onnx(path: Path, nc: int, hw: tuple[int, int] = INPUT_HW) -> tuple[int, ...]:
-    """Run a batch of 2 through ``path``; return the output shape or raise ModelError."""
+    """Run a batch of 2 through ``path``; return the output shape or raise ModelError.
+
+    ``hw`` is the input size the model must take (the repository's by default); a
+    model exported at a fixed other size fails here with what to do.
+    """
     import onnxruntime as ort
+
+    from itscam.inference.inprocess import require_input_hw
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     inputs = sess.get_inputs()
     if [i.name for i in inputs] != ["images"]:
         raise ModelError(f"{path}: inputs are {[i.name for i in inputs]}, expected ['images']")
+    require_input_hw(sess, path, hw)
     out = sess.run(["output0"], {"images": np.full((2, 3, *hw), 0.45, np.float32)})[0]
-    want = (2, 4 + nc, anchors_for(hw))
+    want = (2, 4 + nc, anchor_count(hw))
     if out.shape != want:
         raise ModelError(f"{path}: output0 has shape {out.shape}, expected {want}")
     return tuple(out.shape)

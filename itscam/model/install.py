@@ -2,9 +2,10 @@
 
 Exports ``runs/detect/vehicles/weights/best.pt`` (or ``--weights``; ``--untrained``
 exports a freshly initialised 4-class ``yolo11n.yaml`` model as a placeholder)
-to ``triton_models/yolo11n/1/model.onnx`` (input ``images`` [N,3,256,416],
-output ``output0`` [N,8,2184]) and writes ``triton_models/yolo11n/MODEL_CARD.md``
-from the training log and the latest ``itscam model evaluate`` result.
+to ``triton_models/yolo11n/1/model.onnx`` at the repository's input size
+(``itscam.vision.INPUT_HW``: input ``images`` [N,3,384,640], output ``output0``
+[N,8,5040]) and writes ``triton_models/yolo11n/MODEL_CARD.md`` from the training
+run (``args.yaml``, ``results.csv``) and the latest ``itscam model evaluate`` result.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from itscam.domain.detections import VEHICLE_CLASSES
-from itscam.model.export import INPUT_HW, check_onnx, run_export
+from itscam.model.export import check_onnx, run_export
 from itscam.model.train import PROJECT, ROOT
+from itscam.vision import INPUT_HW, PAD_VALUE, anchor_count
 
 MODEL_DIR = ROOT / "triton_models" / "yolo11n"
 MODEL_PATH = MODEL_DIR / "1" / "model.onnx"
@@ -51,10 +55,54 @@ def training_summary(run_dir: Path) -> dict:
             }
 
 
-def write_card(source: str, train: dict, evaluation: dict | None, notes: dict) -> None:
+def run_args(run_dir: Path) -> dict:
+    """The training arguments Ultralytics saved for the run (``args.yaml``), or {}."""
+    path = run_dir / "args.yaml"
+    if not path.exists():
+        return {}
+    return {"name": run_dir.name, **(yaml.safe_load(path.read_text()) or {})}
+
+
+def training_paragraph(args: dict) -> str:
+    """How the installed checkpoint's run was trained, from its ``args.yaml``."""
+    in_h, in_w = INPUT_HW
+    text = "Ultralytics YOLO11n (`yolo11n.yaml`, nc=4), AdamW, seed 0, CPU."
+    if args:
+        imgsz = int(args["imgsz"])
+        if args.get("rect"):
+            # Ultralytics pads a rect batch's short side up to the stride (32).
+            short = math.ceil(imgsz * 360 / 640 / 32) * 32
+            batches = f"rectangular batches ({imgsz} wide, {short} high for the 640x360 frames)"
+        else:
+            batches = f"square {imgsz}x{imgsz} batches"
+        model = Path(str(args.get("model", "")))
+        if model.suffix != ".pt":
+            start = "from scratch"
+        elif model.parent.parent.name == args["name"]:
+            # A resumed run records its own last.pt; where it began is in the history below.
+            start = "resumed from its own `last.pt`"
+        else:
+            start = f"from `{model.relative_to(ROOT) if model.is_relative_to(ROOT) else model}`"
+        text += (f" The installed checkpoint's run `{args['name']}` (its `args.yaml`): {start}, "
+                 f"imgsz {imgsz}, {batches}, batch {args.get('batch', '?')}, "
+                 f"{args.get('epochs', '?')} epochs targeted, lr0 {args.get('lr0', '?')}, "
+                 f"mosaic {args.get('mosaic', '?')}.")
+        if imgsz != max(INPUT_HW):
+            text += (f" It is served at {in_h}x{in_w} (height x width), not at its training "
+                     "size; the held-out figures below are measured at the served size.")
+    return text + (" The epoch count of a run can be fitted to a wall-clock deadline "
+                   "(`--until`): after each epoch the worker sets the total to what the recent "
+                   "epoch times say will finish in time, so the learning-rate decay and the "
+                   "mosaic close land at the end.")
+
+
+def write_card(source: str, train: dict, evaluation: dict | None, notes: dict,
+               args: dict | None = None) -> None:
     s_per_epoch = train.get("seconds_per_epoch_median")
     ev = evaluation or {}
     per_class = ev.get("per_class_ap50", {})
+    in_h, in_w = INPUT_HW
+    ev_h, ev_w = ev.get("input_hw", INPUT_HW)
     lines = [
         "# yolo11n — demo vehicle detector", "",
         "YOLO11n (Ultralytics 8.4, 2.6 M parameters) trained **from scratch** (no pretrained "
@@ -64,10 +112,12 @@ def write_card(source: str, train: dict, evaluation: dict | None, notes: dict) -
         "`itscam model import PATH.pt` (below).", "",
         "## Interface", "",
         "| | |", "|---|---|",
-        f"| input | `images` float32 `[N, 3, {INPUT_HW[0]}, {INPUT_HW[1]}]`, RGB, /255, "
-        "16:9 frames letterboxed (pad 114), dynamic batch |",
-        "| output | `output0` float32 `[N, 8, 2184]`: rows `cx, cy, w, h` (input pixels), then "
-        "4 class scores (sigmoid); decode + NMS in `itscam/vision/postprocess.py` |",
+        f"| input | `images` float32 `[N, 3, {in_h}, {in_w}]`, RGB, /255, frames letterboxed "
+        f"to {in_w} wide (16:9: 640x360 padded to {in_h} high, pad {PAD_VALUE}), dynamic batch; "
+        "the size is `itscam.vision.INPUT_HW` |",
+        f"| output | `output0` float32 `[N, 8, {anchor_count(INPUT_HW)}]`: rows `cx, cy, w, h` "
+        "(input pixels), then 4 class scores (sigmoid), one column per anchor at strides "
+        "8/16/32; decode + NMS in `itscam/vision/postprocess.py` |",
         f"| source | {source} |", "",
         "## Class map", "",
         "| id | class | COCO id (for `itscam model import`) |", "|---|---|---|",
@@ -84,11 +134,7 @@ def write_card(source: str, train: dict, evaluation: dict | None, notes: dict) -
         "seeds 3000000+), which training never uses; vehicles too small (< 10 px), hidden "
         "(< 30 % visible) or cut off (> 60 %) to label are ignore regions.", "",
         "## Training", "",
-        "Ultralytics YOLO11n from `yolo11n.yaml` (nc=4), imgsz 416, batch 16, AdamW, seed 0, "
-        "CPU. The epoch count of a run can be fitted to a wall-clock deadline (`--until`): "
-        "after each epoch the worker sets the total to what the recent epoch times say "
-        "will finish in time, so the learning-rate decay and the mosaic close land at the "
-        "end.", "",
+        training_paragraph(args or {}), "",
         *[f"- {h}" for h in notes.get("history", [])],
         f"- epochs done: {train.get('epochs_done', 'n/a')}",
         f"- seconds per epoch (median): {s_per_epoch or 'n/a'} on 2 CPU cores shared with the "
@@ -109,7 +155,7 @@ def write_card(source: str, train: dict, evaluation: dict | None, notes: dict) -
                   "the gap.", ""]
     if ev:
         lines += [f"- mAP50: **{ev['map50']:.3f}**, mAP50-95: **{ev['map50_95']:.3f}** "
-                  f"({ev.get('images', '?')} images, pycocotools, onnxruntime, 256x416 "
+                  f"({ev.get('images', '?')} images, pycocotools, onnxruntime, {ev_h}x{ev_w} "
                   "letterbox)",
                   "- AP50 per class: " + ", ".join(f"{k} {v:.3f}" for k, v in per_class.items()),
                   ""]
@@ -161,5 +207,6 @@ def main(argv: list[str] | None = None) -> int:
         EVAL_PATH.unlink(missing_ok=True)
         print(json.dumps({"installed": str(MODEL_PATH.relative_to(ROOT)),
                           "output_shape_batch2": list(shape), "source": source}))
-    write_card(source, {} if args.untrained else training_summary(run_dir), evaluation, notes)
+    write_card(source, {} if args.untrained else training_summary(run_dir), evaluation, notes,
+               {} if args.untrained else run_args(run_dir))
     return 0

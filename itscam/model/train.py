@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from itscam.errors import ConfigError
+from itscam.vision import INPUT_HW
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN_PYTHON = ROOT / ".venv-train" / "bin" / "python"
@@ -75,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default="data/vehicles/data.yaml")
     ap.add_argument("--name", default="vehicles")
     ap.add_argument("--epochs", type=int, default=100)
-    ap.add_argument("--imgsz", type=int, default=416)
+    ap.add_argument("--imgsz", type=int, default=max(INPUT_HW),
+                    help="training size, default the served input's long side "
+                         "(itscam.vision.INPUT_HW); add --rect to train at the served shape")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--set-epochs", type=int, default=0,

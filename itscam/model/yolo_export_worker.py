@@ -106,7 +106,8 @@ def main() -> int:
                      help="export a freshly initialised yolo11n.yaml model with NC classes")
     ap.add_argument("--save-pt", help="with --untrained: also save the model as this .pt")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--imgsz", type=int, nargs=2, default=[256, 416], metavar=("H", "W"))
+    # No default: the caller passes itscam.vision.INPUT_HW (this worker cannot import itscam).
+    ap.add_argument("--imgsz", type=int, nargs=2, required=True, metavar=("H", "W"))
     ap.add_argument("--class-rows", default="", help="comma-separated class indices to keep")
     ap.add_argument("--names", default="", help="comma-separated class names of the result")
     ap.add_argument("--config-dir", default=str(Path(tempfile.gettempdir()) / "itscam-yolo"))

@@ -7,8 +7,8 @@ It imports only numpy and OpenCV (it runs inside Triton's python-backend stub,
 whose environment has numpy < 2 and opencv-python-headless).
 
 Conventions: images are BGR ``uint8`` ``(H, W, 3)`` as OpenCV decodes them; the
-model input is RGB ``float32`` ``(3, 256, 416)`` in [0, 1], letterboxed with pad
-value 114; boxes are ``xyxy`` pixels, x right, y down, origin at the top-left
+model input is RGB ``float32`` ``(3, *INPUT_HW)`` (``(3, 384, 640)``) in [0, 1],
+letterboxed with pad value 114; boxes are ``xyxy`` pixels, x right, y down, origin at the top-left
 pixel corner, either of the model input ("input pixels") or of the original
 frame ("original pixels").
 """
@@ -24,7 +24,9 @@ from itscam.vision.letterbox import (
 )
 from itscam.vision.postprocess import (
     DETECTION_FIELDS,
+    STRIDES,
     NmsConfig,
+    anchor_count,
     decode_predictions,
     nms,
     nms_class_aware,
@@ -38,8 +40,10 @@ __all__ = [
     "DETECTION_FIELDS",
     "INPUT_HW",
     "PAD_VALUE",
+    "STRIDES",
     "Letterbox",
     "NmsConfig",
+    "anchor_count",
     "decode_image",
     "decode_predictions",
     "letterbox",

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-#: Model input size ``(height, width)``: 16:9 frames letterboxed to 256x416.
-INPUT_HW: tuple[int, int] = (256, 416)
+#: Model input size ``(height, width)``, the one source of truth for the whole serving
+#: path (Triton configs, export, install, evaluation, gates): 16:9 frames of 640x360
+#: scale to 640x360 and are padded to 640x384 (heights must be multiples of the
+#: largest YOLO11 stride, 32).
+INPUT_HW: tuple[int, int] = (384, 640)
 #: Grey pad value of the letterbox bars (Ultralytics' default).
 PAD_VALUE = 114
 

@@ -14,10 +14,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from itscam.vision.letterbox import Letterbox, undo_letterbox
+from itscam.vision.letterbox import INPUT_HW, Letterbox, undo_letterbox
 
 #: Columns of one row of the packed detection tensor.
 DETECTION_FIELDS: tuple[str, ...] = ("x1", "y1", "x2", "y2", "score", "class_id")
+#: Strides of the three YOLO11 detection heads (P3, P4, P5).
+STRIDES: tuple[int, ...] = (8, 16, 32)
+
+
+def anchor_count(input_hw: tuple[int, int] = INPUT_HW) -> int:
+    """Anchors ``A`` of the raw output at input size ``(height, width)``: one per cell of each
+    head's grid, e.g. 48*80 + 24*40 + 12*20 = 5040 at 384x640."""
+    h, w = input_hw
+    if h % STRIDES[-1] or w % STRIDES[-1]:
+        raise ValueError(f"input size {h}x{w} is not a multiple of the stride {STRIDES[-1]}")
+    return sum((h // s) * (w // s) for s in STRIDES)
 
 
 @dataclass(frozen=True)

@@ -142,3 +142,35 @@ async def test_load_second_version_and_roll_back_under_load_without_failures(tmp
     assert not failures, failures[:3]
     assert len(results) > n1 > 0
     assert det.attempts == len(results)  # not one retry was needed
+
+
+async def test_a_version_exported_at_another_input_size_fails_to_load_and_the_old_one_serves(
+    tmp_path, model_file
+):
+    import shutil
+
+    from tests.unit.inference.factories import fixed_size_model
+
+    old_size = fixed_size_model((256, 416))  # the size served before INPUT_HW became 384x640
+    if old_size is None:
+        pytest.skip(".venv-train is absent: cannot export a model at another size")
+    server = TritonServer(tmp_path, model_file).start()
+    admin = grpc_aio.InferenceServerClient(server.grpc_url)
+    det = TritonDetector(server.grpc_url, timeout_s=30, retries=0)
+    try:
+        # Copied in by hand, past stage_version's own check (which refuses it too).
+        version = server.repository / DETECTOR / "2"
+        version.mkdir()
+        shutil.copy2(server.repository / DETECTOR / "1" / "model.py", version / "model.py")
+        shutil.copy2(old_size, version / "model.onnx")
+        with pytest.raises(ModelError, match=r"256x416.*serves 384x640"):
+            await serve_version(admin, 2)
+        assert await ready_versions(admin) == [1]
+        (res,) = await det.detect([make_jpeg(640, 360, 0)])
+        assert isinstance(res, Detections)
+        with pytest.raises(ModelError, match=r"256x416 .* serves 384x640"):
+            stage_version(server.repository, old_size)
+    finally:
+        await det.close()
+        await admin.close()
+        server.stop()

@@ -18,10 +18,9 @@ def model_file() -> Path:
 @pytest.fixture(scope="session")
 def nms(model_file):
     """Thresholds under which the model under test yields plenty of boxes (see probing_nms)."""
-    from tests.unit.inference.factories import probing_nms
-    from tests.unit.vision.factories import make_jpeg
+    from tests.unit.inference.factories import equality_frames, probing_nms
 
-    return probing_nms(model_file, [make_jpeg(640, 360, seed) for seed in range(4)])
+    return probing_nms(model_file, equality_frames())
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +33,9 @@ def ort_detector(model_file, nms):
 @pytest.fixture(scope="session")
 def distinct_scores(model_file, nms):
     """Skip a comparison with another NMS implementation when the model's scores tie."""
-    from tests.unit.inference.factories import ties_in_scores
-    from tests.unit.vision.factories import make_jpeg
+    from tests.unit.inference.factories import equality_frames, ties_in_scores
 
-    frames = [make_jpeg(w, h, seed) for w, h in [(640, 360), (1280, 720)] for seed in range(3)]
-    if ties_in_scores(model_file, frames, nms):
+    if ties_in_scores(model_file, equality_frames(), nms):
         pytest.skip(
             "the installed model scores anchors alike (untrained placeholder): tie order differs"
         )

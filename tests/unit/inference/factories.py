@@ -20,7 +20,7 @@ from pathlib import Path
 from itscam.inference.repository import DETECTOR, MODEL_FILE, SOURCE_REPOSITORY, render
 from itscam.services.triton import TritonProcess
 from itscam.settings import REPO_ROOT, Settings, load_settings
-from itscam.vision import NmsConfig
+from itscam.vision import INPUT_HW, NmsConfig
 
 TRAIN_PYTHON = REPO_ROOT / ".venv-train" / "bin" / "python"
 CACHE = REPO_ROOT / ".itscam" / "test-models"
@@ -32,11 +32,12 @@ def trained_model() -> Path | None:
     return path if path.is_file() else None
 
 
-def untrained_model() -> Path | None:
-    """The untrained test detector (exported once, then cached), or None without .venv-train."""
+def untrained_model(hw: tuple[int, int] = INPUT_HW) -> Path | None:
+    """The untrained test detector at input size ``hw`` (exported once, then cached), or None
+    without .venv-train."""
     if os.environ.get("ITSCAM_TEST_COMMITTED_MODEL_ONLY"):  # what CI without .venv-train sees
         return None
-    path = CACHE / "yolo11n-untrained-v2.onnx"
+    path = CACHE / f"yolo11n-untrained-v3-{hw[0]}x{hw[1]}.onnx"
     if path.is_file():
         return path
     if not TRAIN_PYTHON.exists():
@@ -44,7 +45,7 @@ def untrained_model() -> Path | None:
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.onnx")
     subprocess.run(
-        [str(TRAIN_PYTHON), str(EXPORTER), str(tmp)],
+        [str(TRAIN_PYTHON), str(EXPORTER), str(tmp), str(hw[0]), str(hw[1])],
         check=True,
         capture_output=True,
         cwd=str(CACHE),
@@ -54,49 +55,92 @@ def untrained_model() -> Path | None:
     return path
 
 
+def fixed_size_model(hw: tuple[int, int]) -> Path | None:
+    """An untrained 4-class YOLO11n exported by the project's own export path
+    (:func:`itscam.model.export.run_export`, input fixed at ``hw``), cached; None
+    without .venv-train. For tests of a model whose size differs from the served one."""
+    if not TRAIN_PYTHON.exists():
+        return None
+    path = CACHE / f"yolo11n-export-{hw[0]}x{hw[1]}.onnx"
+    if not path.is_file():
+        from itscam.model.export import run_export
+
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.onnx")
+        run_export(tmp, untrained_nc=4, hw=hw)
+        tmp.rename(path)
+    return path
+
+
 def any_model() -> Path | None:
     """The model the equality tests use: the hot untrained one (it keeps NMS busy), else the trained one."""
     return untrained_model() or trained_model()
 
 
-def probing_nms(model_file: Path, frames: list[bytes]) -> NmsConfig:
-    """Thresholds that make ``model_file`` keep NMS busy on ``frames``, for equality tests.
+#: Frame sizes ``(width, height)`` of the equality tests: 16:9 at two scales, a wider
+#: and a portrait frame (more letterbox padding, so more anchors see only grey).
+EQUALITY_SIZES = [(640, 360), (1280, 720), (640, 272), (360, 640)]
 
-    The hot test model passes the default threshold on ~15% of anchors; a trained
-    (or a freshly initialised) model may pass none on synthetic frames, which would
-    make "Triton == in-process" vacuous. So the confidence threshold is lowered to
-    the 85th percentile of the anchors' best-class scores when that is below the
-    default.
-    """
+
+def equality_frames() -> list[bytes]:
+    """The JPEG frames the in-process equality tests decode (sizes x seeds 0-2)."""
+    from tests.unit.vision.factories import make_jpeg
+
+    return [make_jpeg(w, h, seed) for w, h in EQUALITY_SIZES for seed in range(3)]
+
+
+def _best_scores(model_file: Path, frames: list[bytes]):
+    """``(len(frames), A)`` best-class score of every anchor."""
     import numpy as np
 
     from itscam.inference.inprocess import OnnxRuntimeDetector
-    from itscam.inference.repository import NMS
     from itscam.vision import decode_image, letterbox
 
     det = OnnxRuntimeDetector(model_file)
     raw = det.run_raw(np.stack([letterbox(decode_image(f))[0] for f in frames]))
-    best = raw[:, 4:, :].max(axis=1)
-    q = float(np.quantile(best, 0.85))
-    if q >= NMS.conf_threshold:
+    return raw[:, 4:, :].max(axis=1)
+
+
+def probing_nms(model_file: Path, frames: list[bytes]) -> NmsConfig:
+    """Thresholds that make ``model_file`` keep NMS busy on ``frames``, for equality tests.
+
+    The hot test model passes the default threshold on about half its anchors; a
+    trained (or a freshly initialised) model may pass none on synthetic frames,
+    which would make "Triton == in-process" vacuous. So the confidence threshold
+    is lowered to the 85th percentile of the anchors' best-class scores when that
+    is below the default. Either way it is then raised above any score that two
+    candidates of one frame share: a trained model gives anchors that see only
+    letterbox grey or flat background identical tiny scores (~1e-4), and the order
+    of tied boxes is implementation-defined, so other NMS implementations could not
+    be compared with ours. Pass the frames the tests will decode.
+    """
+    import numpy as np
+
+    from itscam.inference.repository import NMS
+
+    best = _best_scores(model_file, frames)
+    conf = min(float(np.quantile(best, 0.85)), NMS.conf_threshold)
+    for scores in best:
+        values, counts = np.unique(scores[scores > conf], return_counts=True)
+        if (counts > 1).any():
+            # Scores must be strictly above the threshold, so the tied value itself drops out.
+            conf = max(conf, float(values[counts > 1].max()))
+    if conf == NMS.conf_threshold:
         return NMS
-    return NmsConfig(conf_threshold=q, iou_threshold=NMS.iou_threshold)
+    return NmsConfig(conf_threshold=conf, iou_threshold=NMS.iou_threshold)
 
 
 def ties_in_scores(model_file: Path, frames: list[bytes], nms: NmsConfig) -> bool:
-    """Whether the candidates' scores tie (an untrained placeholder model scores every anchor
-    alike). Tie order is implementation-defined, so comparisons with *other* NMS
-    implementations are meaningless then; comparisons of our own two paths still hold."""
+    """Whether the model scores anchors alike on ``frames`` (an untrained placeholder does):
+    tied candidate scores above ``nms.conf_threshold``, or a frame left with no candidate
+    at all once the threshold is above the ties (see :func:`probing_nms`). Tie order is
+    implementation-defined, so comparisons with *other* NMS implementations are
+    meaningless then; comparisons of our own two paths still hold."""
     import numpy as np
 
-    from itscam.inference.inprocess import OnnxRuntimeDetector
-    from itscam.vision import decode_image, decode_predictions, letterbox
-
-    det = OnnxRuntimeDetector(model_file)
-    raw = det.run_raw(np.stack([letterbox(decode_image(f))[0] for f in frames]))
-    for pred in raw:
-        _, score, _ = decode_predictions(pred, nms.conf_threshold)
-        if len(np.unique(score)) < len(score):
+    for scores in _best_scores(model_file, frames):
+        score = scores[scores > nms.conf_threshold]
+        if len(score) == 0 or len(np.unique(score)) < len(score):
             return True
     return False
 

@@ -1,14 +1,16 @@
 """An independent reference decode of raw YOLO11 output, for equality tests.
 
-Shares no code with :mod:`itscam.vision`: OpenCV's ``NMSBoxesBatched`` does the
-class-aware NMS and the letterbox undo is Ultralytics' ``scale_boxes``
-arithmetic written out again.
+Shares no code with :mod:`itscam.vision` (only the input-size constant, the
+contract): OpenCV's ``NMSBoxesBatched`` does the class-aware NMS and the
+letterbox undo is Ultralytics' ``scale_boxes`` arithmetic written out again.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from itscam.vision import INPUT_HW
 
 
 def reference_decode(
@@ -17,7 +19,7 @@ def reference_decode(
     conf: float,
     iou: float,
     max_det: int,
-    input_hw: tuple[int, int] = (256, 416),
+    input_hw: tuple[int, int] = INPUT_HW,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``raw`` ``(4 + nc, A)`` -> ``(xyxy original pixels, score, class_id)``, best first."""
     scores = raw[4:]

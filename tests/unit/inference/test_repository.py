@@ -20,6 +20,7 @@ from itscam.inference.repository import (
     render,
     render_text,
 )
+from itscam.vision import INPUT_HW
 
 
 def _parse(text: str) -> model_config_pb2.ModelConfig:
@@ -105,7 +106,22 @@ def test_profiles_differ_where_they_should(rendered):
         assert trt.name == "tensorrt" and trt.parameters["precision_mode"] == "FP16"
         assert det.max_batch_size >= 16
         assert det.model_warmup[0].batch_size <= det.max_batch_size
-        assert trt.parameters["trt_profile_max_shapes"] == f"images:{det.max_batch_size}x3x256x416"
+        h, w = INPUT_HW
+        assert trt.parameters["trt_profile_max_shapes"] == f"images:{det.max_batch_size}x3x{h}x{w}"
+        assert list(det.model_warmup[0].inputs["images"].dims) == [3, h, w]
+
+
+def test_every_tensor_shape_derives_from_the_one_input_size(rendered):
+    _, _, configs = rendered
+    h, w = INPUT_HW
+    pre, det, post = configs["preprocess"], configs["yolo11n"], configs["postprocess"]
+    params = {k: v.string_value for k, v in pre.parameters.items()}
+    assert (int(params["input_height"]), int(params["input_width"])) == (h, w)
+    images = {t.name: list(t.dims) for t in pre.output}["images"]
+    assert images == list(det.input[0].dims) == [3, h, w]
+    anchors = (h // 8) * (w // 8) + (h // 16) * (w // 16) + (h // 32) * (w // 32)
+    assert list(det.output[0].dims) == list(post.input[0].dims) == [8, anchors]
+    assert (INPUT_HW, anchors) == ((384, 640), 5040)
 
 
 def test_postprocess_thresholds_come_from_the_one_description(rendered):

@@ -12,6 +12,7 @@ import pytest
 from itscam.model.export import check_onnx, run_export
 from itscam.model.importer import COCO_VEHICLE_ROWS, import_checkpoint
 from itscam.model.train import TRAIN_PYTHON
+from itscam.vision import INPUT_HW
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,8 +32,8 @@ def test_import_keeps_only_the_vehicle_rows_of_a_coco_head(tmp_path):
     assert info["output_rows"] == 84 and pt.exists()
     mapped = tmp_path / "mapped.onnx"
     import_checkpoint(pt, mapped)
-    assert check_onnx(mapped, nc=4) == (2, 8, 2184)
-    x = np.random.default_rng(0).uniform(0, 1, (2, 3, 256, 416)).astype(np.float32)
+    assert check_onnx(mapped, nc=4) == (2, 8, 5040)  # 48*80 + 24*40 + 12*20 anchors
+    x = np.random.default_rng(0).uniform(0, 1, (2, 3, *INPUT_HW)).astype(np.float32)
     out_full = ort.InferenceSession(str(full)).run(["output0"], {"images": x})[0]
     out_mapped = ort.InferenceSession(str(mapped)).run(["output0"], {"images": x})[0]
     rows = [0, 1, 2, 3] + [4 + r for r in COCO_VEHICLE_ROWS]

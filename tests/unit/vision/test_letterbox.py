@@ -17,17 +17,20 @@ from tests.unit.vision.factories import make_frame
 @pytest.mark.parametrize(
     ("orig_hw", "scale", "new_hw", "pads"),
     [
-        # (h, w) -> gain, resized (h, w), (top, bottom, left, right)
-        ((360, 640), 0.65, (234, 416), (11, 11, 0, 0)),
-        ((1080, 1920), 416 / 1920, (234, 416), (11, 11, 0, 0)),
-        ((272, 640), 0.65, (177, 416), (39, 40, 0, 0)),
-        ((256, 416), 1.0, (256, 416), (0, 0, 0, 0)),
-        ((640, 360), 0.4, (256, 144), (0, 0, 136, 136)),
-        ((128, 208), 2.0, (256, 416), (0, 0, 0, 0)),
-        ((1, 1), 256.0, (256, 256), (0, 0, 80, 80)),
+        # (h, w) -> gain, resized (h, w), (top, bottom, left, right) at INPUT_HW 384x640
+        ((360, 640), 1.0, (360, 640), (12, 12, 0, 0)),
+        ((1080, 1920), 640 / 1920, (360, 640), (12, 12, 0, 0)),
+        ((720, 1280), 0.5, (360, 640), (12, 12, 0, 0)),
+        ((272, 640), 1.0, (272, 640), (56, 56, 0, 0)),
+        ((271, 640), 1.0, (271, 640), (56, 57, 0, 0)),  # odd pad: the extra row at the bottom
+        ((384, 640), 1.0, (384, 640), (0, 0, 0, 0)),
+        ((640, 360), 0.6, (384, 216), (0, 0, 212, 212)),
+        ((192, 320), 2.0, (384, 640), (0, 0, 0, 0)),
+        ((1, 1), 384.0, (384, 384), (0, 0, 128, 128)),
     ],
 )
 def test_letterbox_params_table(orig_hw, scale, new_hw, pads):
+    assert INPUT_HW == (384, 640)  # the table is worked out by hand for this size
     lb, resized_hw, pad = letterbox_params(orig_hw, INPUT_HW)
     assert lb.scale == pytest.approx(scale)
     assert resized_hw == new_hw
@@ -50,11 +53,12 @@ def test_letterbox_tensor_layout_rgb_and_padding():
     tensor, lb = letterbox(frame)
     assert tensor.shape == (3, *INPUT_HW) and tensor.dtype == np.float32
     top = int(lb.pad_y)
-    inside = tensor[:, top : top + 234, :]
+    assert top == 12  # 360 rows centred in 384
+    inside = tensor[:, top : top + 360, :]
     np.testing.assert_allclose(inside[2], 1.0)  # blue lands in the RGB tensor's last channel
     np.testing.assert_allclose(inside[:2], 0.0)
     np.testing.assert_allclose(tensor[:, :top, :], PAD_VALUE / 255, rtol=1e-6)
-    np.testing.assert_allclose(tensor[:, top + 234 :, :], PAD_VALUE / 255, rtol=1e-6)
+    np.testing.assert_allclose(tensor[:, top + 360 :, :], PAD_VALUE / 255, rtol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +74,7 @@ def test_letterbox_rejects_non_bgr_uint8(bad):
         letterbox(bad)
 
 
-@pytest.mark.parametrize("orig_hw", [(360, 640), (1080, 1920), (640, 360), (272, 640), (256, 416)])
+@pytest.mark.parametrize("orig_hw", [(360, 640), (1080, 1920), (640, 360), (272, 640), (384, 640)])
 def test_box_round_trip_through_letterbox(orig_hw):
     h, w = orig_hw
     rng = np.random.default_rng(1)
@@ -79,12 +83,14 @@ def test_box_round_trip_through_letterbox(orig_hw):
     boxes = np.concatenate([xy, xy + wh], axis=1).astype(np.float32)
     lb, _, _ = letterbox_params(orig_hw)
     to_input = boxes * lb.scale + np.array([lb.pad_x, lb.pad_y, lb.pad_x, lb.pad_y], np.float32)
-    np.testing.assert_allclose(undo_letterbox(to_input, lb), boxes, atol=1e-3 * max(h, w) / 416)
+    np.testing.assert_allclose(
+        undo_letterbox(to_input, lb), boxes, atol=1e-3 * max(h, w) / INPUT_HW[1]
+    )
 
 
 def test_undo_letterbox_clips_to_the_frame():
     lb, _, _ = letterbox_params((360, 640))
-    out = undo_letterbox(np.array([[-50, 0, 500, 300]], np.float32), lb)
+    out = undo_letterbox(np.array([[-50, 0, 700, 400]], np.float32), lb)  # past every edge
     assert out[0, 0] == 0 and out[0, 1] == 0
     assert out[0, 2] == 640 and out[0, 3] == 360
 

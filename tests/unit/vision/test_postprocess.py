@@ -6,6 +6,7 @@ import pytest
 
 from itscam.vision import (
     NmsConfig,
+    anchor_count,
     decode_predictions,
     letterbox_params,
     nms,
@@ -113,8 +114,9 @@ def test_decode_predictions_rejects_wrong_layout():
 
 
 def test_postprocess_one_maps_back_to_original_pixels_and_caps_count():
-    lb, _, _ = letterbox_params((360, 640))  # scale 0.65, pad_y 11
-    rows = [[208, 11 + 0.65 * 180, 65, 65, 0.9, 0, 0, 0]]
+    lb, _, _ = letterbox_params((360, 640))  # scale 1.0, pad_y 12 at 384x640
+    assert (lb.scale, lb.pad_x, lb.pad_y) == (1.0, 0.0, 12.0)
+    rows = [[320, 12 + 180, 100, 100, 0.9, 0, 0, 0]]
     rows += [[20 + 30 * i, 40, 10, 10, 0.5 + 0.01 * i, 0, 0, 0] for i in range(10)]
     cfg = NmsConfig(conf_threshold=0.25, iou_threshold=0.5, max_detections=5)
     xyxy, score, _cls = postprocess_one(_raw(rows), lb, cfg)
@@ -168,3 +170,16 @@ def test_nms_config_from_parameters_reads_strings():
         {"conf_threshold": "0.4", "iou_threshold": "0.5", "max_detections": "50"}
     )
     assert cfg == NmsConfig(0.4, 0.5, 50)
+
+
+@pytest.mark.parametrize(
+    ("hw", "anchors"),
+    [((384, 640), 48 * 80 + 24 * 40 + 12 * 20), ((256, 416), 2184), ((640, 640), 8400)],
+)
+def test_anchor_count_is_one_per_cell_of_the_three_heads(hw, anchors):
+    assert anchor_count(hw) == anchors
+
+
+def test_anchor_count_rejects_a_size_off_the_stride():
+    with pytest.raises(ValueError, match="stride 32"):
+        anchor_count((360, 640))

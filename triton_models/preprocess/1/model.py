@@ -1,8 +1,9 @@
 """Triton python model: encoded frames -> letterboxed model input (maths in itscam.vision).
 
 Input ``image``: ``[B, L]`` uint8, one JPEG/PNG per row (rows may carry trailing
-zero padding). Outputs ``images`` ``[B, 3, 256, 416]`` float32 and ``letterbox``
-``[B, 5]`` float32 (orig_h, orig_w, scale, pad_x, pad_y). A frame that does not
+zero padding). Outputs ``images`` ``[B, 3, H, W]`` float32 (``H, W`` from this
+model's config parameters, rendered from ``itscam.vision.INPUT_HW``: 384x640) and
+``letterbox`` ``[B, 5]`` float32 (orig_h, orig_w, scale, pad_x, pad_y). A frame that does not
 decode fails its own request only, with the reason.
 """
 

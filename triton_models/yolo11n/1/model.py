@@ -2,8 +2,10 @@
 
 The standalone Triton available here has only the python backend, so this
 model plays the part of Triton's ONNX Runtime backend: it concatenates the
-requests of a dynamic batch into one ``[N, 3, 256, 416]`` tensor, runs the
-session once and splits ``output0`` ``[N, 8, 2184]`` back per request.
+requests of a dynamic batch into one ``[N, 3, H, W]`` tensor (``H, W`` from this
+model's config, rendered from ``itscam.vision.INPUT_HW``: 384x640), runs the
+session once and splits ``output0`` ``[N, 8, A]`` (A = 5040) back per request.
+An ONNX file exported at another fixed size fails the load with the reason.
 """
 
 import json
@@ -16,8 +18,8 @@ import triton_python_backend_utils as pb_utils
 
 class TritonPythonModel:
     def initialize(self, args):
-        params = json.loads(args["model_config"]).get("parameters", {})
-        value = {k: v["string_value"] for k, v in params.items()}
+        config = json.loads(args["model_config"])
+        value = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         path = Path(args["model_repository"]) / args["model_version"] / value["model_file"]
         if not path.is_file():
             raise pb_utils.TritonModelException(
@@ -35,6 +37,14 @@ class TritonPythonModel:
             str(path), sess_options=options, providers=["CPUExecutionProvider"]
         )
         self.input_name = self.session.get_inputs()[0].name
+        want = [int(d) for d in config["input"][0]["dims"]][1:]  # [3, H, W] -> [H, W]
+        have = self.session.get_inputs()[0].shape[2:]
+        if all(isinstance(d, int) for d in have) and list(have) != want:
+            raise pb_utils.TritonModelException(
+                f"{path} takes {have[0]}x{have[1]} (height x width) input images, but this "
+                f"model's config serves {want[0]}x{want[1]}. Re-export the checkpoint at that "
+                "size (`itscam model install --weights PT` or `itscam model import PT`)."
+            )
 
     def execute(self, requests):
         batches = [pb_utils.get_input_tensor_by_name(r, "images").as_numpy() for r in requests]

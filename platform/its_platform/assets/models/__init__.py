@@ -3,8 +3,9 @@
 New weights (an Ultralytics ``.pt`` or an exported ``.onnx``) dropped into the
 model inbox are picked up by ``model_inbox_sensor``. ``model_candidate``
 exports a ``.pt`` through :func:`itscam.model.importer.import_checkpoint` and
-checks the detector contract (input ``images`` [N,3,256,416], output
-``output0`` [N,8,2184]); ``validated_model`` runs the gates (accuracy on the
+checks the detector contract (input ``images`` [N,3,384,640], output
+``output0`` [N,8,5040]: the repository's ``itscam.vision.INPUT_HW``; weights
+exported at another size are rejected); ``validated_model`` runs the gates (accuracy on the
 simulator's held-out set not worse than the serving version, via
 :func:`itscam.model.evaluate.evaluate`; median latency within budget);
 ``triton_model_version`` publishes the next version folder, loads it through
@@ -37,6 +38,7 @@ from pydantic import Field
 
 from itscam.errors import ModelError, ServiceError
 from itscam.settings import get_settings
+from itscam.vision import INPUT_HW, anchor_count
 
 WEIGHT_SUFFIXES = (".onnx", ".pt")
 
@@ -79,14 +81,14 @@ def check_contract(onnx: Path) -> tuple[bool, str]:
 
 
 def measure_latency_ms(onnx: Path, runs: int) -> float:
-    """Median wall time of one letterboxed 256x416 image through onnxruntime on this machine."""
+    """Median wall time of one letterboxed ``INPUT_HW`` image through onnxruntime here."""
     import numpy as np
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
     sess = ort.InferenceSession(str(onnx), sess_options=opts, providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(0).random((1, 3, 256, 416), dtype=np.float32)
+    x = np.random.default_rng(0).random((1, 3, *INPUT_HW), dtype=np.float32)
     sess.run(None, {"images": x})
     times = []
     for _ in range(max(3, runs)):
@@ -126,7 +128,8 @@ def _registry(postgres: PostgresResource, query: str, params: Any) -> list[tuple
             "candidate_io_contract",
             asset="model_candidate",
             blocking=True,
-            description="Input images [N,3,256,416], output output0 [N,8,2184].",
+            description=f"Input images [N,3,{INPUT_HW[0]},{INPUT_HW[1]}], "
+            f"output output0 [N,8,{anchor_count(INPUT_HW)}].",
         )
     ],
 )
