@@ -8,7 +8,12 @@ collected from the very simulation that rendered the frames:
 
 - counts: crossings per camera, lane and direction (total) and per class;
   error ``|measured - true| / true`` in percent. Crossings the camera could
-  not see (during an outage) are not in the truth.
+  not see (during an outage) are not in the truth, nor are vehicles that were
+  never observable: not labelled (>= 30 % visible and big enough, the same rule
+  as the detector evaluation's ignore regions) in a single frame of the camera,
+  e.g. a car hidden behind a bus for its whole way through the view. Their
+  number is reported as ``unobservable`` (and ``unobservable_pct`` of the
+  truth), so the camera's blind share stays visible.
 - speed: measured crossings matched one-to-one to true crossings of the same
   camera/lane/direction within ``match_s`` seconds (nearest first); mean
   absolute error in km/h and as a percent of the mean true speed.
@@ -215,7 +220,9 @@ def _fetch(settings: Any, run_id: str) -> tuple[list[dict], list[dict]]:
 
 def score_source(src: Any, crossings: list[dict], events: list[dict]) -> dict[str, Any]:
     cam = src.camera_id
-    truth_x = [t for t in src.truth.crossings if t["camera_id"] == cam and t.get("camera_online", True)]
+    online = [t for t in src.truth.crossings if t["camera_id"] == cam and t.get("camera_online", True)]
+    observed = getattr(src, "observed", None)
+    truth_x = [t for t in online if observed is None or t["track_id"] in observed]
     mine = [c for c in crossings if c["camera_id"] == cam]
     counts = count_errors(mine, truth_x)
     speed = speed_errors(mine, truth_x)
@@ -225,6 +232,8 @@ def score_source(src: Any, crossings: list[dict], events: list[dict]) -> dict[st
     return {
         "camera_id": cam, "simulated_s": src.duration_s, "analysis_fps": src.analysis_fps,
         "true_crossings": counts["true_total"], "measured_crossings": counts["measured_total"],
+        "unobservable": len(online) - len(truth_x),
+        "unobservable_pct": round(100.0 * (len(online) - len(truth_x)) / len(online), 2) if online else 0.0,
         "count_error_pct_max": counts["count_error_pct_max"],
         "class_count_error_pct_max": counts["class_count_error_pct_max"],
         "speed_mae_kmh": speed["speed_mae_kmh"], "speed_mae_pct": speed["speed_mae_pct"],

@@ -77,6 +77,24 @@ LINK_S = 8.0
 LINK_ALONG_M = 5.0
 LINK_SIDE_M = 1.75
 LINK_REACH_MAX_M = 30.0
+#: Crossings hidden from view: a new track first seen BIRTH_PAST_M or less past a
+#: counting line (and linked to no lost fragment) crossed it while hidden behind other
+#: vehicles, once it is seen moving forward; its crossing time is extrapolated back,
+#: at most BIRTH_HIDDEN_S. Only after BIRTH_WARMUP_S of continuous observation, so a
+#: fresh analyzer (or one after an outage) never counts what was already past the line.
+BIRTH_PAST_M = 25.0
+BIRTH_HIDDEN_S = 8.0
+#: ... unless it could be a fragment of a track lost within LINK_S that had passed a line
+#: (looser gates than linking: within BIRTH_VETO_SIDE_M across, e.g. after a lane change),
+#: or a lost stalled vehicle (within 2 x ADOPT_RADIUS_M): those were counted already.
+BIRTH_VETO_SIDE_M = 5.0
+#: A counted track lost while slow (queueing, below BIRTH_SLOW_MPS) within BIRTH_PAST_M
+#: past a line is remembered for BIRTH_MEMORY_S: a track born within LINK_ALONG_M +
+#: BIRTH_VETO_SIDE_M of it is that vehicle coming out of the queue, not a hidden crossing.
+BIRTH_SLOW_MPS = 1.0
+BIRTH_MEMORY_S = 300.0
+BIRTH_MIN_MPS = 1.0
+BIRTH_WARMUP_S = LINK_S
 #: Tracks seen within this many seconds count as present (occlusion-tolerant checks).
 RECENT_S = 2.0
 #: An abrupt stop is incident evidence once the vehicle has stood this long (s).
@@ -92,8 +110,16 @@ STOP_SPOT_M = 8.0
 STOP_MEMORY_S = 600.0
 #: A wrong-way event ends once the vehicle was not seen going the wrong way for this long.
 WRONG_WAY_GONE_S = 2.0
+#: ... and starts only after at least this long (s) going the wrong way: a track that
+#: jumps back between queued vehicles (an id swap) moves backwards fast but briefly.
+WRONG_WAY_MIN_S = 1.5
 #: Seconds between `latest` dashboard snapshots in the output.
 LATEST_EVERY_S = 1.0
+
+
+def p_gap(p: Any) -> float:
+    """A gap between frames longer than this (s) interrupts continuous observation."""
+    return p.max_lost_s
 
 
 @dataclass
@@ -134,6 +160,9 @@ class CameraAnalyzer:
                            ("speed", np.nan)):
             tb.add_column(name, (), np.float64, fill)
         tb.add_column("anchor", (2,), np.float64, np.nan)
+        tb.add_column("born_line", (), np.int16, -1)
+        tb.add_column("born_d", (), np.float64, np.nan)
+        tb.add_column("born_ts", (), np.float64, np.nan)
         tb.add_column("vel", (2,), np.float64, 0.0)
         tb.add_column("lane", (), np.int16, -1)
         tb.add_column("stalled", (), bool, False)
@@ -187,6 +216,8 @@ class CameraAnalyzer:
         # Recent routine stops: [ts the vehicle left, x, y].
         self.stop_spots: list[list[float]] = []
         self._last_latest = -math.inf
+        self.watch_since: float | None = None  # start of continuous observation
+        self.lost_counted: list[list[float]] = []  # [lost ts, x, y] (see BIRTH_SLOW_MPS)
         self._last: dict[str, np.ndarray] = {}
         self._boxes = np.zeros((0, 4), np.float32)
 
@@ -202,17 +233,22 @@ class CameraAnalyzer:
             return AnalysisOutput(tracked=detections, events=self.book.drain())
         fps = self.config.fps
         dt = 1.0 / fps if self.prev_ts is None else min(ts - self.prev_ts, 3.0 / fps)
+        if self.prev_ts is None or ts - self.prev_ts > p_gap(self.params):
+            self.watch_since = None
         self.prev_ts = ts
         self.frame_seq = frame_seq
         self.frames += 1
         out = AnalysisOutput()
         if not healthy:
+            self.watch_since = None
             self.windows.add_frame(ts, dt, False)
             out.tracked = detections
             self._close_minutes(out)
             out.events = self.book.drain()
             return out
 
+        if self.watch_since is None:
+            self.watch_since = ts
         p = self.params
         tracked = self.tracker.update(detections, ts)
         out.tracked = tracked
@@ -237,6 +273,8 @@ class CameraAnalyzer:
             xy = footprint_centres(self.H, self.Hi, bc, near_t, size)
             if is_new.any():
                 self._link_fragments(slots, is_new, xy, near_t, ts)
+                if ts - self.watch_since >= BIRTH_WARMUP_S:
+                    self._note_births(slots[is_new], xy[is_new], ts)
             tb.observe(slots, ts, xy, cls, tracked.confidence[keep])
             vel = tb.velocity(slots, ts, p.speed_window_s)
             speed = np.hypot(vel[:, 0], vel[:, 1])
@@ -252,6 +290,7 @@ class CameraAnalyzer:
             tb.lane[slots] = lane
             for c in self.counter.update(slots, xy, ts):
                 self._crossing(out, c.line_index, c.slot, c.direction, c.ts, frame_seq)
+            self._hidden_crossings(out, slots, vel, frame_seq)
             length = CLASS_LENGTH_M[maj]
             self._behaviour(slots, ids, xy, vel, speed, lane, tangent, ts, dt, frame_seq)
         else:
@@ -378,6 +417,88 @@ class CameraAnalyzer:
             tb.vel[s_old] = 0.0
             cost[i, :] = np.inf
             cost[:, j] = np.inf
+
+    def _note_births(self, slots: np.ndarray, xy: np.ndarray, ts: float) -> None:
+        """Remember new, unlinked tracks first seen just past a counting line."""
+        tb, ctr = self.table, self.counter
+        if not len(ctr.lines):
+            return
+        fresh = ~(tb.line_side[slots] != 0).any(axis=1)  # linked fragments inherit sides
+        if not fresh.any():
+            return
+        slots, xy = slots[fresh], xy[fresh]
+        veto = self._maybe_counted(slots, xy, ts)
+        if veto.all():
+            return
+        slots, xy = slots[~veto], xy[~veto]
+        d = xy @ ctr.normal.T - ctr.offset
+        along = xy @ ctr.unit.T - ctr.along0
+        ok = ((d > ctr.margin) & (d <= BIRTH_PAST_M) & ctr.allow_fwd
+              & (along >= 0.0) & (along <= ctr.seg_len))
+        d = np.where(ok, d, np.inf)
+        j = np.argmin(d, axis=1)
+        has = np.isfinite(d[np.arange(len(slots)), j])
+        tb.born_line[slots[has]] = j[has]
+        tb.born_d[slots[has]] = d[has, j[has]]
+        tb.born_ts[slots[has]] = ts
+
+    def _maybe_counted(self, slots: np.ndarray, xy: np.ndarray, ts: float) -> np.ndarray:
+        """``(n,)`` bool: new tracks that may continue a vehicle counted already."""
+        tb = self.table
+        veto = np.zeros(len(slots), bool)
+        seen = np.zeros(tb.cap, bool)
+        seen[slots] = True
+        cand = np.flatnonzero(tb.alive & ~seen & (tb.last_ts < ts) & (ts - tb.last_ts <= LINK_S)
+                              & (tb.line_side > 0).any(axis=1))
+        if len(cand):
+            gap = ts - tb.last_ts[cand]
+            pred = tb.latest_xy(cand) + tb.vel[cand] * gap[:, None]
+            speed = np.hypot(tb.vel[cand, 0], tb.vel[cand, 1])
+            unit = tb.vel[cand] / np.maximum(speed, 1e-6)[:, None]
+            rel = xy[:, None, :] - pred[None]
+            along = (rel * unit[None]).sum(-1)
+            side = np.abs(rel[..., 0] * unit[None, :, 1] - rel[..., 1] * unit[None, :, 0])
+            slow = (speed < BIRTH_MIN_MPS)[None]
+            reach = np.clip(0.5 * speed * gap + 1.5 * gap**2, LINK_ALONG_M, LINK_REACH_MAX_M)[None]
+            near = np.hypot(rel[..., 0], rel[..., 1]) <= LINK_ALONG_M
+            veto |= (np.where(slow, near, (along >= -LINK_ALONG_M) & (along <= reach)
+                              & (side <= BIRTH_VETO_SIDE_M))).any(axis=1)
+        for o in self.orphans:
+            veto |= np.hypot(xy[:, 0] - o[1], xy[:, 1] - o[2]) <= 2 * ADOPT_RADIUS_M
+        self.lost_counted = [e for e in self.lost_counted if ts - e[0] <= BIRTH_MEMORY_S]
+        for i in np.flatnonzero(~veto):
+            if not self.lost_counted:
+                break
+            far = [math.hypot(xy[i, 0] - e[1], xy[i, 1] - e[2]) for e in self.lost_counted]
+            k = int(np.argmin(far))
+            if far[k] <= LINK_ALONG_M + BIRTH_VETO_SIDE_M:
+                veto[i] = True
+                self.lost_counted.pop(k)
+        return veto
+
+    def _hidden_crossings(self, out: AnalysisOutput, slots: np.ndarray, vel: np.ndarray,
+                          frame_seq: int) -> None:
+        """Count tracks born past a line once they move forward (see BIRTH_PAST_M)."""
+        tb = self.table
+        pend = np.flatnonzero(tb.born_line[slots] >= 0)
+        if not len(pend):
+            return
+        for i in pend.tolist():
+            v = vel[i]
+            if not np.isfinite(v[0]):
+                continue
+            s = int(slots[i])
+            j = int(tb.born_line[s])
+            v_along = float(v @ self.counter.normal[j])
+            if v_along < -BIRTH_MIN_MPS:
+                tb.born_line[s] = -1  # going the other way: not a hidden forward crossing
+                continue
+            if v_along < BIRTH_MIN_MPS:
+                continue  # standing: decide when it moves
+            hidden = float(tb.born_d[s]) / v_along
+            tb.born_line[s] = -1
+            if hidden <= BIRTH_HIDDEN_S:
+                self._crossing(out, j, s, "forward", float(tb.born_ts[s]) - hidden, frame_seq)
 
     def _crossing(self, out: AnalysisOutput, line_index: int, slot: int, direction: str,
                   ts: float, frame_seq: int) -> None:
@@ -509,7 +630,8 @@ class CameraAnalyzer:
             tb.rev_since[b[fresh]] = ts
             for i in np.flatnonzero(back):
                 s = slots[i]
-                if tb.rev_m[s] >= p.wrong_way_min_m and not tb.wrong_way[s]:
+                if tb.rev_m[s] >= p.wrong_way_min_m and not tb.wrong_way[s] \
+                        and ts - tb.rev_since[s] >= WRONG_WAY_MIN_S:
                     tb.wrong_way[s] = True
                     self.book.start(f"wrong_way:{int(ids[i])}", "wrong_way",
                                     float(tb.rev_since[s]), severity="critical",
@@ -666,6 +788,12 @@ class CameraAnalyzer:
             x, y = tb.anchor[s]
             self.orphans.append([f"stalled:{tid}", float(x), float(y), last,
                                  float(tb.stopped_since[s]), None])
+        if (tb.line_side[s] > 0).any() and np.hypot(*tb.vel[s]) < BIRTH_SLOW_MPS:
+            x, y = tb.latest_xy(np.array([s]))[0]
+            d = float(x) * self.counter.normal[:, 0] + float(y) * self.counter.normal[:, 1] \
+                - self.counter.offset
+            if ((tb.line_side[s] > 0) & (d <= BIRTH_PAST_M)).any():
+                self.lost_counted.append([last, float(x), float(y)])
         if tb.wrong_way[s]:
             rl = float(tb.rev_last[s])
             self.book.end(f"wrong_way:{tid}", rl if np.isfinite(rl) else last)
@@ -737,6 +865,8 @@ class CameraAnalyzer:
             "incident_seen": self.incident_seen,
             "orphans": self.orphans,
             "stop_spots": self.stop_spots,
+            "watch_since": self.watch_since,
+            "lost_counted": self.lost_counted,
         }
 
     @classmethod
@@ -762,4 +892,6 @@ class CameraAnalyzer:
         a.incident_seen = state["incident_seen"]
         a.orphans = state.get("orphans", [])
         a.stop_spots = state.get("stop_spots", [])
+        a.watch_since = state.get("watch_since")
+        a.lost_counted = state.get("lost_counted", [])
         return a

@@ -58,7 +58,7 @@ class TrackerConfig:
     low_match_iou: float = 0.4
     tentative_match_iou: float = 0.3
     #: Buffer (fraction of box size per side) of the tentative-track IoU.
-    tentative_buffer: float = 0.5
+    tentative_buffer: float = 1.0
     #: Low-score detections may also extend tracks lost for up to this long (s).
     low_stage_lost_s: float = 0.35
     min_hits: int = 2
@@ -261,8 +261,10 @@ class ByteTracker:
             "next_serial": self.next_serial,
             "last_ts": self.last_ts,
             "prev_ts": None if not np.isfinite(self._prev) else self._prev,
-            "x": self.x.round(3).tolist(),
-            "v": self.v.round(3).tolist(),
+            # Full precision: a restored tracker must continue exactly like the
+            # uninterrupted one (rounded state changed a crossing after a restart).
+            "x": self.x.tolist(),
+            "v": self.v.tolist(),
             "hits": self.hits.tolist(),
             "status": self.status.tolist(),
             "last_seen": self.last_seen.tolist(),

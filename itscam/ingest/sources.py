@@ -136,7 +136,10 @@ class SimulatorSource(CameraSource):
         start_ts: capture time of t = 0 (default: the scenario's ``start_ts``).
 
     ``truth`` (a ``ScenarioTruth``) is filled while frames are drawn and complete once
-    :meth:`frames` is exhausted; ``registry_entry`` is the camera's registry dict.
+    :meth:`frames` is exhausted; ``registry_entry`` is the camera's registry dict;
+    ``observed`` collects the ids of vehicles labelled (big and visible enough to
+    detect, see :meth:`~itscam.sim.render.GroundTruthBox.labelled`) in at least one
+    yielded frame.
     """
 
     def __init__(self, scenario: Any, camera_id: str | None = None, *, fps: float | None = None,
@@ -154,6 +157,7 @@ class SimulatorSource(CameraSource):
         self.truth = ScenarioTruth(interval_s=sc.interval_s, start_ts=sc.start_ts)
         self.registry_entry = sc.camera_config(cam.camera_id)
         self.registry_entry["fps"] = self.fps
+        self.observed: set[int] = set()
 
     @property
     def config(self):
@@ -171,6 +175,8 @@ class SimulatorSource(CameraSource):
             if fr is None:
                 self._health.state = "outage"
                 continue
+            h = fr.image.shape[0]
+            self.observed.update(b.track_id for b in fr.boxes if b.labelled(h))
             yield self._emit(fr.image, step.ts, fr.boxes)
         self._health.state = "ended"
 

@@ -297,3 +297,59 @@ def test_vehicles_standing_abreast_in_same_direction_lanes_are_at_a_signal():
     assert not [e for e in out["events"] if e["event_type"] == "stalled_vehicle"]
     alone = run(CameraAnalyzer(cam), [a], 0, 38)
     assert [e["event_type"] for e in alone["events"]] == ["stalled_vehicle"]
+
+
+def appear(x: float, y_first: float, v: float, t_first: float) -> Path:
+    """Hidden until ``t_first`` (first seen at ``y_first``), then cruising at ``v``."""
+
+    def f(t: float):
+        if t < t_first:
+            return None
+        y = y_first + v * (t - t_first)
+        return (x, y) if 5.0 <= y <= 58.0 else None
+
+    return f
+
+
+def test_vehicle_first_seen_past_the_line_crossed_it_hidden_and_is_counted_once():
+    # Frames from t = 0; the vehicle is first seen at y = 20 m (6 m past the line at
+    # y = 14) at t = 10 s going 10 m/s: it crossed at t = 9.4 s, hidden.
+    an = CameraAnalyzer(camera())
+    out = run(an, [appear(1.75, 20.0, 10.0, 10.0)], 0, 14)
+    (c,) = out["crossings"]
+    assert c["lane_id"] == "nb-1" and c["direction"] == "forward"
+    assert c["crossing_ts"] == pytest.approx(T0 + 9.4, abs=0.3)
+    assert c["speed_kmh"] == pytest.approx(36.0, rel=0.05)
+
+
+def test_vehicle_already_past_the_line_when_observation_starts_is_not_counted():
+    # Seen 1 s after the first frame: it may have crossed before anyone was looking.
+    out = run(CameraAnalyzer(camera()), [appear(1.75, 20.0, 10.0, 1.0)], 0, 5)
+    assert out["crossings"] == []
+    # Same after a gap in the frames (an outage restarts the warm-up).
+    an = CameraAnalyzer(camera())
+    run(an, [], 0, 10)
+    out = run(an, [appear(1.75, 20.0, 10.0, 20.5)], 20, 24, seq0=200)
+    assert out["crossings"] == []
+
+
+def test_vehicle_leaving_a_queue_past_the_line_is_not_counted_again():
+    # Crosses at y = 14, stops at y = 20, is hidden while standing (its track is
+    # dropped), and reappears where it stood when the queue moves off.
+    path = stop_and_go(1.75, 5.0, 8.0, 20.0, t_go=40.0)
+
+    def hidden(t: float):
+        return None if 3.0 <= t < 41.0 else path(t)
+
+    out = run(CameraAnalyzer(camera()), [hidden], 0, 46)
+    assert len(out["crossings"]) == 1
+
+
+def test_track_jumping_backwards_briefly_is_not_a_wrong_way_driver():
+    # An id swap in a queue: the track runs 12 m backwards in under a second, then on.
+    def swap(t: float):
+        y = 40.0 - 15.0 * t if t < 0.8 else 28.0 + 2.0 * (t - 0.8)
+        return (1.75, y)
+
+    out = run(CameraAnalyzer(camera()), [swap], 0, 6)
+    assert not [e for e in out["events"] if e["event_type"] == "wrong_way"]

@@ -108,3 +108,22 @@ def test_unknown_class_in_mix_is_a_config_error():
     spec["traffic"]["class_mix"] = {"car": 1.0, "tractor": 0.1}
     with pytest.raises(ConfigError, match="class_mix"):
         Scenario(spec)
+
+
+def test_a_lane_changer_crosses_the_line_in_the_lane_it_physically_occupies():
+    from types import SimpleNamespace as NS
+
+    from itscam.sim.scenario import _TruthTracker
+
+    f1 = NS(id="main_f1", direction=1, offset=1.75)
+    f2 = NS(id="main_f2", direction=1, offset=5.25)
+    b1 = NS(id="main_b1", direction=-1, offset=-1.75)
+    road = NS(lanes=[b1, f1, f2])
+    # Decided to move f1 -> f2 a moment ago: lane is already f2, the glide still
+    # leaves it 3.2 m back towards f1 (centre at 2.05: inside f1).
+    v = NS(lane=f2, lateral=-3.2)
+    assert _TruthTracker._physical_lane(v, road) is f1
+    v.lateral = -1.0  # centre at 4.25: now in f2
+    assert _TruthTracker._physical_lane(v, road) is f2
+    v.lateral = 0.0
+    assert _TruthTracker._physical_lane(v, road) is f2

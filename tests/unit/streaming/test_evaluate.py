@@ -65,3 +65,26 @@ def test_summary_reports_the_worst_scenario() -> None:
     s = summarise(per)
     assert (s["count_error_pct_max"], s["class_count_error_pct_max"], s["speed_mae_pct"]) == (4.0, 3.0, 2.0)
     assert (s["event_precision_min"], s["event_recall_min"]) == (1.0, 0.5)
+
+
+def test_vehicles_never_observable_are_left_out_of_the_count_truth_and_reported() -> None:
+    from types import SimpleNamespace
+
+    from streaming.evaluate import score_source
+
+    def tx(tid: int, ts: float) -> dict:
+        return {"camera_id": "c", "lane_id": "l1", "direction": "forward", "class": "car",
+                "track_id": tid, "ts": ts, "speed_mps": 10.0, "camera_online": True}
+
+    truth = SimpleNamespace(crossings=[tx(1, 10.0), tx(2, 20.0), tx(3, 30.0)], events=[])
+    src = SimpleNamespace(camera_id="c", truth=truth, observed={1, 2}, duration_s=60.0,
+                          analysis_fps=10.0, scenario=SimpleNamespace(start_ts=0.0))
+    mine = [{"camera_id": "c", "lane_id": "l1", "direction": "forward", "class_name": "car",
+             "track_id": 7, "crossing_ts": t, "speed_kmh": 36.0} for t in (10.0, 20.0)]
+    out = score_source(src, mine, [])
+    assert out["true_crossings"] == 2 and out["unobservable"] == 1
+    assert out["unobservable_pct"] == pytest.approx(33.33)
+    assert out["lanes"][0]["error_pct"] == 0.0
+    # Without the observed set (e.g. a real camera) every true crossing counts.
+    src.observed = None
+    assert score_source(src, mine, [])["lanes"][0]["error_pct"] == pytest.approx(33.33)
