@@ -88,6 +88,19 @@ class Settings(BaseSettings):
     # --- Dagster -----------------------------------------------------------------
     dagster_port: int = Field(13000, description="Local Dagster webserver port")
 
+    # --- Stream workers ------------------------------------------------------------
+    detect_batch: int = Field(
+        16, ge=1, le=256, description="Frames per detect micro-batch (ITSCAM_DETECT_BATCH)"
+    )
+    detect_within_s: float = Field(
+        0.05, ge=0.0, le=5.0, description="Longest wait to fill a detect micro-batch, seconds"
+    )
+    detect_depth: int = Field(
+        2, ge=1, le=8,
+        description="Detect micro-batches in flight: the next batch is inferred while the "
+        "previous one's detections are produced (1 = one at a time)",
+    )
+
     # --- Analysis ------------------------------------------------------------------
     analysis_fps: float = Field(10.0, description="Frames per second analysed per camera")
     cameras_file: Path = Field(

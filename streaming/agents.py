@@ -14,11 +14,11 @@ database is slow, Faust stops fetching instead of queueing without bound.
 from __future__ import annotations
 
 import logging
-import os
 import time
+from typing import Any
 
 from streaming.app import app
-from streaming.batching import event_batches
+from streaming.batching import event_batches, pipelined_batches
 from streaming.processing import Runtime
 from streaming.topics import (
     camera_health_topic,
@@ -31,9 +31,13 @@ from streaming.topics import (
 
 log = logging.getLogger(__name__)
 
-#: Frames per detect micro-batch, and the most it waits to fill one (seconds).
-DETECT_BATCH = int(os.environ.get("ITSCAM_DETECT_BATCH", "16"))
-DETECT_WITHIN = float(os.environ.get("ITSCAM_DETECT_WITHIN_S", "0.05"))
+_settings = app.itscam_settings  # type: ignore[attr-defined]
+#: Frames per detect micro-batch, the most it waits to fill one (seconds), and
+#: how many batches are in flight (``ITSCAM_DETECT_BATCH``, ``ITSCAM_DETECT_WITHIN_S``,
+#: ``ITSCAM_DETECT_DEPTH``; validated by :class:`itscam.settings.Settings`).
+DETECT_BATCH = _settings.detect_batch
+DETECT_WITHIN = _settings.detect_within_s
+DETECT_DEPTH = _settings.detect_depth
 ANALYSE_BATCH, ANALYSE_WITHIN = 512, 0.1
 SINK_BATCH, SINK_WITHIN = 4000, 0.5
 
@@ -47,14 +51,42 @@ analyzer_state_table = app.Table(
     use_partitioner=True,
 )
 
-runtime = Runtime(app.itscam_settings, state_table=analyzer_state_table)  # type: ignore[attr-defined]
+
+class CheckpointTable:
+    """The analyser checkpoints: the Faust table, written to an explicit changelog partition.
+
+    ``put(key, value, partition)`` stores the value and sends it to the
+    changelog partition of the camera's detections (co-partitioned). Faust's
+    ``use_partitioner`` path asks the producer's metadata for the changelog
+    topic's partitions, which a fresh producer may not have fetched yet (the
+    agent then crashed in a loop with ``'NoneType' object is not iterable``).
+    """
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.table.get(key)
+
+    def put(self, key: bytes, value: bytes, partition: int) -> None:
+        self.table.send_changelog(partition, key, value)
+        self.table.data[key] = value
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.table[key] = value
+
+
+runtime = Runtime(app.itscam_settings,  # type: ignore[attr-defined]
+                  state_table=CheckpointTable(analyzer_state_table))
+runtime.preload()
 
 
 @app.agent(frames_topic)
 async def detect_vehicles(stream):  # type: ignore[no-untyped-def]
-    """JPEG frames -> detections records (micro-batched inference)."""
-    async for events in event_batches(stream, DETECT_BATCH, within=DETECT_WITHIN):
-        await runtime.frames.process(events)
+    """JPEG frames -> detections records (micro-batched inference, next batch inferred
+    while the previous one's detections are produced)."""
+    await pipelined_batches(stream, DETECT_BATCH, DETECT_WITHIN, start=runtime.frames.start,
+                            finish=runtime.frames.finish, depth=DETECT_DEPTH)
 
 
 @app.agent(detections_topic)

@@ -7,15 +7,21 @@ offsets are acked that were never processed. This is the same idea without
 that race: a pump task iterates the stream's events (each event is captured
 where it is yielded) into a bounded queue -- the bound is the backpressure:
 when processing lags, the pump stops pulling and Faust stops fetching -- and
-:func:`event_batches` yields up to ``max_n`` events, waiting at most ``within``
-seconds after the first one, and acks them when the loop body returns.
+batches of up to ``max_n`` events are formed, waiting at most ``within``
+seconds after the first one.
+
+- :func:`event_batches` yields each batch and acks it when the loop body returns.
+- :func:`pipelined_batches` overlaps batches: ``start(batch)`` begins work on
+  a batch (e.g. sends it to the detector) while the previous batch is still
+  being finished; ``finish(batch, handle)`` runs strictly in batch order and
+  each batch is acked after its own ``finish`` returns.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 
@@ -32,9 +38,8 @@ async def _get(queue: asyncio.Queue, timeout: float) -> tuple[bool, Any]:
         return False, None
 
 
-async def event_batches(stream: Any, max_n: int, within: float) -> AsyncIterator[list[Any]]:
-    """Yield lists of 1..``max_n`` events of ``stream``; ack each list after the loop body."""
-    src = stream.noack()
+async def _batches(src: Any, max_n: int, within: float) -> AsyncIterator[list[Any]]:
+    """Unacked lists of 1..``max_n`` events of the (noack) stream ``src``."""
     queue: asyncio.Queue = asyncio.Queue(maxsize=max_n)
 
     async def pump() -> None:
@@ -46,7 +51,15 @@ async def event_batches(stream: Any, max_n: int, within: float) -> AsyncIterator
     try:
         while True:
             ok = False
+            first = None
             while not ok:
+                # A backlog is the common case under load: take it without
+                # creating a getter task and a timer per event.
+                try:
+                    first, ok = queue.get_nowait(), True
+                    break
+                except asyncio.QueueEmpty:
+                    pass
                 if task.done():
                     task.result()  # re-raise why the stream ended
                     return
@@ -64,9 +77,74 @@ async def event_batches(stream: Any, max_n: int, within: float) -> AsyncIterator
                     break
                 batch.append(ev)
             yield batch
-            for ev in batch:
-                await src.ack(ev)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+
+
+async def event_batches(stream: Any, max_n: int, within: float) -> AsyncIterator[list[Any]]:
+    """Yield lists of 1..``max_n`` events of ``stream``; ack each list after the loop body."""
+    src = stream.noack()
+    async for batch in _batches(src, max_n, within):
+        yield batch
+        for ev in batch:
+            await src.ack(ev)
+
+
+async def pipelined_batches(stream: Any, max_n: int, within: float, *,
+                            start: Callable[[list[Any]], Any],
+                            finish: Callable[[list[Any], Any], Awaitable[None]],
+                            depth: int = 2) -> None:
+    """Run ``start``/``finish`` over micro-batches of ``stream`` with ``depth`` batches in flight.
+
+    ``start(batch)`` is called in the pump's order and must return quickly (a
+    handle, e.g. a task already running inference); ``finish(batch, handle)``
+    is awaited one batch at a time in the same order, and the batch's events
+    are acked only after it returns. At most ``depth`` batches are started and
+    not yet finished (backpressure), so with ``depth=2`` the detector works on
+    batch *k+1* while the outputs of batch *k* are produced and delivered.
+    An exception in ``finish`` ends the loop (and the agent) with that error;
+    the unfinished batches stay unacked and are processed again after a restart.
+    """
+    if depth <= 1:
+        async for batch in event_batches(stream, max_n, within):
+            await finish(batch, start(batch))
+        return
+    src = stream.noack()
+    started: asyncio.Queue = asyncio.Queue()  # bounded by ``slots``
+    slots = asyncio.Semaphore(depth)
+
+    async def finisher() -> None:
+        while True:
+            item = await started.get()
+            if item is None:
+                return
+            batch, handle = item
+            try:
+                await finish(batch, handle)
+            finally:
+                slots.release()
+            for ev in batch:
+                await src.ack(ev)
+
+    fin = asyncio.ensure_future(finisher())
+    try:
+        async for batch in _batches(src, max_n, within):
+            acquire = asyncio.ensure_future(slots.acquire())
+            await asyncio.wait({acquire, fin}, return_when=asyncio.FIRST_COMPLETED)
+            if not acquire.done():
+                acquire.cancel()
+                fin.result()  # re-raise what stopped the finisher
+                return
+            if fin.done():
+                fin.result()
+                return
+            started.put_nowait((batch, start(batch)))
+        started.put_nowait(None)  # the stream ended: finish what was started
+        await fin
+    finally:
+        if not fin.done():
+            fin.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fin

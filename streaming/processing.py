@@ -166,22 +166,48 @@ class FrameProcessor(_Producing):
             return list(out), (time.perf_counter() - t0) * 1e3
 
     async def process(self, events: Sequence[Any]) -> None:
+        await self.finish(events, self.start(events))
+
+    def start(self, events: Sequence[Any]) -> tuple[int, list[tuple[Any, Any]], Any]:
+        """Validate ``events`` and start inference on the valid frames (a running task).
+
+        Sends nothing: every output of the batch, dead letters included, is
+        produced by :meth:`finish`, which the agent awaits in batch order, so
+        the next batch can be started (inferred) while this one is finished.
+        """
         now = _now_us()
+        checked: list[tuple[Any, Any]] = []  # (event, Frame | ContractViolation)
         valid: list[tuple[Any, Frame]] = []
         for ev in events:
             m = ev.message
             try:
                 frame = decode_frame(m.key, m.value, m.headers, now_us=now, known_cameras=self.cameras)
             except ContractViolation as exc:
-                await _dead_letter(self._out, self.topics["dead_letter"], ev, exc.reason, exc.detail)
+                checked.append((ev, exc))
                 continue
+            checked.append((ev, frame))
             valid.append((ev, frame))
-        if not valid:
+        task = None
+        if valid:
+            metrics.BATCH_SIZE.observe(len(valid))
+            chunks = [valid[i:i + self.sub_batch] for i in range(0, len(valid), self.sub_batch)]
+            task = asyncio.ensure_future(self._detect_chunks(chunks))
+        return now, checked, task
+
+    async def _detect_chunks(self, chunks: list[list[tuple[Any, Frame]]]) -> Any:
+        results = await asyncio.gather(*(self._detect_with_retry(c) for c in chunks))
+        return chunks, results
+
+    async def finish(self, events: Sequence[Any], handle: tuple[int, list[tuple[Any, Any]], Any]) -> None:
+        """Dead-letter the invalid frames, emit the detections of the valid ones, await delivery."""
+        now, checked, task = handle
+        for ev, item in checked:
+            if isinstance(item, ContractViolation):
+                await _dead_letter(self._out, self.topics["dead_letter"], ev, item.reason, item.detail)
+        if task is None:
             await self._flush()
             return
-        metrics.BATCH_SIZE.observe(len(valid))
-        chunks = [valid[i:i + self.sub_batch] for i in range(0, len(valid), self.sub_batch)]
-        results = await asyncio.gather(*(self._detect_with_retry(c) for c in chunks))
+        chunks, results = await task
         model_version = str(getattr(self.detector, "model_version", "") or "")
         for chunk, (dets_list, ms) in zip(chunks, results, strict=True):
             per_image_ms = ms / max(1, len(chunk))
@@ -386,7 +412,12 @@ class AnalysisProcessor(_Producing):
     def _checkpoint(self, cam: str, part: int, off: int, analyzer: Any, run: str) -> None:
         state = json.dumps(analyzer.to_state(), separators=(",", ":"), default=_json_default)
         rb = run.encode()
-        self.table[_key(cam)] = _CKPT.pack(part, off, len(rb)) + rb + state.encode()
+        blob = _CKPT.pack(part, off, len(rb)) + rb + state.encode()
+        put = getattr(self.table, "put", None)
+        if put is not None and part >= 0:
+            put(_key(cam), blob, part)  # changelog partition = the camera's detections partition
+        else:
+            self.table[_key(cam)] = blob
 
     async def _process(self, events: Sequence[Any]) -> None:
         by_cam: dict[str, list[tuple[Any, dict[str, Any], Detections]]] = defaultdict(list)
@@ -593,6 +624,39 @@ class Runtime:
                                   MetricsSink(settings))
         self._metrics_started = False
         self._faust_topics: dict[str, Any] = {}
+
+    def preload(self) -> None:
+        """Do at worker start what the first micro-batches would otherwise pay for.
+
+        Imports the analyser, the sink clients and the detector module, reads
+        the camera registry and loads a precomputed-detections file: seconds
+        of work (module compilation, a registry query) that would stall the
+        first batches -- and every camera's frames behind them -- after each
+        start or restart. Failures are logged; the lazy paths still work.
+        """
+        import importlib
+        import os
+
+        for name in ("itscam.domain.analyzer", "itscam.clients.postgres", "itscam.clients.influx",
+                     "itscam.clients.redis"):
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # pragma: no cover - a broken install fails later anyway
+                log.warning("preload of %s failed: %s", name, exc)
+        try:
+            self.cameras.refresh()
+        except Exception as exc:
+            log.warning("camera registry not preloaded: %s", exc)
+        if os.environ.get("ITSCAM_PRECOMPUTED_DETECTIONS") or os.environ.get("ITSCAM_ORACLE_DETECTIONS"):
+            try:
+                self.frames.detector  # noqa: B018  (builds it)
+            except Exception as exc:
+                log.warning("detector not preloaded: %s", exc)
+        else:
+            try:
+                importlib.import_module("itscam.inference")
+            except Exception as exc:
+                log.warning("preload of itscam.inference failed: %s", exc)
 
     async def update_lag(self) -> dict[str, int]:
         """Consumer-group lag per topic into the ``itscam_consumer_lag`` gauge."""

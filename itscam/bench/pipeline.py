@@ -202,13 +202,14 @@ def _pct(xs: list[float], q: float) -> float | None:
 async def pipeline_phase(settings: Settings, camera: Any, jpegs: list[bytes], n: int,
                          latency_s: float) -> dict[str, Any]:
     """End-to-end throughput with the real detector, then latency at half that rate."""
-    from itscam.clients.kafka import end_offsets, skip_to_end
+    from itscam.clients.kafka import TOPICS, end_offsets, ensure_topics, skip_to_end
     from streaming.app import APP_ID
     from streaming.cameras import register_cameras
     from streaming.runner import CONSUMED, WorkerPool
 
     topics = [settings.topic(t) for t in CONSUMED]
     register_cameras(settings, [camera])
+    await ensure_topics(settings, TOPICS)
     await skip_to_end(settings, APP_ID, topics)
     pool = WorkerPool(settings, 1).start()
     try:
@@ -283,7 +284,7 @@ async def _produce_null(settings: Settings, camera_id: str, frames: list[tuple[b
 
 async def null_phase(settings: Settings, n: int, base_jpeg: bytes) -> dict[str, Any]:
     """Our worker with precomputed detections vs the naive agent, same frames, same run."""
-    from itscam.clients.kafka import ensure_topics, skip_to_end
+    from itscam.clients.kafka import TOPICS, ensure_topics, skip_to_end
     from streaming.app import APP_ID
     from streaming.cameras import register_cameras
     from streaming.naive import NAIVE_APP_ID
@@ -293,6 +294,9 @@ async def null_phase(settings: Settings, n: int, base_jpeg: bytes) -> dict[str, 
     register_cameras(settings, [camera])
     env = {"ITSCAM_PRECOMPUTED_DETECTIONS": str(path)}
     topics = [settings.topic(t) for t in CONSUMED]
+    # Create the topics with their partition counts before a producer or a
+    # worker can auto-create them with one partition (a fresh broker).
+    await ensure_topics(settings, TOPICS)
     await skip_to_end(settings, APP_ID, topics)
     await _produce_null(settings, camera.camera_id, frames, f"bench-null-{uuid.uuid4().hex[:8]}", naive=False)
     pool = WorkerPool(settings, 1, extra_env=env).start()
