@@ -183,20 +183,18 @@ class TrackTable:
 
     def to_state(self) -> dict[str, Any]:
         live = self.live_slots()
-        cols = {name: _round(getattr(self, name)[live]).tolist() for name in self._columns}
+        # Full precision throughout: a restored table must continue exactly like
+        # the uninterrupted one (rounded state changed a crossing after a restart).
+        cols = {name: getattr(self, name)[live].tolist() for name in self._columns}
         t = self.t[live]
-        # Sample times relative to the newest one, in ms: compact and exact enough.
-        base = float(self.last_ts[live].max()) if len(live) else 0.0
-        rel = np.where(np.isfinite(t), np.round((t - base) * 1000), -1e15)
         return {
             "track_id": self.track_id[live].tolist(),
-            "t_base": base,
-            "t_ms": rel.astype(np.int64).tolist(),
-            "xy": self.xy[live].round(2).tolist(),
+            "t": np.where(np.isfinite(t), t, -1e15).tolist(),
+            "xy": self.xy[live].tolist(),
             "n": self.n[live].tolist(),
             "first_ts": self.first_ts[live].tolist(),
             "last_ts": self.last_ts[live].tolist(),
-            "votes": self.votes[live].round(3).tolist(),
+            "votes": self.votes[live].tolist(),
             "columns": {k: _finite(v) for k, v in cols.items()},
         }
 
@@ -205,8 +203,12 @@ class TrackTable:
         if not len(ids):
             return
         slots, _ = self.slots_for(ids, 0.0)
-        t = np.asarray(st["t_ms"], np.float64)
-        self.t[slots] = np.where(t <= -1e15, -np.inf, st["t_base"] + t / 1000.0)
+        if "t" in st:
+            t = np.asarray(st["t"], np.float64)
+            self.t[slots] = np.where(t <= -1e15, -np.inf, t)
+        else:  # checkpoints written before the state became lossless
+            t = np.asarray(st["t_ms"], np.float64)
+            self.t[slots] = np.where(t <= -1e15, -np.inf, st["t_base"] + t / 1000.0)
         self.xy[slots] = np.asarray(st["xy"], np.float64).reshape(-1, HISTORY, 2)
         self.n[slots] = st["n"]
         self.first_ts[slots] = st["first_ts"]
@@ -232,11 +234,6 @@ def _wls(t: np.ndarray, xy: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.n
     with np.errstate(divide="ignore", invalid="ignore"):
         v = cov / var[:, None]
     return v, tm, xm
-
-
-def _round(a: np.ndarray) -> np.ndarray:
-    """Floats to 4 decimals (0.1 ms on epoch seconds, 0.1 mm on metres) for compact state."""
-    return a.round(4) if a.dtype.kind == "f" else a
 
 
 def _finite(v: list) -> list:
