@@ -83,11 +83,21 @@ dagster: setup
 	touch $@
 
 # Reproduce the committed demo detector (see triton_models/yolo11n/MODEL_CARD.md).
+# The installed detector's recipe (MODEL_CARD.md): from scratch at 416, fine-tune without
+# mosaic, fine-tune at the served size 640 (rect batches). Hours on CPU; the epoch counts are
+# those the deadline-fitted runs ended at. Each stage resumes from its last.pt if interrupted.
+TRAIN_640_EPOCHS ?= 14
 train: venv .venv-train/.stamp
 	$(BIN)/itscam model dataset
-	$(BIN)/itscam model train
-	$(BIN)/itscam model install
+	$(BIN)/itscam model train --name vehicles --imgsz 416 --epochs 20 --close-mosaic 6
+	$(BIN)/itscam model train --name vehicles-ft --imgsz 416 --init runs/detect/vehicles/weights/best.pt \
+	  --epochs 7 --lr0 0.0005 --mosaic 0 --warmup-epochs 0 --close-mosaic 0
+	$(BIN)/itscam model train --name vehicles-640 --imgsz 640 --rect \
+	  --init runs/detect/vehicles-ft/weights/best.pt --epochs $(TRAIN_640_EPOCHS) --lr0 0.001 \
+	  --mosaic 0 --warmup-epochs 1 --close-mosaic 0
+	$(BIN)/itscam model install --weights runs/detect/vehicles-640/weights/best.pt
 	$(BIN)/itscam model evaluate
+	$(BIN)/itscam model install --card-only --weights runs/detect/vehicles-640/weights/best.pt
 
 lint: venv
 	$(BIN)/ruff check .

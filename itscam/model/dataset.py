@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="itscam model dataset", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--train", type=int, default=800, help="training frames")
+    ap.add_argument("--train", type=int, default=1600, help="training frames")
     ap.add_argument("--val", type=int, default=100, help="validation frames")
     ap.add_argument("--test", type=int, default=200, help="held-out random frames")
     ap.add_argument("--test-scenario", type=int, default=100,
