@@ -628,8 +628,8 @@ class Runtime:
     def preload(self) -> None:
         """Do at worker start what the first micro-batches would otherwise pay for.
 
-        Imports the analyser, the sink clients and the detector module, reads
-        the camera registry and loads a precomputed-detections file: seconds
+        Imports the analyser, the sink clients and the detector module and
+        loads a precomputed-detections file: seconds
         of work (module compilation, a registry query) that would stall the
         first batches -- and every camera's frames behind them -- after each
         start or restart. Failures are logged; the lazy paths still work.
@@ -643,10 +643,8 @@ class Runtime:
                 importlib.import_module(name)
             except Exception as exc:  # pragma: no cover - a broken install fails later anyway
                 log.warning("preload of %s failed: %s", name, exc)
-        try:
-            self.cameras.refresh()
-        except Exception as exc:
-            log.warning("camera registry not preloaded: %s", exc)
+        # Not the camera registry: a snapshot read here, before a new camera is
+        # registered, made the worker drop that camera's first frame (a test's 30th).
         if os.environ.get("ITSCAM_PRECOMPUTED_DETECTIONS") or os.environ.get("ITSCAM_ORACLE_DETECTIONS"):
             try:
                 self.frames.detector  # noqa: B018  (builds it)
