@@ -78,8 +78,8 @@ class CheckpointTable:
 
 runtime = Runtime(app.itscam_settings,  # type: ignore[attr-defined]
                   state_table=CheckpointTable(analyzer_state_table))
-# Eager preload (runtime.preload()) is off: with it the worker lost the first frame of a camera
-# registered after start in CI (the e2e test inferred 29 of 30); the lazy paths do the same work.
+# No eager start-up preload: one (commit 5df950f) made the worker lose the first frame of a
+# camera registered after start in CI (the e2e test inferred 29 of 30); loading stays lazy.
 
 
 @app.agent(frames_topic)

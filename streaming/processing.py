@@ -625,37 +625,6 @@ class Runtime:
         self._metrics_started = False
         self._faust_topics: dict[str, Any] = {}
 
-    def preload(self) -> None:
-        """Do at worker start what the first micro-batches would otherwise pay for.
-
-        Imports the analyser, the sink clients and the detector module and
-        loads a precomputed-detections file: seconds
-        of work (module compilation, a registry query) that would stall the
-        first batches -- and every camera's frames behind them -- after each
-        start or restart. Failures are logged; the lazy paths still work.
-        """
-        import importlib
-        import os
-
-        for name in ("itscam.domain.analyzer", "itscam.clients.postgres", "itscam.clients.influx",
-                     "itscam.clients.redis"):
-            try:
-                importlib.import_module(name)
-            except Exception as exc:  # pragma: no cover - a broken install fails later anyway
-                log.warning("preload of %s failed: %s", name, exc)
-        # Not the camera registry: a snapshot read here, before a new camera is
-        # registered, made the worker drop that camera's first frame (a test's 30th).
-        if os.environ.get("ITSCAM_PRECOMPUTED_DETECTIONS") or os.environ.get("ITSCAM_ORACLE_DETECTIONS"):
-            try:
-                self.frames.detector  # noqa: B018  (builds it)
-            except Exception as exc:
-                log.warning("detector not preloaded: %s", exc)
-        else:
-            try:
-                importlib.import_module("itscam.inference")
-            except Exception as exc:
-                log.warning("preload of itscam.inference failed: %s", exc)
-
     async def update_lag(self) -> dict[str, int]:
         """Consumer-group lag per topic into the ``itscam_consumer_lag`` gauge."""
         from itscam.clients.kafka import group_lag

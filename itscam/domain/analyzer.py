@@ -117,11 +117,6 @@ WRONG_WAY_MIN_S = 1.5
 LATEST_EVERY_S = 1.0
 
 
-def p_gap(p: Any) -> float:
-    """A gap between frames longer than this (s) interrupts continuous observation."""
-    return p.max_lost_s
-
-
 @dataclass
 class AnalysisOutput:
     """What one call produced. Rows are dicts whose keys are the table's columns."""
@@ -233,7 +228,8 @@ class CameraAnalyzer:
             return AnalysisOutput(tracked=detections, events=self.book.drain())
         fps = self.config.fps
         dt = 1.0 / fps if self.prev_ts is None else min(ts - self.prev_ts, 3.0 / fps)
-        if self.prev_ts is None or ts - self.prev_ts > p_gap(self.params):
+        # A gap longer than a lost track is kept interrupts continuous observation.
+        if self.prev_ts is None or ts - self.prev_ts > self.params.max_lost_s:
             self.watch_since = None
         self.prev_ts = ts
         self.frame_seq = frame_seq
