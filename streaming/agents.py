@@ -68,9 +68,11 @@ class CheckpointTable:
     def get(self, key: bytes) -> bytes | None:
         return self.table.get(key)
 
-    def put(self, key: bytes, value: bytes, partition: int) -> None:
-        self.table.send_changelog(partition, key, value)
+    def put(self, key: bytes, value: bytes, partition: int) -> Any:
+        """Store and send to the changelog; returns the delivery future (awaitable)."""
+        fut = self.table.send_changelog(partition, key, value)
         self.table.data[key] = value
+        return fut
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self.table[key] = value

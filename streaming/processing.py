@@ -407,6 +407,7 @@ class AnalysisProcessor(_Producing):
             await self._flush()
             for cam, (part, off, analyzer, run) in touched.items():
                 self._checkpoint(cam, part, off, analyzer, run)
+            await self._flush()
             return len(touched)
 
     def _checkpoint(self, cam: str, part: int, off: int, analyzer: Any, run: str) -> None:
@@ -415,7 +416,10 @@ class AnalysisProcessor(_Producing):
         blob = _CKPT.pack(part, off, len(rb)) + rb + state.encode()
         put = getattr(self.table, "put", None)
         if put is not None and part >= 0:
-            put(_key(cam), blob, part)  # changelog partition = the camera's detections partition
+            # changelog partition = the camera's detections partition; the delivery
+            # future is tracked so the batch is acked only once the checkpoint is on
+            # the broker (see _process)
+            self._track(put(_key(cam), blob, part))
         else:
             self.table[_key(cam)] = blob
 
@@ -478,10 +482,15 @@ class AnalysisProcessor(_Producing):
                     states[cam] = st
             self.live[cam] = (part, off, analyzer, run)
             checkpoints[cam] = (part, off, analyzer, run)
-        # Outputs first, then the checkpoint that says they were produced.
+        # Outputs first, then the checkpoint that says they were produced; then wait
+        # for the checkpoint itself. Faust commits an acked offset without waiting for
+        # changelog writes still in the producer's buffer, so a worker killed in that
+        # window restored an older checkpoint and never analysed the frames between it
+        # and the committed offset (same counts, shifted track ids after a restart).
         await self._flush()
         for cam, (part, off, analyzer, run) in checkpoints.items():
             self._checkpoint(cam, part, off, analyzer, run)
+        await self._flush()
         if self.state_sink is not None and states:
             await asyncio.to_thread(self.state_sink.put, states)
 

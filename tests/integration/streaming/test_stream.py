@@ -114,12 +114,6 @@ def test_1000_malformed_messages_are_dead_lettered_and_counts_are_unaffected(ser
                           expected_crossings(null_stream, camera, run_id))
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect: after SIGKILL and restart the counts, classes and times match but from "
-    "the kill point on the track ids are shifted (e.g. ...666 for ...669): the restored "
-    "tracker has issued a different number of ids than an uninterrupted one; an in-process "
-    "save/restore of the analyzer is exact (tests/unit/streaming/test_checkpoint_exact.py), "
-    "so the difference is in what the restarted worker replays"))
 def test_killing_the_worker_mid_run_changes_no_count(services, null_stream):
     settings = services
     cam = f"kill-{uuid.uuid4().hex[:6]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -107,6 +108,35 @@ async def test_analysis_checkpoint_resumes_without_double_processing() -> None:
     assert a2.skipped == 3 and a2.frames == 3
     ids = [json.loads(v)["track_id"] for _, _, v, _ in col.on(TOPICS["crossings"])]
     assert ids == [3, 6, 9]  # same as one uninterrupted run of 10 frames
+
+
+class ChangelogTable(dict):
+    """A table whose checkpoint writes are delivered only when the test says so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.futures: list[asyncio.Future] = []
+
+    def put(self, key: bytes, value: bytes, partition: int) -> asyncio.Future:
+        self[key] = value
+        fut = asyncio.get_running_loop().create_future()
+        self.futures.append(fut)
+        return fut
+
+
+async def test_a_batch_is_done_only_once_its_checkpoint_is_delivered() -> None:
+    # The batch's events are acked when process() returns; Faust then commits their
+    # offsets. If the checkpoint were still in the producer's buffer, a kill there
+    # would restore an older checkpoint and skip the frames in between.
+    table = ChangelogTable()
+    a = AnalysisProcessor(TOPICS, Collector(), {"cam-a": object()}, table,
+                          analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st))
+    task = asyncio.create_task(a.process(_det_events(3)))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(table.futures) == 1 and not task.done()
+    table.futures[0].set_result(None)
+    await asyncio.wait_for(task, 1.0)
 
 
 async def test_analysis_failure_is_dead_lettered_and_later_frames_continue() -> None:
