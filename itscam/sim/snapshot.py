@@ -2,8 +2,9 @@
 
 Everything is drawn from one ``numpy`` generator, so a seed fixes the scene.
 Cameras are aimed at a point on the road so the road is always in view;
-vehicles are placed lane by lane without overlaps, only where a car would be
-at least ~14 px tall, with classes weighted so each class gets a fair share of
+vehicles are placed lane by lane without overlaps, out to where a car is
+only ~7 px tall (far traffic near the horizon, as the shipped cameras see it;
+below 10 px it is unlabelled, as in evaluation), with classes weighted so each class gets a fair share of
 the boxes (cars are not allowed to swamp the rarer classes).
 """
 
@@ -19,6 +20,11 @@ from itscam.sim.camera import PinholeCamera
 from itscam.sim.geometry import Layout, Road, intersection_layout, straight_layout
 from itscam.sim.render import Look, Renderer, VehicleState
 from itscam.sim.vehicles import make_vehicle
+
+#: Vehicles are placed out to the depth where a car is this many pixels tall (at 360 px).
+#: Was 14 until the detector, never shown far traffic, scored 0.56 mAP50 on the shipped
+#: scenarios' cameras (0.94 on random scenes).
+FAR_MIN_PX = 7.0
 
 #: Class sampling weights for datasets (car, motorcycle, bus, truck).
 CLASS_WEIGHTS = (0.32, 0.23, 0.2, 0.25)
@@ -78,7 +84,7 @@ def aim_camera(road: Road, rng: np.random.Generator, *, width: int = 640,
 
 
 def visible_interval(layout: Layout, road: Road, offset: float, cam: PinholeCamera,
-                     min_px: float = 14.0) -> tuple[float, float] | None:
+                     min_px: float = FAR_MIN_PX) -> tuple[float, float] | None:
     """Arc-length interval of a lane line that is in view and near enough (or None)."""
     s = np.arange(-road.half_length + 10, road.half_length - 10, 1.0)
     pts = road.point(s, np.full_like(s, offset))
