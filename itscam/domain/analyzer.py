@@ -74,6 +74,8 @@ ADOPT_RADIUS_M = 4.0
 #: Track fragments: a new track continues one lost up to LINK_S ago when it appears
 #: where that one was heading (within LINK_ALONG_M along, LINK_SIDE_M across).
 LINK_S = 8.0
+#: Class ids from here on (bus, truck) are large vehicles; see _link_fragments.
+LARGE_CLASS_MIN = 2
 LINK_ALONG_M = 5.0
 LINK_SIDE_M = 1.75
 LINK_REACH_MAX_M = 30.0
@@ -132,7 +134,9 @@ def tracker_config(cfg: CameraConfig) -> TrackerConfig:
     p = cfg.params
     return TrackerConfig(high_conf=p.high_conf, low_conf=p.low_conf,
                          new_track_conf=min(1.0, p.high_conf + 0.1), match_iou=p.match_iou,
-                         min_hits=p.min_hits, max_lost_s=p.max_lost_s)
+                         min_hits=p.min_hits, max_lost_s=p.max_lost_s,
+                         class_groups=tuple(int(k >= LARGE_CLASS_MIN)
+                                            for k in range(len(VEHICLE_CLASSES))))
 
 
 class CameraAnalyzer:
@@ -392,6 +396,10 @@ class CameraAnalyzer:
         # (about 3 m/s^2) while hidden; never far backwards.
         reach = np.clip(0.5 * speed * gap + 1.5 * gap**2, LINK_ALONG_M, LINK_REACH_MAX_M)[None]
         ok = (along <= reach) & (along >= -LINK_ALONG_M) & (side <= LINK_SIDE_M)
+        # A car never continues a bus or a truck (nor the reverse): the fragment of a
+        # car hidden behind a bus would take the bus's votes and count as a bus.
+        large = tb.majority_class(slots[new]) >= LARGE_CLASS_MIN
+        ok &= large[:, None] == (tb.majority_class(cand) >= LARGE_CLASS_MIN)[None]
         cost = np.where(ok, np.abs(along) + side, np.inf)
         while np.isfinite(cost).any():
             i, j = np.unravel_index(np.argmin(cost), cost.shape)

@@ -11,7 +11,11 @@ Per frame:
     1. predict every live track to the frame's timestamp (``dt`` in seconds, so
        dropped frames and irregular sampling are handled);
     2. match high-confidence detections to confirmed and lost tracks by IoU
-       (Hungarian assignment, ``scipy.optimize.linear_sum_assignment``);
+       (Hungarian assignment, ``scipy.optimize.linear_sum_assignment``); with
+       ``class_groups`` set, a track never takes a detection of another class group
+       (small vs large vehicles) unless it overlaps its prediction by
+       ``class_switch_iou`` (a car coming into view where a bus just went out of
+       sight would otherwise inherit the bus's track and class);
     3. match low-confidence detections to the confirmed tracks still unmatched and
        seen within ``low_stage_lost_s`` (recovers occluded/blurred vehicles without
        starting tracks from them);
@@ -63,6 +67,14 @@ class TrackerConfig:
     low_stage_lost_s: float = 0.35
     min_hits: int = 2
     max_lost_s: float = 1.5
+    #: Class id -> group (e.g. small vs large vehicles); a confirmed track never takes a
+    #: detection of another group than its last one (a car appearing where a bus just
+    #: went out of sight lies inside the bus's box and would inherit its track and its
+    #: class). Empty = class-agnostic, as ByteTrack.
+    class_groups: tuple[int, ...] = ()
+    #: ... unless it overlaps the prediction at least this much (the detector changing
+    #: its mind about the same vehicle).
+    class_switch_iou: float = 0.5
     #: Steady-state gain floors of the alpha-beta filter (position, velocity).
     alpha_min: float = 0.7
     beta_min: float = 0.3
@@ -144,6 +156,7 @@ class ByteTracker:
         self.status = np.zeros(0, np.int8)  # _TENTATIVE / _CONFIRMED
         self.last_seen = np.zeros(0)  # timestamp of the last match
         self.ids = np.zeros(0, np.int64)  # -1 while tentative
+        self.grp = np.zeros(0, np.int64)  # class group of the last matched detection
 
     # ------------------------------------------------------------------ public
 
@@ -190,7 +203,9 @@ class ByteTracker:
         conf_tr = np.flatnonzero(self.status == _CONFIRMED)
         tent_tr = np.flatnonzero(self.status == _TENTATIVE)
         # Stage 1: high detections vs confirmed (incl. lost) tracks.
-        r, c = _assign(iou_matrix(pred[conf_tr], xyxy[high]), cfg.match_iou)
+        groups = self._groups(detections.class_id)
+        r, c = _assign(self._gated_iou(pred[conf_tr], xyxy[high], self.grp[conf_tr],
+                                       groups[high]), cfg.match_iou)
         det_for[conf_tr[r]] = high[c]
         high_left = np.delete(high, c)
         # Stage 2: low detections vs confirmed tracks matched in the previous frame or
@@ -200,7 +215,8 @@ class ByteTracker:
         recent = conf_tr[(det_for[conf_tr] < 0)
                          & (self.last_seen[conf_tr] >= self._prev - cfg.low_stage_lost_s)]
         if len(recent) and len(low):
-            r, c = _assign(iou_matrix(pred[recent], xyxy[low]), cfg.low_match_iou)
+            r, c = _assign(self._gated_iou(pred[recent], xyxy[low], self.grp[recent],
+                                           groups[low]), cfg.low_match_iou)
             det_for[recent[r]] = low[c]
         # Stage 3: tentative tracks vs remaining high detections. A tentative track has
         # no velocity yet, so a small fast vehicle (a motorcycle moving most of its own
@@ -224,6 +240,7 @@ class ByteTracker:
         matched = np.flatnonzero(det_for >= 0)
         if len(matched):
             self._correct(matched, _xyxy_to_state(xyxy[det_for[matched]]), dt, timestamp)
+            self.grp[matched] = groups[det_for[matched]]
         # Tentative tracks unmatched this frame die; confirmed ones die when lost too long.
         keep = np.ones(len(self.x), bool)
         keep[tent_tr[det_for[tent_tr] < 0]] = False
@@ -239,7 +256,7 @@ class ByteTracker:
         out_ids[det_for[confirmed_live]] = self.ids[confirmed_live]
         self._keep(keep)
         if len(new_dets):
-            self._spawn(xyxy[new_dets], timestamp)
+            self._spawn(xyxy[new_dets], timestamp, groups[new_dets])
             if cfg.min_hits <= 1:
                 k = len(new_dets)
                 idx = np.arange(len(self.x) - k, len(self.x))
@@ -269,6 +286,7 @@ class ByteTracker:
             "status": self.status.tolist(),
             "last_seen": self.last_seen.tolist(),
             "ids": self.ids.tolist(),
+            "grp": self.grp.tolist(),
         }
 
     @classmethod
@@ -287,9 +305,30 @@ class ByteTracker:
         t.status = np.asarray(state["status"], np.int8)
         t.last_seen = np.asarray(state["last_seen"], np.float64)
         t.ids = np.asarray(state["ids"], np.int64)
+        # checkpoints from before class groups: unknown group, no gating for those tracks
+        t.grp = np.asarray(state.get("grp", [-1] * len(t.ids)), np.int64)
         return t
 
     # ------------------------------------------------------------------ internals
+
+    def _groups(self, class_id: np.ndarray) -> np.ndarray:
+        """Class group per detection (-1: no gating)."""
+        g = self.config.class_groups
+        if not g or class_id is None:
+            return np.full(len(class_id) if class_id is not None else 0, -1, np.int64)
+        table = np.asarray(g, np.int64)
+        cls = np.asarray(class_id, np.int64)
+        return np.where((cls >= 0) & (cls < len(table)), table[np.clip(cls, 0, len(table) - 1)], -1)
+
+    def _gated_iou(self, tracks: np.ndarray, dets: np.ndarray, track_grp: np.ndarray,
+                   det_grp: np.ndarray) -> np.ndarray:
+        """IoU, zero where the class group differs (unless IoU >= ``class_switch_iou``)."""
+        iou = iou_matrix(tracks, dets)
+        if iou.size:
+            iou[(track_grp[:, None] >= 0) & (det_grp[None, :] >= 0)
+                & (track_grp[:, None] != det_grp[None, :])
+                & (iou < self.config.class_switch_iou)] = 0.0
+        return iou
 
     def _correct(self, idx: np.ndarray, z: np.ndarray, dt: float, ts: float) -> None:
         cfg = self.config
@@ -311,9 +350,11 @@ class ByteTracker:
         self.x, self.v = self.x[keep], self.v[keep]
         self.hits, self.status = self.hits[keep], self.status[keep]
         self.last_seen, self.ids = self.last_seen[keep], self.ids[keep]
+        self.grp = self.grp[keep]
 
-    def _spawn(self, xyxy: np.ndarray, ts: float) -> None:
+    def _spawn(self, xyxy: np.ndarray, ts: float, grp: np.ndarray) -> None:
         k = len(xyxy)
+        self.grp = np.concatenate([self.grp, grp.astype(np.int64)])
         self.x = np.concatenate([self.x, _xyxy_to_state(xyxy)])
         self.v = np.concatenate([self.v, np.zeros((k, 4))])
         self.hits = np.concatenate([self.hits, np.ones(k, np.int64)])

@@ -353,3 +353,22 @@ def test_track_jumping_backwards_briefly_is_not_a_wrong_way_driver():
 
     out = run(CameraAnalyzer(camera()), [swap], 0, 6)
     assert not [e for e in out["events"] if e["event_type"] == "wrong_way"]
+
+
+def test_a_car_never_continues_the_fragment_of_a_lost_bus():
+    # A bus is lost while crossing y = 14; a car turns up where the bus would be. Linked,
+    # the car would inherit the bus's line sides and votes and count as a bus.
+    an = CameraAnalyzer(camera())
+    cam = an.config
+    bus, car = cruise(1.75, 5.0, 10.0), cruise(1.75, 5.0, 10.0)
+    crossings = []
+    for i in range(50):
+        t = i / 10
+        if t < 0.7:
+            d = frame(cam, [bus(t)], class_id=2)
+        elif t < 2.4:
+            d = frame(cam, [])
+        else:
+            d = frame(cam, [car(t)] if car(t) else [], class_id=0)
+        crossings += an.update(T0 + t, i, d).crossings
+    assert all(c["class_name"] != "bus" for c in crossings)
