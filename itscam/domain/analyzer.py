@@ -378,24 +378,15 @@ class CameraAnalyzer:
         twice. A fresh analyzer (after a restart) has no lost tracks, so no phantoms.
         """
         tb = self.table
-        seen = np.zeros(tb.cap, bool)
-        seen[slots] = True
-        cand = np.flatnonzero(tb.alive & ~seen & (tb.last_ts < ts) & (ts - tb.last_ts <= LINK_S)
-                              & (tb.line_side != 0).any(axis=1))
+        cand, pred, _, reach = self._recently_lost(slots, ts, counted=False)
         if not len(cand):
             return
-        gap = ts - tb.last_ts[cand]
-        pred = tb.latest_xy(cand) + tb.vel[cand] * gap[:, None]
         new = np.flatnonzero(is_new)
         rel = xy[new][:, None, :] - pred[None]  # (new, cand, 2)
         t = tangent[new][:, None, :]
         along = (rel * t).sum(-1)
         side = np.abs(rel[..., 0] * t[..., 1] - rel[..., 1] * t[..., 0])
-        speed = np.hypot(tb.vel[cand, 0], tb.vel[cand, 1])
-        # Allowed miss along the lane: speed error, plus a queued vehicle pulling away
-        # (about 3 m/s^2) while hidden; never far backwards.
-        reach = np.clip(0.5 * speed * gap + 1.5 * gap**2, LINK_ALONG_M, LINK_REACH_MAX_M)[None]
-        ok = (along <= reach) & (along >= -LINK_ALONG_M) & (side <= LINK_SIDE_M)
+        ok = (along <= reach[None]) & (along >= -LINK_ALONG_M) & (side <= LINK_SIDE_M)
         # A car never continues a bus or a truck (nor the reverse): the fragment of a
         # car hidden behind a bus would take the bus's votes and count as a bus.
         large = tb.majority_class(slots[new]) >= LARGE_CLASS_MIN
@@ -421,6 +412,27 @@ class CameraAnalyzer:
             tb.vel[s_old] = 0.0
             cost[i, :] = np.inf
             cost[:, j] = np.inf
+
+    def _recently_lost(self, slots: np.ndarray, ts: float, *, counted: bool
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Tracks lost within ``LINK_S`` that a new track may continue.
+
+        Those with counting-line sides (``counted``: on the far side of a line, i.e.
+        counted already). Returns ``(slots, predicted xy, speed, reach)``: reach is the
+        allowed miss along the lane, for the speed error plus a queued vehicle pulling
+        away (about 3 m/s^2) while hidden.
+        """
+        tb = self.table
+        seen = np.zeros(tb.cap, bool)
+        seen[slots] = True
+        sides = tb.line_side > 0 if counted else tb.line_side != 0
+        cand = np.flatnonzero(tb.alive & ~seen & (tb.last_ts < ts) & (ts - tb.last_ts <= LINK_S)
+                              & sides.any(axis=1))
+        gap = ts - tb.last_ts[cand]
+        pred = tb.latest_xy(cand) + tb.vel[cand] * gap[:, None]
+        speed = np.hypot(tb.vel[cand, 0], tb.vel[cand, 1])
+        reach = np.clip(0.5 * speed * gap + 1.5 * gap**2, LINK_ALONG_M, LINK_REACH_MAX_M)
+        return cand, pred, speed, reach
 
     def _note_births(self, slots: np.ndarray, xy: np.ndarray, ts: float) -> None:
         """Remember new, unlinked tracks first seen just past a counting line."""
@@ -450,22 +462,15 @@ class CameraAnalyzer:
         """``(n,)`` bool: new tracks that may continue a vehicle counted already."""
         tb = self.table
         veto = np.zeros(len(slots), bool)
-        seen = np.zeros(tb.cap, bool)
-        seen[slots] = True
-        cand = np.flatnonzero(tb.alive & ~seen & (tb.last_ts < ts) & (ts - tb.last_ts <= LINK_S)
-                              & (tb.line_side > 0).any(axis=1))
+        cand, pred, speed, reach = self._recently_lost(slots, ts, counted=True)
         if len(cand):
-            gap = ts - tb.last_ts[cand]
-            pred = tb.latest_xy(cand) + tb.vel[cand] * gap[:, None]
-            speed = np.hypot(tb.vel[cand, 0], tb.vel[cand, 1])
             unit = tb.vel[cand] / np.maximum(speed, 1e-6)[:, None]
             rel = xy[:, None, :] - pred[None]
             along = (rel * unit[None]).sum(-1)
             side = np.abs(rel[..., 0] * unit[None, :, 1] - rel[..., 1] * unit[None, :, 0])
             slow = (speed < BIRTH_MIN_MPS)[None]
-            reach = np.clip(0.5 * speed * gap + 1.5 * gap**2, LINK_ALONG_M, LINK_REACH_MAX_M)[None]
             near = np.hypot(rel[..., 0], rel[..., 1]) <= LINK_ALONG_M
-            veto |= (np.where(slow, near, (along >= -LINK_ALONG_M) & (along <= reach)
+            veto |= (np.where(slow, near, (along >= -LINK_ALONG_M) & (along <= reach[None])
                               & (side <= BIRTH_VETO_SIDE_M))).any(axis=1)
         for o in self.orphans:
             veto |= np.hypot(xy[:, 0] - o[1], xy[:, 1] - o[2]) <= 2 * ADOPT_RADIUS_M
