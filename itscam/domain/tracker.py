@@ -16,12 +16,16 @@ Per frame:
        (small vs large vehicles) unless it overlaps its prediction by
        ``class_switch_iou`` (a car coming into view where a bus just went out of
        sight would otherwise inherit the bus's track and class);
+       just-confirmed tracks (``young_hits``) still unmatched get a second chance by
+       buffered IoU (C-BIoU, ``confirmed_buffer``): their velocity from two or three
+       boxes can overshoot;
     3. match low-confidence detections to the confirmed tracks still unmatched and
        seen within ``low_stage_lost_s`` (recovers occluded/blurred vehicles without
        starting tracks from them);
     4. match remaining high detections to tentative (not yet confirmed) tracks, by
        IoU and then, for what is left, by buffered IoU (a tentative track has no
-       velocity yet); unmatched tentative tracks are dropped;
+       velocity yet); unmatched tentative tracks are dropped. Buffers are meant for
+       ``buffer_dt`` (0.1 s) between frames and widen in proportion at lower rates;
     5. start tentative tracks from the remaining high detections; tracks lost for
        longer than ``max_lost_s`` are removed.
 
@@ -63,6 +67,12 @@ class TrackerConfig:
     tentative_match_iou: float = 0.3
     #: Buffer (fraction of box size per side) of the tentative-track IoU.
     tentative_buffer: float = 1.0
+    #: Buffer of the second chance of young confirmed tracks (stage 1b; 0 = off): those
+    #: with at most ``young_hits`` matches, whose velocity is still rough.
+    confirmed_buffer: float = 0.3
+    young_hits: int = 2
+    #: Frame interval (s) the buffers are meant for; longer intervals widen them in proportion.
+    buffer_dt: float = 0.1
     #: Low-score detections may also extend tracks lost for up to this long (s).
     low_stage_lost_s: float = 0.35
     min_hits: int = 2
@@ -208,6 +218,19 @@ class ByteTracker:
                                        groups[high]), cfg.match_iou)
         det_for[conf_tr[r]] = high[c]
         high_left = np.delete(high, c)
+        # Stage 1b (C-BIoU cascade): confirmed tracks still unmatched vs the high
+        # detections left, by buffered IoU. A fast small vehicle whose box shrinks or
+        # grows with perspective misses its prediction at low frame rates.
+        bscale = max(1.0, dt / cfg.buffer_dt) if dt > 0 else 1.0
+        if cfg.confirmed_buffer > 0 and len(high_left):
+            left = conf_tr[(det_for[conf_tr] < 0) & (self.hits[conf_tr] <= cfg.young_hits)
+                           & (self.last_seen[conf_tr] >= self._prev - cfg.low_stage_lost_s)]
+            if len(left):
+                bb = cfg.confirmed_buffer * bscale
+                r, c = _assign(self._gated_iou(_buffer(pred[left], bb), _buffer(xyxy[high_left], bb),
+                                               self.grp[left], groups[high_left]), cfg.match_iou)
+                det_for[left[r]] = high_left[c]
+                high_left = np.delete(high_left, c)
         # Stage 2: low detections vs confirmed tracks matched in the previous frame or
         # lost only moments ago (`low_stage_lost_s`; ByteTrack uses only the former: a
         # low-score box rarely belongs to a vehicle that has been gone for a while, but
@@ -228,7 +251,7 @@ class ByteTracker:
         det_for[tent_tr[r]] = high_left[c]
         tent_left = np.delete(tent_tr, r)
         high_left = np.delete(high_left, c)
-        b = cfg.tentative_buffer
+        b = cfg.tentative_buffer * bscale
         if b > 0 and len(tent_left) and len(high_left):
             r, c = _assign(iou_matrix(_buffer(pred[tent_left], b), _buffer(xyxy[high_left], b)),
                            cfg.tentative_match_iou)

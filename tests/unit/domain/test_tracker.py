@@ -160,3 +160,14 @@ def test_state_round_trip_keeps_class_groups():
     old = dict(state)
     del old["grp"]  # a checkpoint written before class groups: no gating for its tracks
     assert list(ByteTracker.from_state(old, GROUPED).grp) == [-1]
+
+
+def test_a_just_confirmed_track_whose_velocity_overshoots_is_kept_at_5_fps():
+    # A 12 px vehicle moving 10 px per frame at 5 fps; its second box is off by 6 px, so
+    # the velocity of the just-confirmed track overshoots and the third box misses its
+    # prediction (IoU 0). The buffered second chance of young tracks keeps the track.
+    xs = [100, 116, 120, 130, 140, 150, 160]
+    ids = run(ByteTracker(TrackerConfig(min_hits=2, max_lost_s=1.0)),
+              [[box(x, 200, w=12, h=10)] for x in xs], fps=5.0)
+    got = [int(x[0]) for x in ids]
+    assert got[1] >= 0 and len(set(got[1:])) == 1, got
