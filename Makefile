@@ -84,9 +84,11 @@ dagster: setup
 
 # Reproduce the committed demo detector (see triton_models/yolo11n/MODEL_CARD.md).
 # The installed detector's recipe (MODEL_CARD.md): from scratch at 416, fine-tune without
-# mosaic, fine-tune at the served size 640 (rect batches). Hours on CPU; the epoch counts are
-# those the deadline-fitted runs ended at. Each stage resumes from its last.pt if interrupted.
+# mosaic, fine-tune at the served size 640 (rect batches), fine-tune on far traffic. Hours on
+# CPU; the epoch counts are those the deadline-fitted runs ended at. Each stage resumes from
+# its last.pt if interrupted.
 TRAIN_640_EPOCHS ?= 14
+TRAIN_FAR_EPOCHS ?= 21
 train: venv .venv-train/.stamp
 	$(BIN)/itscam model dataset
 	$(BIN)/itscam model train --name vehicles --imgsz 416 --epochs 20 --close-mosaic 6
@@ -95,9 +97,12 @@ train: venv .venv-train/.stamp
 	$(BIN)/itscam model train --name vehicles-640 --imgsz 640 --rect \
 	  --init runs/detect/vehicles-ft/weights/best.pt --epochs $(TRAIN_640_EPOCHS) --lr0 0.001 \
 	  --mosaic 0 --warmup-epochs 1 --close-mosaic 0
-	$(BIN)/itscam model install --weights runs/detect/vehicles-640/weights/best.pt
+	$(BIN)/itscam model train --name vehicles-far --imgsz 640 --rect \
+	  --init runs/detect/vehicles-640/weights/best.pt --epochs $(TRAIN_FAR_EPOCHS) --lr0 0.001 \
+	  --mosaic 0 --warmup-epochs 0 --close-mosaic 0
+	$(BIN)/itscam model install --weights runs/detect/vehicles-far/weights/best.pt
 	$(BIN)/itscam model evaluate
-	$(BIN)/itscam model install --card-only --weights runs/detect/vehicles-640/weights/best.pt
+	$(BIN)/itscam model install --card-only --weights runs/detect/vehicles-far/weights/best.pt
 
 lint: venv
 	$(BIN)/ruff check .
