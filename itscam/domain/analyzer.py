@@ -94,6 +94,10 @@ BIRTH_VETO_SIDE_M = 5.0
 #: past a line is remembered for BIRTH_MEMORY_S: a track born within LINK_ALONG_M +
 #: BIRTH_VETO_SIDE_M of it is that vehicle coming out of the queue, not a hidden crossing.
 BIRTH_SLOW_MPS = 1.0
+#: A new track within this of where a slow counted track was lost may be that vehicle
+#: (was LINK_ALONG_M, 5 m: in queues the car behind, about one car length back, came
+#: into view there and was never counted).
+BIRTH_SLOW_NEAR_M = 3.0
 BIRTH_MEMORY_S = 300.0
 BIRTH_MIN_MPS = 1.0
 BIRTH_WARMUP_S = LINK_S
@@ -469,7 +473,7 @@ class CameraAnalyzer:
             along = (rel * unit[None]).sum(-1)
             side = np.abs(rel[..., 0] * unit[None, :, 1] - rel[..., 1] * unit[None, :, 0])
             slow = (speed < BIRTH_MIN_MPS)[None]
-            near = np.hypot(rel[..., 0], rel[..., 1]) <= LINK_ALONG_M
+            near = np.hypot(rel[..., 0], rel[..., 1]) <= BIRTH_SLOW_NEAR_M
             veto |= (np.where(slow, near, (along >= -LINK_ALONG_M) & (along <= reach[None])
                               & (side <= BIRTH_VETO_SIDE_M))).any(axis=1)
         for o in self.orphans:

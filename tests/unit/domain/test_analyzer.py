@@ -372,3 +372,25 @@ def test_a_car_never_continues_the_fragment_of_a_lost_bus():
             d = frame(cam, [car(t)] if car(t) else [], class_id=0)
         crossings += an.update(T0 + t, i, d).crossings
     assert all(c["class_name"] != "bus" for c in crossings)
+
+
+def test_vehicle_coming_into_view_beside_a_queued_counted_one_is_counted():
+    # Two lanes the same way. A crosses visibly in nb-2 and queues 6 m past the line,
+    # then goes out of sight. B crossed nb-1 hidden and comes into view 3.5 m beside
+    # where A stopped: not A (too far to be the same standing vehicle), so B counts.
+    lanes = [{"lane_id": "nb-1", "centerline": [[1.75, 4], [1.75, 60]], "width_m": 3.5},
+             {"lane_id": "nb-2", "centerline": [[5.25, 4], [5.25, 60]], "width_m": 3.5}]
+    lines = [{"line_id": "nb-1-count", "lane_id": "nb-1", "world": [[0, 14], [3.5, 14]]},
+             {"line_id": "nb-2-count", "lane_id": "nb-2", "world": [[3.5, 14], [7.0, 14]]}]
+    an = CameraAnalyzer(camera(lanes=lanes, lines=lines, zones=[]))
+
+    def a(t: float):
+        if not 9.0 <= t <= 14.0:
+            return None
+        return (5.25, min(5.0 + 8.0 * (t - 9.0), 20.0))
+
+    def b(t: float):
+        return (1.75, 19.5 + 2.0 * (t - 15.0)) if t >= 15.0 else None
+
+    out = run(an, [a, b], 0, 20)
+    assert sorted(c["lane_id"] for c in out["crossings"]) == ["nb-1", "nb-2"]
