@@ -88,7 +88,7 @@ dagster: setup
 # CPU; the epoch counts are those the deadline-fitted runs ended at. Each stage resumes from
 # its last.pt if interrupted.
 TRAIN_640_EPOCHS ?= 14
-TRAIN_FAR_EPOCHS ?= 21
+TRAIN_FAR_EPOCHS ?= 19
 train: venv .venv-train/.stamp
 	$(BIN)/itscam model dataset
 	$(BIN)/itscam model train --name vehicles --imgsz 416 --epochs 20 --close-mosaic 6
