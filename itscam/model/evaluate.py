@@ -9,7 +9,9 @@ cameras). Metrics come from pycocotools' ``COCOeval``; vehicles too small,
 too hidden or too cut off to label are COCO ``iscrowd`` ignore regions.
 
 Prints one JSON line: ``map50``, ``map50_95``, ``per_class_ap50`` (class -> AP50),
-plus the image count, the input size and timing. Also saved to
+``per_subset`` (the same for the random held-out scenes and for the shipped
+scenarios' camera frames apart: a model can do well on the first and poorly
+on the second), plus the image count, the input size and timing. Also saved to
 ``.itscam/model_eval.json`` for the model card.
 """
 
@@ -88,6 +90,18 @@ def coco_metrics(gt: dict, dets: list[dict]) -> dict:
             "per_class_ap50": per_class}
 
 
+def _is_scenario(image: dict) -> bool:
+    """Frames of the shipped scenarios' cameras are named ``sNNNNN`` (see dataset.test_frames)."""
+    return str(image["file_name"]).startswith("s")
+
+
+def _subset(gt: dict, dets: list[dict], scenario: bool) -> tuple[dict, list[dict]]:
+    ids = {im["id"] for im in gt["images"] if _is_scenario(im) == scenario}
+    return (dict(gt, images=[im for im in gt["images"] if im["id"] in ids],
+                 annotations=[a for a in gt["annotations"] if a["image_id"] in ids]),
+            [d for d in dets if d["image_id"] in ids])
+
+
 def evaluate(model: Path, data: Path) -> dict:
     gt_path = data / "test_coco.json"
     if not gt_path.exists():
@@ -110,6 +124,10 @@ def evaluate(model: Path, data: Path) -> dict:
             dets.append({"image_id": im["id"], "category_id": int(c), "score": float(s),
                          "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]})
     metrics = coco_metrics(gt, dets)
+    metrics["per_subset"] = {name: coco_metrics(*_subset(gt, dets, scenario))
+                             for name, scenario in (("random_scenes", False),
+                                                    ("scenario_cameras", True))
+                             if any(_is_scenario(im) == scenario for im in gt["images"])}
     metrics.update(images=len(images), labelled_boxes=sum(1 for a in gt["annotations"]
                                                            if not a["iscrowd"]),
                    input_hw=list(input_hw),

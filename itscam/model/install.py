@@ -162,6 +162,10 @@ def write_card(source: str, train: dict, evaluation: dict | None, notes: dict,
                   f"({ev.get('images', '?')} images, pycocotools, onnxruntime, {ev_h}x{ev_w} "
                   "letterbox)",
                   "- AP50 per class: " + ", ".join(f"{k} {v:.3f}" for k, v in per_class.items()),
+                  *[f"- {name.replace('_', ' ')} only: mAP50 {m['map50']:.3f}, mAP50-95 "
+                    f"{m['map50_95']:.3f}; " + ", ".join(f"{k} {v:.3f}" for k, v
+                                                         in m["per_class_ap50"].items())
+                    for name, m in ev.get("per_subset", {}).items()],
                   ""]
     else:
         lines += ["Not evaluated yet.", ""]

@@ -38,3 +38,17 @@ def test_misplaced_and_missing_detections_lower_the_scores(gt):
     assert shifted["map50"] > 0.9 and shifted["map50_95"] < 0.7
     missing = coco_metrics(gt, _dets(gt, drop_class=2))
     assert missing["per_class_ap50"]["bus"] == 0.0 and missing["per_class_ap50"]["car"] == 1.0
+
+
+def test_subsets_split_random_scenes_from_scenario_camera_frames(gt):
+    from itscam.model.evaluate import _subset
+
+    renamed = dict(gt, images=[dict(im, file_name=("s" if im["id"] % 2 else "") + im["file_name"])
+                               for im in gt["images"]])
+    # perfect on the random scenes, nothing found on the scenario frames
+    dets = [d for d in _dets(renamed) if d["image_id"] % 2 == 0]
+    random_gt, random_dets = _subset(renamed, dets, scenario=False)
+    scen_gt, scen_dets = _subset(renamed, dets, scenario=True)
+    assert len(random_gt["images"]) + len(scen_gt["images"]) == len(gt["images"])
+    assert coco_metrics(random_gt, random_dets)["map50"] == pytest.approx(1.0)
+    assert scen_dets == [] and coco_metrics(scen_gt, scen_dets)["map50"] <= 0.0
