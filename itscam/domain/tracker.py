@@ -222,9 +222,10 @@ class ByteTracker:
         # detections left, by buffered IoU. A fast small vehicle whose box shrinks or
         # grows with perspective misses its prediction at low frame rates.
         bscale = max(1.0, dt / cfg.buffer_dt) if dt > 0 else 1.0
+        seen_lately = self.last_seen >= self._prev - cfg.low_stage_lost_s
         if cfg.confirmed_buffer > 0 and len(high_left):
             left = conf_tr[(det_for[conf_tr] < 0) & (self.hits[conf_tr] <= cfg.young_hits)
-                           & (self.last_seen[conf_tr] >= self._prev - cfg.low_stage_lost_s)]
+                           & seen_lately[conf_tr]]
             if len(left):
                 bb = cfg.confirmed_buffer * bscale
                 r, c = _assign(self._gated_iou(_buffer(pred[left], bb), _buffer(xyxy[high_left], bb),
@@ -235,8 +236,7 @@ class ByteTracker:
         # lost only moments ago (`low_stage_lost_s`; ByteTrack uses only the former: a
         # low-score box rarely belongs to a vehicle that has been gone for a while, but
         # one missed frame followed by a low score is common in occlusions).
-        recent = conf_tr[(det_for[conf_tr] < 0)
-                         & (self.last_seen[conf_tr] >= self._prev - cfg.low_stage_lost_s)]
+        recent = conf_tr[(det_for[conf_tr] < 0) & seen_lately[conf_tr]]
         if len(recent) and len(low):
             r, c = _assign(self._gated_iou(pred[recent], xyxy[low], self.grp[recent],
                                            groups[low]), cfg.low_match_iou)
