@@ -404,11 +404,19 @@ class AnalysisProcessor(_Producing):
                     continue
                 await self._emit(cam, run_id, analyzer.flush(capture + (now - wall)))
                 touched[cam] = (part, off, analyzer, run)
-            await self._flush()
-            for cam, (part, off, analyzer, run) in touched.items():
-                self._checkpoint(cam, part, off, analyzer, run)
-            await self._flush()
+            await self._checkpoint_all(touched)
             return len(touched)
+
+    async def _checkpoint_all(self, held: dict[str, tuple[int, int, Any, str]]) -> None:
+        """Outputs first, then the checkpoints that say they were produced; then wait for
+        the checkpoints themselves. Faust commits an acked offset without waiting for
+        changelog writes still in the producer's buffer, so a worker killed in that
+        window restored an older checkpoint and never analysed the frames between it
+        and the committed offset (same counts, shifted track ids after a restart)."""
+        await self._flush()
+        for cam, (part, off, analyzer, run) in held.items():
+            self._checkpoint(cam, part, off, analyzer, run)
+        await self._flush()
 
     def _checkpoint(self, cam: str, part: int, off: int, analyzer: Any, run: str) -> None:
         state = json.dumps(analyzer.to_state(), separators=(",", ":"), default=_json_default)
@@ -418,7 +426,7 @@ class AnalysisProcessor(_Producing):
         if put is not None and part >= 0:
             # changelog partition = the camera's detections partition; the delivery
             # future is tracked so the batch is acked only once the checkpoint is on
-            # the broker (see _process)
+            # the broker (see _checkpoint_all)
             self._track(put(_key(cam), blob, part))
         else:
             self.table[_key(cam)] = blob
@@ -482,15 +490,7 @@ class AnalysisProcessor(_Producing):
                     states[cam] = st
             self.live[cam] = (part, off, analyzer, run)
             checkpoints[cam] = (part, off, analyzer, run)
-        # Outputs first, then the checkpoint that says they were produced; then wait
-        # for the checkpoint itself. Faust commits an acked offset without waiting for
-        # changelog writes still in the producer's buffer, so a worker killed in that
-        # window restored an older checkpoint and never analysed the frames between it
-        # and the committed offset (same counts, shifted track ids after a restart).
-        await self._flush()
-        for cam, (part, off, analyzer, run) in checkpoints.items():
-            self._checkpoint(cam, part, off, analyzer, run)
-        await self._flush()
+        await self._checkpoint_all(checkpoints)
         if self.state_sink is not None and states:
             await asyncio.to_thread(self.state_sink.put, states)
 
