@@ -28,7 +28,7 @@ class OnnxRuntimeDetector:
 
     Args:
         model_path: the ONNX file (input ``images`` ``[N, 3, *input_hw]``, output
-            ``output0`` ``[N, 8, A]``; ``[N, 3, 384, 640]`` and ``A = 5040`` by default).
+            ``output0`` ``[N, 8, A]``; ``[N, 3, 544, 960]`` and ``A = 10710`` by default).
         nms: thresholds (the Triton ``postprocess`` model's, by default).
         intra_op_threads: ONNX Runtime threads (Triton's local profile uses 2).
         max_batch: frames per ``session.run``.

@@ -44,7 +44,7 @@ MODELS = (PREPROCESS, DETECTOR, POSTPROCESS, ENSEMBLE)
 SOURCE_REPOSITORY = REPO_ROOT / "triton_models"
 MODEL_FILE = "model.onnx"
 NUM_CLASSES = 4
-#: YOLO11 anchors at strides 8, 16 and 32 for the input size (5040 at 384x640).
+#: YOLO11 anchors at strides 8, 16 and 32 for the input size (10710 at 544x960).
 NUM_ANCHORS = anchor_count(INPUT_HW)
 #: Thresholds of the postprocess model and of the in-process backend (one source).
 NMS = NmsConfig(conf_threshold=0.25, iou_threshold=0.7, max_detections=100)
@@ -85,7 +85,7 @@ LOCAL = Profile(
     postprocess=Batching(8, (4, 8), 200, 1),
 )
 # T4 node (16 GB, 4-8 vCPU): two TensorRT FP16 contexts on the GPU keep it busy
-# while the other copies in/out; YOLO11n at 384x640 fits batch 32 comfortably.
+# while the other copies in/out; YOLO11n at 544x960 fits batch 32 comfortably.
 # JPEG decode is the CPU bottleneck, hence 4 preprocess instances.
 T4 = Profile(
     "t4",
@@ -123,7 +123,7 @@ NUM_DETECTIONS = _tensor("num_detections", "TYPE_INT32", [1])
 
 
 def _shape_spec(batch: int) -> str:
-    """TensorRT profile shape of the detector input, e.g. ``images:8x3x384x640``."""
+    """TensorRT profile shape of the detector input, e.g. ``images:8x3x544x960``."""
     return f"images:{batch}x3x{INPUT_HW[0]}x{INPUT_HW[1]}"
 
 

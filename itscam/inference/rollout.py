@@ -69,8 +69,8 @@ def validate_model(onnx: Path) -> None:
     """Check an ONNX file honours the detector contract before it is served.
 
     Runs it once on a zero batch: input ``images`` ``[N, 3, *INPUT_HW]`` float32,
-    output ``[N, 4 + 4, NUM_ANCHORS]`` float32 with finite values (``[N, 3, 384, 640]``
-    and 5040 anchors). A model exported at another fixed size is refused on load.
+    output ``[N, 4 + 4, NUM_ANCHORS]`` float32 with finite values (``[N, 3, 544, 960]``
+    and 10710 anchors). A model exported at another fixed size is refused on load.
 
     Raises:
         ModelError: what is wrong and what to do.

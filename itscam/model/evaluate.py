@@ -1,7 +1,7 @@
 """``itscam model evaluate``: score the installed ONNX detector on the held-out simulated set.
 
 Runs ``triton_models/yolo11n/1/model.onnx`` in-process with onnxruntime, with the
-same letterbox (the model's own input size, ``itscam.vision.INPUT_HW`` = 384x640 for
+same letterbox (the model's own input size, ``itscam.vision.INPUT_HW`` = 544x960 for
 the served one; pad 114) and decode/NMS as the serving path
 (:mod:`itscam.vision`), over ``data/vehicles`` test split (rendered first if
 missing: different seeds from training, plus frames of the shipped scenarios'

@@ -1,10 +1,10 @@
 """``itscam model import PATH.pt``: bring real Ultralytics YOLO11 weights into the project.
 
 Exports the checkpoint to ONNX at the repository's input size
-(``images`` [N,3,384,640] from ``itscam.vision.INPUT_HW``, dynamic batch) and
+(``images`` [N,3,544,960] from ``itscam.vision.INPUT_HW``, dynamic batch) and
 keeps only the vehicle classes of its head, in the project's class order: for
 COCO weights (80 classes) car=2, motorcycle=3, bus=5, truck=7 become 0..3, so
-``output0`` is [N, 8, 5040] like the demo model's. Checkpoints that
+``output0`` is [N, 8, 10710] like the demo model's. Checkpoints that
 already have exactly the four vehicle classes are exported unchanged.
 """
 

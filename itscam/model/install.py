@@ -3,8 +3,8 @@
 Exports ``runs/detect/vehicles/weights/best.pt`` (or ``--weights``; ``--untrained``
 exports a freshly initialised 4-class ``yolo11n.yaml`` model as a placeholder)
 to ``triton_models/yolo11n/1/model.onnx`` at the repository's input size
-(``itscam.vision.INPUT_HW``: input ``images`` [N,3,384,640], output ``output0``
-[N,8,5040]) and writes ``triton_models/yolo11n/MODEL_CARD.md`` from the training
+(``itscam.vision.INPUT_HW``: input ``images`` [N,3,544,960], output ``output0``
+[N,8,10710]) and writes ``triton_models/yolo11n/MODEL_CARD.md`` from the training
 run (``args.yaml``, ``results.csv``) and the latest ``itscam model evaluate`` result.
 """
 
@@ -155,8 +155,10 @@ def write_card(source: str, train: dict, evaluation: dict | None, notes: dict,
                   "targets (mAP50 >= 0.90, mAP50-95 >= 0.60, every class AP50 >= 0.80). "
                   "The figures are limited by training compute (a few dozen epochs on shared "
                   "CPU cores); small, distant vehicles (motorcycles above all) are the weakest. "
-                  "More epochs (`itscam model train --init ... --until HH:MM`) or a GPU close "
-                  "the gap.", ""]
+                  + ("More epochs (`itscam model train --init ... --until HH:MM`) or a GPU "
+                     "would add margin." if targets_met else
+                     "More epochs (`itscam model train --init ... --until HH:MM`) or a GPU "
+                     "close the gap."), ""]
     if ev:
         lines += [f"- mAP50: **{ev['map50']:.3f}**, mAP50-95: **{ev['map50_95']:.3f}** "
                   f"({ev.get('images', '?')} images, pycocotools, onnxruntime, {ev_h}x{ev_w} "

@@ -7,7 +7,7 @@ It imports only numpy and OpenCV (it runs inside Triton's python-backend stub,
 whose environment has numpy < 2 and opencv-python-headless).
 
 Conventions: images are BGR ``uint8`` ``(H, W, 3)`` as OpenCV decodes them; the
-model input is RGB ``float32`` ``(3, *INPUT_HW)`` (``(3, 384, 640)``) in [0, 1],
+model input is RGB ``float32`` ``(3, *INPUT_HW)`` (``(3, 544, 960)``) in [0, 1],
 letterboxed with pad value 114; boxes are ``xyxy`` pixels, x right, y down, origin at the top-left
 pixel corner, either of the model input ("input pixels") or of the original
 frame ("original pixels").

@@ -14,9 +14,11 @@ import numpy as np
 
 #: Model input size ``(height, width)``, the one source of truth for the whole serving
 #: path (Triton configs, export, install, evaluation, gates): 16:9 frames of 640x360
-#: scale to 640x360 and are padded to 640x384 (heights must be multiples of the
-#: largest YOLO11 stride, 32).
-INPUT_HW: tuple[int, int] = (384, 640)
+#: scale by 1.5 to 960x540 and are padded to 960x544 (heights must be multiples of the
+#: largest YOLO11 stride, 32). Serving above the 640 training size is deliberate: far
+#: vehicles 10-16 px tall become 15-24 px, which lifts held-out mAP50 from 0.873 (at
+#: 384x640) to 0.938 with the same weights (README, Detector).
+INPUT_HW: tuple[int, int] = (544, 960)
 #: Grey pad value of the letterbox bars (Ultralytics' default).
 PAD_VALUE = 114
 

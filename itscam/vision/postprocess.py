@@ -24,7 +24,7 @@ STRIDES: tuple[int, ...] = (8, 16, 32)
 
 def anchor_count(input_hw: tuple[int, int] = INPUT_HW) -> int:
     """Anchors ``A`` of the raw output at input size ``(height, width)``: one per cell of each
-    head's grid, e.g. 48*80 + 24*40 + 12*20 = 5040 at 384x640."""
+    head's grid, e.g. 68*120 + 34*60 + 17*30 = 10710 at 544x960."""
     h, w = input_hw
     if h % STRIDES[-1] or w % STRIDES[-1]:
         raise ValueError(f"input size {h}x{w} is not a multiple of the stride {STRIDES[-1]}")

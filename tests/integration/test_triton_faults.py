@@ -151,7 +151,7 @@ async def test_a_version_exported_at_another_input_size_fails_to_load_and_the_ol
 
     from tests.unit.inference.factories import fixed_size_model
 
-    old_size = fixed_size_model((256, 416))  # the size served before INPUT_HW became 384x640
+    old_size = fixed_size_model((256, 416))  # a size served before INPUT_HW became 544x960
     if old_size is None:
         pytest.skip(".venv-train is absent: cannot export a model at another size")
     server = TritonServer(tmp_path, model_file).start()
@@ -163,12 +163,12 @@ async def test_a_version_exported_at_another_input_size_fails_to_load_and_the_ol
         version.mkdir()
         shutil.copy2(server.repository / DETECTOR / "1" / "model.py", version / "model.py")
         shutil.copy2(old_size, version / "model.onnx")
-        with pytest.raises(ModelError, match=r"256x416.*serves 384x640"):
+        with pytest.raises(ModelError, match=r"256x416.*serves 544x960"):
             await serve_version(admin, 2)
         assert await ready_versions(admin) == [1]
         (res,) = await det.detect([make_jpeg(640, 360, 0)])
         assert isinstance(res, Detections)
-        with pytest.raises(ModelError, match=r"256x416 .* serves 384x640"):
+        with pytest.raises(ModelError, match=r"256x416 .* serves 544x960"):
             stage_version(server.repository, old_size)
     finally:
         await det.close()

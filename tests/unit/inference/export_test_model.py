@@ -3,7 +3,7 @@
 Usage: ``python export_test_model.py OUT.onnx H W`` (the caller passes
 ``itscam.vision.INPUT_HW``; this script runs without ``itscam``). The model has
 random weights but honours the detector contract (input ``images`` float32
-[N,3,H,W], output ``output0`` [N,8,A], e.g. [N,3,384,640] and A = 5040). A
+[N,3,H,W], output ``output0`` [N,8,A], e.g. [N,3,544,960] and A = 10710). A
 freshly initialised YOLO11 head scores every anchor ~0 (activations vanish
 through the untrained BatchNorms), which would leave NMS with nothing to do (and
 every score tied). So BatchNorm statistics are recalibrated on frames like the
@@ -78,26 +78,37 @@ def main(out: Path, hw: tuple[int, int]) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+#: Frame sizes ``(width, height)`` the calibration frames are drawn at before the
+#: letterbox, like the tests' (``factories.EQUALITY_SIZES``; mostly 640x360).
+CALIBRATION_SIZES = [(640, 360), (640, 360), (1280, 720), (640, 272), (360, 640)]
+
+
 def _calibration_batch(n: int, hw: tuple[int, int]):
-    """``(n, 3, H, W)`` float32 16:9 frames like the tests' (``tests/unit/vision/factories.py``
-    ``make_frame``: per-pixel grey noise 60-139 and 8 solid coloured blocks), letterboxed to
-    ``hw`` (numpy only). Calibrating on frames of another texture leaves the scores of the
-    test frames saturated (many tie at 1.0)."""
+    """``(n, 3, H, W)`` float32 frames like the tests' (``tests/unit/vision/factories.py``
+    ``make_frame``: per-pixel grey noise 60-139 and 8 solid coloured blocks) drawn at the
+    tests' frame sizes and letterboxed to ``hw`` as the serving path does (bilinear
+    resize, centred grey 114 padding). Calibrating on frames of another texture (noise
+    drawn at the input size, where the tests' 640x360 noise arrives upscaled and so
+    smoother) leaves the scores of the test frames saturated: many tie at 1.0."""
+    import cv2
     import numpy as np
 
     in_h, in_w = hw
-    frame_h = round(in_w * 9 / 16)
-    top = (in_h - frame_h) // 2
     rng = np.random.default_rng(0)
     batch = np.full((n, 3, in_h, in_w), 114 / 255, dtype=np.float32)
-    for img in batch:
-        frame = rng.integers(60, 140, size=(frame_h, in_w, 3)).astype(np.float32)
+    for i, img in enumerate(batch):
+        fw, fh = CALIBRATION_SIZES[i % len(CALIBRATION_SIZES)]
+        frame = rng.integers(60, 140, size=(fh, fw, 3)).astype(np.uint8)
         for _ in range(8):
-            w = int(rng.integers(max(2, in_w // 20), max(3, in_w // 5)))
-            h = int(rng.integers(max(2, frame_h // 20), max(3, frame_h // 5)))
-            x, y = int(rng.integers(0, in_w - w)), int(rng.integers(0, frame_h - h))
+            w = int(rng.integers(max(2, fw // 20), max(3, fw // 5)))
+            h = int(rng.integers(max(2, fh // 20), max(3, fh // 5)))
+            x, y = int(rng.integers(0, fw - w)), int(rng.integers(0, fh - h))
             frame[y : y + h, x : x + w] = rng.integers(0, 256, 3)
-        img[:, top : top + frame_h] = frame.transpose(2, 0, 1) / 255
+        r = min(in_h / fh, in_w / fw)
+        new_w, new_h = round(fw * r), round(fh * r)
+        resized = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        top, left = round((in_h - new_h) / 2 - 0.1), round((in_w - new_w) / 2 - 0.1)
+        img[:, top : top + new_h, left : left + new_w] = resized.transpose(2, 0, 1) / 255
     return batch
 
 

@@ -37,7 +37,7 @@ def untrained_model(hw: tuple[int, int] = INPUT_HW) -> Path | None:
     without .venv-train."""
     if os.environ.get("ITSCAM_TEST_COMMITTED_MODEL_ONLY"):  # what CI without .venv-train sees
         return None
-    path = CACHE / f"yolo11n-untrained-v3-{hw[0]}x{hw[1]}.onnx"
+    path = CACHE / f"yolo11n-untrained-v4-{hw[0]}x{hw[1]}.onnx"
     if path.is_file():
         return path
     if not TRAIN_PYTHON.exists():

@@ -123,10 +123,10 @@ def test_model_version_names_the_version_directory_and_the_file_hash(tmp_path, m
 def test_a_model_exported_at_another_input_size_is_a_model_error_that_says_to_reexport():
     from tests.unit.inference.factories import fixed_size_model
 
-    old_size = fixed_size_model((256, 416))  # the size served before INPUT_HW became 384x640
+    old_size = fixed_size_model((256, 416))  # a size served before INPUT_HW became 544x960
     if old_size is None:
         pytest.skip(".venv-train is absent: cannot export a model at another size")
-    with pytest.raises(ModelError, match=r"256x416 .* serves 384x640.*itscam model install"):
+    with pytest.raises(ModelError, match=r"256x416 .* serves 544x960.*itscam model install"):
         OnnxRuntimeDetector(old_size)
     # Asked for its own size explicitly, the same file loads (the check is not a blanket refusal).
     assert OnnxRuntimeDetector(old_size, input_hw=(256, 416)).input_hw == (256, 416)

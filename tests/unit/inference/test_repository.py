@@ -121,7 +121,7 @@ def test_every_tensor_shape_derives_from_the_one_input_size(rendered):
     assert images == list(det.input[0].dims) == [3, h, w]
     anchors = (h // 8) * (w // 8) + (h // 16) * (w // 16) + (h // 32) * (w // 32)
     assert list(det.output[0].dims) == list(post.input[0].dims) == [8, anchors]
-    assert (INPUT_HW, anchors) == ((384, 640), 5040)
+    assert (INPUT_HW, anchors) == ((544, 960), 10710)
 
 
 def test_postprocess_thresholds_come_from_the_one_description(rendered):

@@ -11,7 +11,7 @@ from itscam.model.install import training_paragraph
 from itscam.vision import INPUT_HW
 from tests.unit.inference.factories import fixed_size_model
 
-OLD_HW = (256, 416)  # the size served before INPUT_HW became 384x640
+OLD_HW = (256, 416)  # a size served before INPUT_HW became 544x960
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def old_size_model():
 
 
 def test_contract_check_refuses_a_model_exported_at_another_size(old_size_model):
-    with pytest.raises(ModelError, match=r"takes 256x416 .* serves 384x640"):
+    with pytest.raises(ModelError, match=r"takes 256x416 .* serves 544x960"):
         check_onnx(old_size_model, nc=4)
     assert check_onnx(old_size_model, nc=4, hw=OLD_HW) == (2, 8, 2184)
 
@@ -43,8 +43,15 @@ def test_evaluation_letterboxes_a_fixed_size_model_at_its_own_size(old_size_mode
             {"name": "r640", "imgsz": 640, "rect": True, "batch": 16, "epochs": 40,
              "model": "/x/runs/detect/vehicles-ft/weights/best.pt"},
             ["run `r640`", "imgsz 640", "rectangular batches (640 wide, 384 high", "40 epochs",
-             "from `/x/runs/detect/vehicles-ft/weights/best.pt`"],
-            ["served at"],
+             "from `/x/runs/detect/vehicles-ft/weights/best.pt`",
+             f"served at {INPUT_HW[0]}x{INPUT_HW[1]}"],
+            ["square"],
+        ),
+        (
+            {"name": "r960", "imgsz": 960, "rect": True, "batch": 8, "epochs": 10,
+             "model": "/x/runs/detect/r640/weights/best.pt"},
+            ["run `r960`", "rectangular batches (960 wide, 544 high", "10 epochs"],
+            ["served at"],  # trained at the served size
         ),
         (
             {"name": "r416", "imgsz": 416, "rect": False, "batch": 16, "epochs": 30,

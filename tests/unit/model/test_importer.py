@@ -32,7 +32,7 @@ def test_import_keeps_only_the_vehicle_rows_of_a_coco_head(tmp_path):
     assert info["output_rows"] == 84 and pt.exists()
     mapped = tmp_path / "mapped.onnx"
     import_checkpoint(pt, mapped)
-    assert check_onnx(mapped, nc=4) == (2, 8, 5040)  # 48*80 + 24*40 + 12*20 anchors
+    assert check_onnx(mapped, nc=4) == (2, 8, 10710)  # 68*120 + 34*60 + 17*30 anchors
     x = np.random.default_rng(0).uniform(0, 1, (2, 3, *INPUT_HW)).astype(np.float32)
     out_full = ort.InferenceSession(str(full)).run(["output0"], {"images": x})[0]
     out_mapped = ort.InferenceSession(str(mapped)).run(["output0"], {"images": x})[0]

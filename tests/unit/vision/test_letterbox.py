@@ -14,30 +14,44 @@ from itscam.vision import (
 from tests.unit.vision.factories import make_frame
 
 
+#: The first table is worked out by hand for the size served before (384x640); the
+#: arithmetic does not depend on the size, so it stays as a second worked example.
+OLD_HW = (384, 640)
+
+
 @pytest.mark.parametrize(
-    ("orig_hw", "scale", "new_hw", "pads"),
+    ("input_hw", "orig_hw", "scale", "new_hw", "pads"),
     [
-        # (h, w) -> gain, resized (h, w), (top, bottom, left, right) at INPUT_HW 384x640
-        ((360, 640), 1.0, (360, 640), (12, 12, 0, 0)),
-        ((1080, 1920), 640 / 1920, (360, 640), (12, 12, 0, 0)),
-        ((720, 1280), 0.5, (360, 640), (12, 12, 0, 0)),
-        ((272, 640), 1.0, (272, 640), (56, 56, 0, 0)),
-        ((271, 640), 1.0, (271, 640), (56, 57, 0, 0)),  # odd pad: the extra row at the bottom
-        ((384, 640), 1.0, (384, 640), (0, 0, 0, 0)),
-        ((640, 360), 0.6, (384, 216), (0, 0, 212, 212)),
-        ((192, 320), 2.0, (384, 640), (0, 0, 0, 0)),
-        ((1, 1), 384.0, (384, 384), (0, 0, 128, 128)),
+        # (h, w) -> gain, resized (h, w), (top, bottom, left, right)
+        (OLD_HW, (360, 640), 1.0, (360, 640), (12, 12, 0, 0)),
+        (OLD_HW, (1080, 1920), 640 / 1920, (360, 640), (12, 12, 0, 0)),
+        (OLD_HW, (720, 1280), 0.5, (360, 640), (12, 12, 0, 0)),
+        (OLD_HW, (272, 640), 1.0, (272, 640), (56, 56, 0, 0)),
+        (OLD_HW, (271, 640), 1.0, (271, 640), (56, 57, 0, 0)),  # odd pad: extra row at the bottom
+        (OLD_HW, (384, 640), 1.0, (384, 640), (0, 0, 0, 0)),
+        (OLD_HW, (640, 360), 0.6, (384, 216), (0, 0, 212, 212)),
+        (OLD_HW, (192, 320), 2.0, (384, 640), (0, 0, 0, 0)),
+        (OLD_HW, (1, 1), 384.0, (384, 384), (0, 0, 128, 128)),
+        # The served size, INPUT_HW 544x960: 16:9 frames scale by 1.5 (or down to 960 wide).
+        (INPUT_HW, (360, 640), 1.5, (540, 960), (2, 2, 0, 0)),
+        (INPUT_HW, (1080, 1920), 0.5, (540, 960), (2, 2, 0, 0)),
+        (INPUT_HW, (720, 1280), 0.75, (540, 960), (2, 2, 0, 0)),
+        (INPUT_HW, (272, 640), 1.5, (408, 960), (68, 68, 0, 0)),
+        (INPUT_HW, (270, 640), 1.5, (405, 960), (69, 70, 0, 0)),  # odd pad
+        (INPUT_HW, (544, 960), 1.0, (544, 960), (0, 0, 0, 0)),
+        (INPUT_HW, (640, 360), 0.85, (544, 306), (0, 0, 327, 327)),
+        (INPUT_HW, (1, 1), 544.0, (544, 544), (0, 0, 208, 208)),
     ],
 )
-def test_letterbox_params_table(orig_hw, scale, new_hw, pads):
-    assert INPUT_HW == (384, 640)  # the table is worked out by hand for this size
-    lb, resized_hw, pad = letterbox_params(orig_hw, INPUT_HW)
+def test_letterbox_params_table(input_hw, orig_hw, scale, new_hw, pads):
+    assert INPUT_HW == (544, 960)  # the second half of the table is worked out for this size
+    lb, resized_hw, pad = letterbox_params(orig_hw, input_hw)
     assert lb.scale == pytest.approx(scale)
     assert resized_hw == new_hw
     assert pad == pads
     top, bottom, left, right = pad
-    assert top + bottom + new_hw[0] == INPUT_HW[0]
-    assert left + right + new_hw[1] == INPUT_HW[1]
+    assert top + bottom + new_hw[0] == input_hw[0]
+    assert left + right + new_hw[1] == input_hw[1]
     assert (lb.pad_x, lb.pad_y) == (left, top)
 
 
@@ -53,12 +67,12 @@ def test_letterbox_tensor_layout_rgb_and_padding():
     tensor, lb = letterbox(frame)
     assert tensor.shape == (3, *INPUT_HW) and tensor.dtype == np.float32
     top = int(lb.pad_y)
-    assert top == 12  # 360 rows centred in 384
-    inside = tensor[:, top : top + 360, :]
+    assert top == 2  # 360 rows scaled by 1.5 to 540, centred in 544
+    inside = tensor[:, top : top + 540, :]
     np.testing.assert_allclose(inside[2], 1.0)  # blue lands in the RGB tensor's last channel
     np.testing.assert_allclose(inside[:2], 0.0)
     np.testing.assert_allclose(tensor[:, :top, :], PAD_VALUE / 255, rtol=1e-6)
-    np.testing.assert_allclose(tensor[:, top + 360 :, :], PAD_VALUE / 255, rtol=1e-6)
+    np.testing.assert_allclose(tensor[:, top + 540 :, :], PAD_VALUE / 255, rtol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -90,7 +104,8 @@ def test_box_round_trip_through_letterbox(orig_hw):
 
 def test_undo_letterbox_clips_to_the_frame():
     lb, _, _ = letterbox_params((360, 640))
-    out = undo_letterbox(np.array([[-50, 0, 700, 400]], np.float32), lb)  # past every edge
+    in_h, in_w = INPUT_HW
+    out = undo_letterbox(np.array([[-50, -5, in_w + 50, in_h + 5]], np.float32), lb)  # past every edge
     assert out[0, 0] == 0 and out[0, 1] == 0
     assert out[0, 2] == 640 and out[0, 3] == 360
 

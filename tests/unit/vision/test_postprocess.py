@@ -114,7 +114,7 @@ def test_decode_predictions_rejects_wrong_layout():
 
 
 def test_postprocess_one_maps_back_to_original_pixels_and_caps_count():
-    lb, _, _ = letterbox_params((360, 640))  # scale 1.0, pad_y 12 at 384x640
+    lb, _, _ = letterbox_params((360, 640), (384, 640))  # scale 1.0, pad_y 12
     assert (lb.scale, lb.pad_x, lb.pad_y) == (1.0, 0.0, 12.0)
     rows = [[320, 12 + 180, 100, 100, 0.9, 0, 0, 0]]
     rows += [[20 + 30 * i, 40, 10, 10, 0.5 + 0.01 * i, 0, 0, 0] for i in range(10)]
@@ -174,7 +174,8 @@ def test_nms_config_from_parameters_reads_strings():
 
 @pytest.mark.parametrize(
     ("hw", "anchors"),
-    [((384, 640), 48 * 80 + 24 * 40 + 12 * 20), ((256, 416), 2184), ((640, 640), 8400)],
+    [((544, 960), 68 * 120 + 34 * 60 + 17 * 30), ((384, 640), 5040), ((256, 416), 2184),
+     ((640, 640), 8400)],
 )
 def test_anchor_count_is_one_per_cell_of_the_three_heads(hw, anchors):
     assert anchor_count(hw) == anchors

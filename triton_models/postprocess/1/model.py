@@ -1,6 +1,6 @@
 """Triton python model: raw YOLO11 output -> padded detections (maths in itscam.vision).
 
-Inputs ``output0`` ``[B, 8, A]`` (A = 5040 anchors at 384x640) and ``letterbox`` ``[B, 5]``; outputs
+Inputs ``output0`` ``[B, 8, A]`` (A = 10710 anchors at 544x960) and ``letterbox`` ``[B, 5]``; outputs
 ``detections`` ``[B, K, 6]`` float32 rows ``(x1, y1, x2, y2, score, class_id)`` in
 original-frame pixels, zero beyond the count, and ``num_detections`` ``[B, 1]``
 int32. Thresholds come from this model's config parameters.

@@ -2,7 +2,7 @@
 
 Input ``image``: ``[B, L]`` uint8, one JPEG/PNG per row (rows may carry trailing
 zero padding). Outputs ``images`` ``[B, 3, H, W]`` float32 (``H, W`` from this
-model's config parameters, rendered from ``itscam.vision.INPUT_HW``: 384x640) and
+model's config parameters, rendered from ``itscam.vision.INPUT_HW``: 544x960) and
 ``letterbox`` ``[B, 5]`` float32 (orig_h, orig_w, scale, pad_x, pad_y). A frame that does not
 decode fails its own request only, with the reason.
 """

@@ -3,8 +3,8 @@
 The standalone Triton available here has only the python backend, so this
 model plays the part of Triton's ONNX Runtime backend: it concatenates the
 requests of a dynamic batch into one ``[N, 3, H, W]`` tensor (``H, W`` from this
-model's config, rendered from ``itscam.vision.INPUT_HW``: 384x640), runs the
-session once and splits ``output0`` ``[N, 8, A]`` (A = 5040) back per request.
+model's config, rendered from ``itscam.vision.INPUT_HW``: 544x960), runs the
+session once and splits ``output0`` ``[N, 8, A]`` (A = 10710) back per request.
 An ONNX file exported at another fixed size fails the load with the reason.
 """
 

@@ -3,8 +3,8 @@
 New weights (an Ultralytics ``.pt`` or an exported ``.onnx``) dropped into the
 model inbox are picked up by ``model_inbox_sensor``. ``model_candidate``
 exports a ``.pt`` through :func:`itscam.model.importer.import_checkpoint` and
-checks the detector contract (input ``images`` [N,3,384,640], output
-``output0`` [N,8,5040]: the repository's ``itscam.vision.INPUT_HW``; weights
+checks the detector contract (input ``images`` [N,3,544,960], output
+``output0`` [N,8,10710]: the repository's ``itscam.vision.INPUT_HW``; weights
 exported at another size are rejected); ``validated_model`` runs the gates (accuracy on the
 simulator's held-out set not worse than the serving version, via
 :func:`itscam.model.evaluate.evaluate`; median latency within budget);
