@@ -16,6 +16,7 @@ import os
 
 import faust
 
+from itscam.clients.kafka import install_empty_fetch_backoff
 from itscam.settings import Settings, get_settings
 
 APP_ID = "itscam-streaming"
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, *, app_id: str = APP_ID) -> fau
     runs leave it unset: static members do not leave the group when stopped.
     """
     settings = settings or get_settings()
+    install_empty_fetch_backoff(settings.kafka_empty_fetch_backoff_ms / 1000)
     instance = os.environ.get("ITSCAM_WORKER_INSTANCE") or None
     brokers = ";".join(f"kafka://{s.strip()}" for s in settings.kafka_servers.split(","))
     app = faust.App(
