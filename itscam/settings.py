@@ -69,7 +69,18 @@ class Settings(BaseSettings):
     triton_model_version: str = Field(
         "", description="Explicit model version ('' = server's latest)"
     )
-    triton_timeout_s: float = Field(2.0, description="Per-request deadline")
+    triton_timeout_s: float = Field(
+        5.0, gt=0.0,
+        description="Per-request deadline, queueing in Triton included: it must cover "
+        "triton_max_in_flight frames at the slowest rate the server runs at, or busy "
+        "moments fall back in-process (at 2 s with 16 in flight, the 544x960 model on "
+        "2 busy cores missed it and the worker ran the model itself)",
+    )
+    triton_max_in_flight: int = Field(
+        8, ge=1, le=1024,
+        description="Requests a worker keeps in flight to Triton (back-pressure); one "
+        "model batch (8) keeps a CPU instance busy, a GPU pool wants more",
+    )
     model_repository: Path = Field(
         REPO_ROOT / "triton_models",
         description="Triton model repository served by the local server",

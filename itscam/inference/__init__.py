@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["DetectionError", "DetectionResult", "Detector", "make_detector"]
 
 
-def make_detector(settings: Settings, *, max_in_flight: int = 16) -> Detector:
+def make_detector(settings: Settings, *, max_in_flight: int | None = None) -> Detector:
     """The detector ``settings.inference_backend`` asks for (see the module doc)."""
     from itscam.inference.fallback import FallbackDetector
     from itscam.inference.inprocess import OnnxRuntimeDetector, model_path
@@ -36,7 +36,7 @@ def make_detector(settings: Settings, *, max_in_flight: int = 16) -> Detector:
             settings.triton_model,
             settings.triton_model_version,
             timeout_s=settings.triton_timeout_s,
-            max_in_flight=max_in_flight,
+            max_in_flight=max_in_flight or settings.triton_max_in_flight,
         )
 
     if settings.inference_backend == "onnxruntime":
