@@ -231,7 +231,6 @@ async def skip_to_end(settings: Settings, group_id: str, topics: Iterable[str]) 
     """
     ends = await end_offsets(settings, topics)
     lag = await group_lag(settings, group_id, topics)
-    install_empty_fetch_backoff(settings.kafka_empty_fetch_backoff_ms / 1000)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_servers, group_id=group_id,
                                 enable_auto_commit=False)
     await consumer.start()
