@@ -163,11 +163,10 @@ async def _read_latencies(settings: Settings, offsets: dict[Any, int], run_id: s
     """Latencies (ms) of detections and crossings records of ``run_id`` after ``offsets``."""
     from aiokafka import AIOKafkaConsumer
 
-    from itscam.clients.kafka import end_offsets, install_empty_fetch_backoff
+    from itscam.clients.kafka import end_offsets
 
     topics = sorted({tp.topic for tp in offsets})
-    ends = await end_offsets(settings, topics)
-    install_empty_fetch_backoff(settings.kafka_empty_fetch_backoff_ms / 1000)
+    ends = await end_offsets(settings, topics)  # also installs the empty-fetch pause
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_servers, enable_auto_commit=False)
     await consumer.start()
     out: dict[str, list[float]] = {"detections": [], "crossings": []}

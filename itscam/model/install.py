@@ -155,10 +155,8 @@ def write_card(source: str, train: dict, evaluation: dict | None, notes: dict,
                   "targets (mAP50 >= 0.90, mAP50-95 >= 0.60, every class AP50 >= 0.80). "
                   "The figures are limited by training compute (a few dozen epochs on shared "
                   "CPU cores); small, distant vehicles (motorcycles above all) are the weakest. "
-                  + ("More epochs (`itscam model train --init ... --until HH:MM`) or a GPU "
-                     "would add margin." if targets_met else
-                     "More epochs (`itscam model train --init ... --until HH:MM`) or a GPU "
-                     "close the gap."), ""]
+                  "More epochs (`itscam model train --init ... --until HH:MM`) or a GPU "
+                  + ("would add margin." if targets_met else "close the gap."), ""]
     if ev:
         lines += [f"- mAP50: **{ev['map50']:.3f}**, mAP50-95: **{ev['map50_95']:.3f}** "
                   f"({ev.get('images', '?')} images, pycocotools, onnxruntime, {ev_h}x{ev_w} "
