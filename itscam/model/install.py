@@ -66,7 +66,9 @@ def run_args(run_dir: Path) -> dict:
 def training_paragraph(args: dict) -> str:
     """How the installed checkpoint's run was trained, from its ``args.yaml``."""
     in_h, in_w = INPUT_HW
-    text = "Ultralytics YOLO11n (`yolo11n.yaml`, nc=4), AdamW, seed 0, CPU."
+    device = str(args.get("device", "cpu")) if args else "cpu"
+    text = ("Ultralytics YOLO11n (`yolo11n.yaml`, nc=4), AdamW, seed 0, "
+            + ("CPU." if device == "cpu" else f"GPU (torch device {device})."))
     if args:
         imgsz = int(args["imgsz"])
         if args.get("rect"):
@@ -86,7 +88,8 @@ def training_paragraph(args: dict) -> str:
         text += (f" The installed checkpoint's run `{args['name']}` (its `args.yaml`): {start}, "
                  f"imgsz {imgsz}, {batches}, batch {args.get('batch', '?')}, "
                  f"{args.get('epochs', '?')} epochs targeted, lr0 {args.get('lr0', '?')}, "
-                 f"mosaic {args.get('mosaic', '?')}.")
+                 f"mosaic {args.get('mosaic', '?')}, warm-up {args.get('warmup_epochs', '?')} epochs "
+                 f"from bias lr {args.get('warmup_bias_lr', '?')}.")
         if imgsz != max(INPUT_HW):
             text += (f" It is served at {in_h}x{in_w} (height x width), not at its training "
                      "size; the held-out figures below are measured at the served size.")
@@ -99,6 +102,7 @@ def training_paragraph(args: dict) -> str:
 def write_card(source: str, train: dict, evaluation: dict | None, notes: dict,
                args: dict | None = None) -> None:
     s_per_epoch = train.get("seconds_per_epoch_median")
+    on_gpu = str((args or {}).get("device", "cpu")) != "cpu"
     ev = evaluation or {}
     per_class = ev.get("per_class_ap50", {})
     in_h, in_w = INPUT_HW
@@ -131,8 +135,8 @@ def write_card(source: str, train: dict, evaluation: dict | None, notes: dict,
         "0.32/0.23/0.20/0.25, placed lane by lane out to where a car is 7 px tall (far traffic "
         "as the scenario cameras see it; 14 px for the dataset of the runs before `vehicles-far`). "
         "Train: 1600 frames, seeds 1000000-1001599 (the first two runs "
-        "below used the first 800); val: 100 frames, "
-        "seeds 2000000-2000099. Held-out test: 200 random frames from seeds 3000000-3000199 "
+        "below used the first 800, `vehicles-960` 8000: seeds 1000000-1007999); val: 100 frames, "
+        "seeds 2000000-2000099 (200 for `vehicles-960`). Held-out test: 200 random frames from seeds 3000000-3000199 "
         "plus 100 frames of the shipped scenarios' cameras (`itscam/sim/scenarios/`, traffic "
         "seeds 3000000+), which training never uses; vehicles too small (< 10 px), hidden "
         "(< 30 % visible) or cut off (> 60 %) to label are ignore regions.", "",
@@ -140,9 +144,10 @@ def write_card(source: str, train: dict, evaluation: dict | None, notes: dict,
         training_paragraph(args or {}), "",
         *[f"- {h}" for h in notes.get("history", [])],
         f"- epochs done: {train.get('epochs_done', 'n/a')}",
-        f"- seconds per epoch (median): {s_per_epoch or 'n/a'} on 2 CPU cores shared with the "
-        "rest of the team's work (an idle machine does ~65-90 s at 416 square on 800 frames, "
-        "~230 s at 640x384 rect on 1600)",
+        f"- seconds per epoch (median): {s_per_epoch or 'n/a'} "
+        + ("on one GPU, validation included" if on_gpu else
+           "on 2 CPU cores shared with the rest of the team's work (an idle machine does "
+           "~65-90 s at 416 square on 800 frames, ~230 s at 640x384 rect on 1600)"),
         f"- training time: {round(train.get('seconds_total', 0) / 60)} min",
         f"- best validation mAP50 / mAP50-95: {train.get('val_best_map50', 'n/a')} / "
         f"{train.get('val_best_map50_95', 'n/a')} (epoch {train.get('val_best_epoch', 'n/a')})",
@@ -154,8 +159,9 @@ def write_card(source: str, train: dict, evaluation: dict | None, notes: dict,
         lines += [("Meets" if targets_met else "**Does not yet meet**") + " the project's "
                   "targets (mAP50 >= 0.90, mAP50-95 >= 0.60, every class AP50 >= 0.80). "
                   "The figures are limited by training compute (a few dozen epochs on shared "
-                  "CPU cores); small, distant vehicles (motorcycles above all) are the weakest. "
-                  "More epochs (`itscam model train --init ... --until HH:MM`) or a GPU "
+                  "CPU cores, then 12 on a GPU lent for one session, validation still rising); "
+                  "small, distant vehicles (motorcycles above all) are the weakest. "
+                  "More epochs (`itscam model train --init ... --until HH:MM`) "
                   + ("would add margin." if targets_met else "close the gap."), ""]
     if ev:
         lines += [f"- mAP50: **{ev['map50']:.3f}**, mAP50-95: **{ev['map50_95']:.3f}** "

@@ -26,8 +26,12 @@ def _prepare_offline(config_dir: Path) -> None:
     font = font_dir / "Arial.ttf"
     if not font.exists():
         ttfs = sorted(Path("/usr/share/fonts").rglob("*.ttf"))
+        if not ttfs:  # a bare machine: matplotlib (an ultralytics dependency) ships DejaVu
+            import matplotlib
+
+            ttfs = sorted((Path(matplotlib.get_data_path()) / "fonts" / "ttf").glob("DejaVuSans.ttf"))
         if not ttfs:
-            sys.exit("no TTF font under /usr/share/fonts to stand in for Arial.ttf")
+            sys.exit("no TTF font under /usr/share/fonts or matplotlib's data to stand in for Arial.ttf")
         shutil.copy(ttfs[0], font)
 
 
@@ -93,10 +97,13 @@ def main() -> int:
     ap.add_argument("--lr0", type=float, default=0.002)
     ap.add_argument("--mosaic", type=float, default=1.0, help="mosaic probability (0 = off)")
     ap.add_argument("--warmup-epochs", type=float, default=2.0)
+    ap.add_argument("--warmup-bias-lr", type=float, default=0.1)
     ap.add_argument("--rect", action="store_true")
     ap.add_argument("--init", default="",
                     help="start a new run from these weights (fine-tune) instead of yolo11n.yaml")
     ap.add_argument("--fresh", action="store_true", help="ignore last.pt and start over")
+    ap.add_argument("--device", default="cpu", help="torch device: cpu, or a CUDA index such as 0")
+    ap.add_argument("--cache", default="ram", help="ultralytics image cache: ram, disk or none")
     args = ap.parse_args()
     _prepare_offline(Path(args.config_dir))
     import torch
@@ -126,10 +133,12 @@ def main() -> int:
         model.train(resume=True, close_mosaic=args.close_mosaic)
     else:
         model.train(data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
-                    workers=args.workers, device="cpu", project=args.project, name=args.name,
+                    workers=args.workers, device=args.device, project=args.project, name=args.name,
                     exist_ok=True, plots=False, patience=0, optimizer="AdamW", lr0=args.lr0,
                     mosaic=args.mosaic, warmup_epochs=args.warmup_epochs,
-                    close_mosaic=args.close_mosaic, seed=args.seed, cache="ram", amp=False,
+                    warmup_bias_lr=args.warmup_bias_lr,
+                    close_mosaic=args.close_mosaic, seed=args.seed,
+                    cache=False if args.cache == "none" else args.cache, amp=False,
                     rect=args.rect,
                     verbose=True)
     return 0

@@ -13,7 +13,6 @@ from itscam.vision import (
 )
 from tests.unit.vision.factories import make_frame
 
-
 #: The first table is worked out by hand for the size served before (384x640); the
 #: arithmetic does not depend on the size, so it stays as a second worked example.
 OLD_HW = (384, 640)
