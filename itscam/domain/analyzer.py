@@ -119,6 +119,8 @@ WRONG_WAY_GONE_S = 2.0
 #: ... and starts only after at least this long (s) going the wrong way: a track that
 #: jumps back between queued vehicles (an id swap) moves backwards fast but briefly.
 WRONG_WAY_MIN_S = 1.5
+#: ... in one run: a gap longer than this (s) without going the wrong way starts a new run.
+WRONG_WAY_GAP_S = 0.6
 #: Seconds between `latest` dashboard snapshots in the output.
 LATEST_EVERY_S = 1.0
 
@@ -635,6 +637,14 @@ class CameraAnalyzer:
         inl = (lane >= 0) & np.isfinite(along)
         back = inl & (along < -1.0)
         fwd = inl & (along > 1.0)
+        # A backward run ends once the track was not seen going backwards for
+        # WRONG_WAY_GAP_S: jitter in a slow queue (a box hopping between two queued
+        # vehicles) must not add up over minutes with a later id jump into one 10 m run.
+        gap = ~tb.wrong_way[slots] & (ts - tb.rev_last[slots] > WRONG_WAY_GAP_S)
+        if gap.any():
+            g = slots[gap]
+            tb.rev_m[g] = 0.0
+            tb.rev_since[g] = np.nan
         if back.any():
             b = slots[back]
             tb.rev_last[b] = ts

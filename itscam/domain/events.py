@@ -15,7 +15,9 @@ Rules (thresholds in :class:`~itscam.domain.registry.AnalysisParams`):
 * ``stalled_vehicle`` (per track): below ``stopped_kmh`` for ``stall_s`` outside any
   queue zone; starts when the vehicle stopped, ends when it moves off or is lost.
 * ``wrong_way`` (per track): a reverse crossing of a counting line, or
-  ``wrong_way_min_m`` travelled against its lane's direction; ends when the track ends.
+  ``wrong_way_min_m`` travelled against its lane's direction in one run of at least
+  1.5 s (a gap over 0.6 s without backward motion starts a new run, so queue jitter
+  and id jumps do not add up); ends when the track ends.
 * ``camera_offline``: no frame or heartbeat for ``offline_after_s``; starts at the
   last sign of life, ends at the next one.
 * ``incident`` (per incident zone, or per lane without incident zones): at least
