@@ -5,7 +5,13 @@ import numpy as np
 import yaml
 
 from itscam.domain.detections import VEHICLE_CLASSES
-from itscam.model.dataset import build, coco_ground_truth, snapshot_frame, yolo_lines
+from itscam.model.dataset import (
+    build,
+    coco_ground_truth,
+    snapshot_frame,
+    write_split_parallel,
+    yolo_lines,
+)
 
 
 def test_yolo_dataset_layout_and_label_format(tmp_path):
@@ -66,3 +72,14 @@ def test_classes_are_balanced_in_training_frames():
                 counts[b.class_id] += 1
     share = counts / counts.sum()
     assert share.min() > 0.12 and share.max() < 0.45
+
+
+def test_parallel_rendering_writes_the_same_files_as_one_process(tmp_path):
+    one = write_split_parallel(tmp_path / "one", "val", 4, jobs=1)
+    two = write_split_parallel(tmp_path / "two", "val", 4, jobs=2)
+    assert one == two and sum(one.values()) > 0
+    for kind in ("images", "labels"):
+        a = sorted((tmp_path / "one" / kind / "val").iterdir())
+        b = sorted((tmp_path / "two" / kind / "val").iterdir())
+        assert [x.name for x in a] == [x.name for x in b] and len(a) == 4
+        assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b, strict=True))

@@ -60,7 +60,14 @@ def test_evaluation_letterboxes_a_fixed_size_model_at_its_own_size(old_size_mode
              f"served at {INPUT_HW[0]}x{INPUT_HW[1]}"],
             ["rectangular"],
         ),
-        ({}, ["YOLO11n"], ["imgsz"]),
+        (
+            {"name": "g960", "imgsz": 960, "rect": False, "batch": 32, "epochs": 60,
+             "model": "runs/detect/vehicles-far/weights/best.pt", "device": "0",
+             "warmup_epochs": 1.0, "warmup_bias_lr": 0.0},
+            ["GPU (torch device 0)", "square 960x960 batches", "from bias lr 0.0"],
+            ["CPU."],
+        ),
+        ({}, ["YOLO11n", "CPU."], ["imgsz", "GPU"]),
     ],
 )
 def test_card_training_paragraph_comes_from_the_runs_args(args, expected, absent):
