@@ -89,7 +89,7 @@ def equality_frames() -> list[bytes]:
     return [make_jpeg(w, h, seed) for w, h in EQUALITY_SIZES for seed in range(3)]
 
 
-def _best_scores(model_file: Path, frames: list[bytes]):
+def best_scores(model_file: Path, frames: list[bytes]):
     """``(len(frames), A)`` best-class score of every anchor."""
     import numpy as np
 
@@ -118,7 +118,7 @@ def probing_nms(model_file: Path, frames: list[bytes]) -> NmsConfig:
 
     from itscam.inference.repository import NMS
 
-    best = _best_scores(model_file, frames)
+    best = best_scores(model_file, frames)
     conf = min(float(np.quantile(best, 0.85)), NMS.conf_threshold)
     for scores in best:
         values, counts = np.unique(scores[scores > conf], return_counts=True)
@@ -138,7 +138,7 @@ def ties_in_scores(model_file: Path, frames: list[bytes], nms: NmsConfig) -> boo
     meaningless then; comparisons of our own two paths still hold."""
     import numpy as np
 
-    for scores in _best_scores(model_file, frames):
+    for scores in best_scores(model_file, frames):
         score = scores[scores > nms.conf_threshold]
         if len(score) == 0 or len(np.unique(score)) < len(score):
             return True
