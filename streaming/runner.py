@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 #: Topics the worker group consumes (all must be drained for a run to be complete).
 CONSUMED = ("frames", "detections", "crossings", "counts_1m", "events")
+#: A worker group that commits nothing for this long (s) while records wait is restarted.
+STALL_RESTART_S = 120.0
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -122,6 +124,17 @@ class WorkerPool:
         self.kill(index)
         if all(p.poll() is not None for p in self.procs):
             self._evict_dead_members()
+        self._spawn(index)
+
+    def restart_all(self) -> None:
+        """Kill every worker hard and start fresh ones; the group re-forms from its commits."""
+        for i in range(len(self.procs)):
+            self.kill(i)
+        self._evict_dead_members()
+        for i in range(len(self.procs)):
+            self._spawn(i)
+
+    def _spawn(self, index: int) -> None:
         env = {**os.environ, **settings_env(self.settings), **self.extra_env,
                "ITSCAM_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
         fh = self.logs[index].open("ab")
@@ -154,19 +167,38 @@ class WorkerPool:
 
 
 async def wait_drained(settings: Settings, pool: WorkerPool | None = None, *,
-                       timeout_s: float = 600.0, poll_s: float = 1.0) -> float:
-    """Wait until the worker group has committed every record of :data:`CONSUMED` topics."""
+                       timeout_s: float = 600.0, poll_s: float = 1.0,
+                       stall_s: float = STALL_RESTART_S, lag_fn: Any = None) -> float:
+    """Wait until the worker group has committed every record of :data:`CONSUMED` topics.
+
+    A group that commits nothing for ``stall_s`` while records wait has stopped (seen
+    twice: a worker that left the group after Faust's poll interval and never rejoined
+    on the development broker, and a freshly started worker that never fetched); its
+    workers are then restarted (``pool.restart_all``) and carry on from the committed
+    offsets, which the idempotent sinks make safe.
+    """
     topics = [settings.topic(t) for t in CONSUMED]
+    lag_fn = lag_fn or (lambda: group_lag(settings, APP_ID, topics))
     t0 = time.monotonic()
     clean = 0
+    last_total, last_change = None, t0
     while True:
         if pool is not None:
             pool.check()
-        lag = await group_lag(settings, APP_ID, topics)
-        clean = clean + 1 if sum(lag.values()) == 0 else 0
+        lag = await lag_fn()
+        total = sum(lag.values())
+        now = time.monotonic()
+        if total != last_total:
+            last_total, last_change = total, now
+        clean = clean + 1 if total == 0 else 0
         if clean >= 2:
-            return time.monotonic() - t0
-        if time.monotonic() - t0 > timeout_s:
+            return now - t0
+        if pool is not None and total > 0 and now - last_change > stall_s:
+            log.warning("stream workers committed nothing for %.0f s with lag %s: restarting them",
+                        now - last_change, lag)
+            pool.restart_all()
+            last_change = now
+        if now - t0 > timeout_s:
             raise ServiceError(f"stream workers did not drain within {timeout_s:.0f} s (lag {lag}); "
                                "see the worker logs under state_dir/logs/")
         await asyncio.sleep(poll_s)
