@@ -103,7 +103,6 @@ def main() -> int:
                     help="start a new run from these weights (fine-tune) instead of yolo11n.yaml")
     ap.add_argument("--fresh", action="store_true", help="ignore last.pt and start over")
     ap.add_argument("--device", default="cpu", help="torch device: cpu, or a CUDA index such as 0")
-    ap.add_argument("--cache", default="ram", help="ultralytics image cache: ram, disk or none")
     args = ap.parse_args()
     _prepare_offline(Path(args.config_dir))
     import torch
@@ -137,8 +136,7 @@ def main() -> int:
                     exist_ok=True, plots=False, patience=0, optimizer="AdamW", lr0=args.lr0,
                     mosaic=args.mosaic, warmup_epochs=args.warmup_epochs,
                     warmup_bias_lr=args.warmup_bias_lr,
-                    close_mosaic=args.close_mosaic, seed=args.seed,
-                    cache=False if args.cache == "none" else args.cache, amp=False,
+                    close_mosaic=args.close_mosaic, seed=args.seed, cache="ram", amp=False,
                     rect=args.rect,
                     verbose=True)
     return 0
