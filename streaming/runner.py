@@ -89,19 +89,8 @@ class WorkerPool:
         log_dir = Path(self.settings.state_dir) / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         for i in range(self.n):
-            env = {**os.environ, **settings_env(self.settings), **self.extra_env,
-                   "ITSCAM_METRICS_PORT": str(self.metrics_port + i if self.metrics_port else 0),
-                   "PYTHONUNBUFFERED": "1"}
-            path = log_dir / f"{self.module.replace('.', '-')}-worker-{i}.log"
-            fh = path.open("ab")
-            proc = subprocess.Popen(
-                [sys.executable, "-m", self.module, "worker", "-l", "info", "--without-web"],
-                cwd=str(REPO_ROOT), env=env, stdout=fh, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            fh.close()
-            self.procs.append(proc)
-            self.logs.append(path)
+            self.logs.append(log_dir / f"{self.module.replace('.', '-')}-worker-{i}.log")
+            self.procs.append(self._popen(i, self.metrics_port + i if self.metrics_port else 0))
         return self
 
     def check(self) -> None:
@@ -124,7 +113,7 @@ class WorkerPool:
         self.kill(index)
         if all(p.poll() is not None for p in self.procs):
             self._evict_dead_members()
-        self._spawn(index)
+        self.procs[index] = self._popen(index)
 
     def restart_all(self) -> None:
         """Kill every worker hard and start fresh ones; the group re-forms from its commits."""
@@ -132,17 +121,18 @@ class WorkerPool:
             self.kill(i)
         self._evict_dead_members()
         for i in range(len(self.procs)):
-            self._spawn(i)
+            self.procs[i] = self._popen(i)
 
-    def _spawn(self, index: int) -> None:
+    def _popen(self, index: int, metrics_port: int = 0) -> subprocess.Popen:
+        """Start worker ``index`` (appending to its log); a restarted one serves no metrics."""
         env = {**os.environ, **settings_env(self.settings), **self.extra_env,
-               "ITSCAM_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
-        fh = self.logs[index].open("ab")
-        self.procs[index] = subprocess.Popen(
-            [sys.executable, "-m", self.module, "worker", "-l", "info", "--without-web"],
-            cwd=str(REPO_ROOT), env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        fh.close()
+               "ITSCAM_METRICS_PORT": str(metrics_port), "PYTHONUNBUFFERED": "1"}
+        with self.logs[index].open("ab") as fh:
+            return subprocess.Popen(
+                [sys.executable, "-m", self.module, "worker", "-l", "info", "--without-web"],
+                cwd=str(REPO_ROOT), env=env, stdout=fh, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def stop(self, timeout_s: float = 20.0) -> None:
         for proc in self.procs:

@@ -9,7 +9,7 @@ Prints ONE JSON line:
   analysis -> PostgreSQL sinks -- measured from the worker group's first
   offset commit to the moment every topic it reads is drained. Commits come
   once a second, so the drain is seen up to a second late: 600 frames (about
-  45 s here) keep that under 2 %; with 300 (about 23 s) it was up to 4 %.
+  45 s here) keep that under 2 %; with 300 (about 23 s) it can reach 4 %.
   ``pipeline_vs_raw = pipeline_fps / raw_detector_fps``.
 - ``null_fps``: the same worker with inference replaced by precomputed
   detections (about 40 vehicles per frame), i.e. the cost of everything

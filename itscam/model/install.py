@@ -63,10 +63,15 @@ def run_args(run_dir: Path) -> dict:
     return {"name": run_dir.name, **(yaml.safe_load(path.read_text()) or {})}
 
 
+def train_device(args: dict | None) -> str:
+    """The torch device a run trained on (``args.yaml``'s ``device``; runs before it: cpu)."""
+    return str((args or {}).get("device", "cpu"))
+
+
 def training_paragraph(args: dict) -> str:
     """How the installed checkpoint's run was trained, from its ``args.yaml``."""
     in_h, in_w = INPUT_HW
-    device = str(args.get("device", "cpu")) if args else "cpu"
+    device = train_device(args)
     text = ("Ultralytics YOLO11n (`yolo11n.yaml`, nc=4), AdamW, seed 0, "
             + ("CPU." if device == "cpu" else f"GPU (torch device {device})."))
     if args:
@@ -102,7 +107,7 @@ def training_paragraph(args: dict) -> str:
 def write_card(source: str, train: dict, evaluation: dict | None, notes: dict,
                args: dict | None = None) -> None:
     s_per_epoch = train.get("seconds_per_epoch_median")
-    on_gpu = str((args or {}).get("device", "cpu")) != "cpu"
+    on_gpu = train_device(args) != "cpu"
     ev = evaluation or {}
     per_class = ev.get("per_class_ap50", {})
     in_h, in_w = INPUT_HW
