@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from itscam.domain.counting import LineCounter
+from itscam.domain.counting import END_SLACK_M, LineCounter
 from itscam.domain.detections import VEHICLE_CLASSES, Detections
 from itscam.domain.events import (
     CongestionDetector,
@@ -94,6 +94,10 @@ BIRTH_VETO_SIDE_M = 5.0
 #: past a line is remembered for BIRTH_MEMORY_S: a track born within LINK_ALONG_M +
 #: BIRTH_VETO_SIDE_M of it is that vehicle coming out of the queue, not a hidden crossing.
 BIRTH_SLOW_MPS = 1.0
+#: Boxes within this many pixels of the image's left or right edge are clipped.
+EDGE_PX = 1.0
+#: A track lost inside a line's band counts if it was going at least this fast (m/s).
+LEFT_MIN_MPS = 2.0
 #: A new track within this of where a slow counted track was lost may be that vehicle
 #: (was LINK_ALONG_M, 5 m: in queues the car behind, about one car length back, came
 #: into view there and was never counted).
@@ -237,6 +241,7 @@ class CameraAnalyzer:
             self.late_frames += 1
             return AnalysisOutput(tracked=detections, events=self.book.drain())
         fps = self.config.fps
+        prev_ts = self.prev_ts
         dt = 1.0 / fps if self.prev_ts is None else min(ts - self.prev_ts, 3.0 / fps)
         # A gap longer than a lost track is kept interrupts continuous observation.
         if self.prev_ts is None or ts - self.prev_ts > self.params.max_lost_s:
@@ -277,10 +282,11 @@ class CameraAnalyzer:
             _, near_t = self._assign_lanes(apply_h(self.H, bc), any_distance=True)
             size = np.stack([CLASS_LENGTH_M[maj], CLASS_WIDTH_M[maj]], axis=1)
             xy = footprint_centres(self.H, self.Hi, bc, near_t, size)
+            self._hold_lateral_at_edges(box, slots, is_new, xy, near_t)
             if is_new.any():
                 self._link_fragments(slots, is_new, xy, near_t, ts)
                 if ts - self.watch_since >= BIRTH_WARMUP_S:
-                    self._note_births(slots[is_new], xy[is_new], ts)
+                    self._note_births(slots[is_new], xy[is_new], ts, slots)
             tb.observe(slots, ts, xy, cls, tracked.confidence[keep])
             vel = tb.velocity(slots, ts, p.speed_window_s)
             speed = np.hypot(vel[:, 0], vel[:, 1])
@@ -297,9 +303,11 @@ class CameraAnalyzer:
             for c in self.counter.update(slots, xy, ts):
                 self._crossing(out, c.line_index, c.slot, c.direction, c.ts, frame_seq)
             self._hidden_crossings(out, slots, vel, frame_seq)
+            self._left_on_the_line(out, slots, prev_ts, ts, frame_seq)
             length = CLASS_LENGTH_M[maj]
             self._behaviour(slots, ids, xy, vel, speed, lane, tangent, ts, dt, frame_seq)
         else:
+            self._left_on_the_line(out, np.zeros(0, np.intp), prev_ts, ts, frame_seq)
             if self.orphans:
                 e = np.zeros(0, np.intp)
                 self._adopt_orphans(e, e, np.zeros((0, 2)), np.zeros(0, bool), ts, frame_seq)
@@ -393,6 +401,11 @@ class CameraAnalyzer:
         along = (rel * t).sum(-1)
         side = np.abs(rel[..., 0] * t[..., 1] - rel[..., 1] * t[..., 0])
         ok = (along <= reach[None]) & (along >= -LINK_ALONG_M) & (side <= LINK_SIDE_M)
+        # Never continue a track that was going against the new one's lane: a far box
+        # jittering backwards gave a lost track a backward velocity whose prediction
+        # met a vehicle entering the view 5 s later; inheriting its sides counted that
+        # vehicle as a wrong-way driver.
+        ok &= (tb.vel[cand][None] * t).sum(-1) >= -BIRTH_MIN_MPS
         # A car never continues a bus or a truck (nor the reverse): the fragment of a
         # car hidden behind a bus would take the bus's votes and count as a bus.
         large = tb.majority_class(slots[new]) >= LARGE_CLASS_MIN
@@ -440,8 +453,11 @@ class CameraAnalyzer:
         reach = np.clip(0.5 * speed * gap + 1.5 * gap**2, LINK_ALONG_M, LINK_REACH_MAX_M)
         return cand, pred, speed, reach
 
-    def _note_births(self, slots: np.ndarray, xy: np.ndarray, ts: float) -> None:
-        """Remember new, unlinked tracks first seen just past a counting line."""
+    def _note_births(self, slots: np.ndarray, xy: np.ndarray, ts: float, present: np.ndarray) -> None:
+        """Remember new, unlinked tracks first seen just past a counting line.
+
+        ``present``: every track of this frame (none of them is a lost fragment).
+        """
         tb, ctr = self.table, self.counter
         if not len(ctr.lines):
             return
@@ -449,13 +465,17 @@ class CameraAnalyzer:
         if not fresh.any():
             return
         slots, xy = slots[fresh], xy[fresh]
-        veto = self._maybe_counted(slots, xy, ts)
+        veto = self._maybe_counted(slots, xy, ts, present)
         if veto.all():
             return
         slots, xy = slots[~veto], xy[~veto]
         d = xy @ ctr.normal.T - ctr.offset
         along = xy @ ctr.unit.T - ctr.along0
-        ok = ((d > ctr.margin) & (d <= BIRTH_PAST_M) & ctr.allow_fwd
+        # Born inside a line's hysteresis band counts too: its side stays 0 until it
+        # leaves the band, and a change from side 0 is never a crossing, so a vehicle
+        # that first came into view on the line (out of a queue, from behind a truck)
+        # was never counted. It counts once it moves forward, like one born past the line.
+        ok = ((d > -ctr.margin) & (d <= BIRTH_PAST_M) & ctr.allow_fwd
               & (along >= 0.0) & (along <= ctr.seg_len))
         d = np.where(ok, d, np.inf)
         j = np.argmin(d, axis=1)
@@ -464,11 +484,15 @@ class CameraAnalyzer:
         tb.born_d[slots[has]] = d[has, j[has]]
         tb.born_ts[slots[has]] = ts
 
-    def _maybe_counted(self, slots: np.ndarray, xy: np.ndarray, ts: float) -> np.ndarray:
+    def _maybe_counted(self, slots: np.ndarray, xy: np.ndarray, ts: float, present: np.ndarray
+                       ) -> np.ndarray:
         """``(n,)`` bool: new tracks that may continue a vehicle counted already."""
         tb = self.table
         veto = np.zeros(len(slots), bool)
-        cand, pred, speed, reach = self._recently_lost(slots, ts, counted=True)
+        # Tracks of this frame are not lost: their table rows still say they were last
+        # seen a frame ago (observe() comes later), so they are excluded explicitly. A
+        # car in the opposite lane passing by vetoed the hidden crossing of a new one.
+        cand, pred, speed, reach = self._recently_lost(present, ts, counted=True)
         if len(cand):
             unit = tb.vel[cand] / np.maximum(speed, 1e-6)[:, None]
             rel = xy[:, None, :] - pred[None]
@@ -510,10 +534,61 @@ class CameraAnalyzer:
                 continue
             if v_along < BIRTH_MIN_MPS:
                 continue  # standing: decide when it moves
-            hidden = float(tb.born_d[s]) / v_along
+            hidden = float(tb.born_d[s]) / v_along  # < 0: born just short of the line
             tb.born_line[s] = -1
             if hidden <= BIRTH_HIDDEN_S:
                 self._crossing(out, j, s, "forward", float(tb.born_ts[s]) - hidden, frame_seq)
+
+    def _hold_lateral_at_edges(self, box: np.ndarray, slots: np.ndarray, is_new: np.ndarray,
+                               xy: np.ndarray, tangent: np.ndarray) -> None:
+        """Keep the across-lane position of vehicles cut by the image's side edges.
+
+        A box clipped by the left or right edge has a false horizontal centre, and a
+        bus leaving the view sideways drifted a lane over just as it crossed the line
+        (counted in the wrong lane). While clipped, a track keeps its last across-lane
+        offset; the along-lane position still comes from the box. In place on ``xy``.
+        """
+        w = self.config.width
+        cut = ((box[:, 0] <= EDGE_PX) | (box[:, 2] >= w - EDGE_PX)) & ~is_new
+        if not cut.any():
+            return
+        i = np.flatnonzero(cut)
+        nrm = np.stack([-tangent[i, 1], tangent[i, 0]], axis=1)
+        drift = ((xy[i] - self.table.latest_xy(slots[i])) * nrm).sum(1)
+        xy[i] -= drift[:, None] * nrm
+
+    def _left_on_the_line(self, out: AnalysisOutput, present: np.ndarray, prev_ts: float | None,
+                          ts: float, frame_seq: int) -> None:
+        """Count tracks lost this frame while driving through a line's hysteresis band.
+
+        A vehicle whose centre had just passed a line (``0 < d <= margin``) when it
+        went out of sight (behind another vehicle, out of the frame) never reaches the
+        far side of the band, so it was never counted. If it was driving forward fast
+        enough to be well past the band by now (``LEFT_MIN_MPS``), it crossed: counted
+        at its zero crossing, and its side set so a reappearance cannot count again.
+        """
+        ctr, tb = self.counter, self.table
+        if not len(ctr.lines) or prev_ts is None:
+            return
+        seen = np.zeros(tb.cap, bool)
+        seen[present] = True
+        gone = np.flatnonzero(tb.alive & ~seen & (tb.last_ts == prev_ts))
+        if not len(gone):
+            return
+        d = tb.line_d[gone]
+        v = tb.vel[gone] @ ctr.normal.T
+        xy = tb.latest_xy(gone)
+        along = xy @ ctr.unit.T - ctr.along0
+        hit = ((tb.line_side[gone] < 0) & (d > 0) & (d <= ctr.margin) & (v >= LEFT_MIN_MPS)
+               & (d + v * (ts - prev_ts) > ctr.margin) & ctr.allow_fwd
+               & (along >= -END_SLACK_M) & (along <= ctr.seg_len + END_SLACK_M))
+        for i in np.flatnonzero(hit.any(axis=1)):
+            js = np.flatnonzero(hit[i])
+            j = int(js[np.argmin(np.abs(along[i, js] / ctr.seg_len[js] - 0.5))])
+            s = int(gone[i])
+            tb.line_side[s, j] = 1
+            zc = float(tb.line_zc[s, j])
+            self._crossing(out, j, s, "forward", zc if np.isfinite(zc) else prev_ts, frame_seq)
 
     def _crossing(self, out: AnalysisOutput, line_index: int, slot: int, direction: str,
                   ts: float, frame_seq: int) -> None:
