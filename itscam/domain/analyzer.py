@@ -561,11 +561,13 @@ class CameraAnalyzer:
                           ts: float, frame_seq: int) -> None:
         """Count tracks lost this frame while driving through a line's hysteresis band.
 
-        A vehicle whose centre had just passed a line (``0 < d <= margin``) when it
-        went out of sight (behind another vehicle, out of the frame) never reaches the
-        far side of the band, so it was never counted. If it was driving forward fast
-        enough to be well past the band by now (``LEFT_MIN_MPS``), it crossed: counted
-        at its zero crossing, and its side set so a reappearance cannot count again.
+        A vehicle whose centre had just passed a line (``0 < d <= margin``), or was
+        less than one frame's travel short of it, when it went out of sight (behind
+        another vehicle, out of the frame) never reaches the far side of the band, so
+        it was never counted. If it was driving forward fast enough (``LEFT_MIN_MPS``)
+        to be past the band by now, it crossed: counted at its zero crossing
+        (extrapolated if after its last sighting), and its side set so a reappearance
+        cannot count again.
         """
         ctr, tb = self.counter, self.table
         if not len(ctr.lines) or prev_ts is None:
@@ -575,20 +577,30 @@ class CameraAnalyzer:
         gone = np.flatnonzero(tb.alive & ~seen & (tb.last_ts == prev_ts))
         if not len(gone):
             return
+        # Born past a line and gone before it had a robust velocity (a fast vehicle seen
+        # in a few frames at the edge of the view): its displacement so far decides.
+        young = gone[(tb.born_line[gone] >= 0) & ~np.isfinite(tb.speed[gone])]
+        if len(young):
+            self._hidden_crossings(out, young, tb.vel[young], frame_seq)
         d = tb.line_d[gone]
         v = tb.vel[gone] @ ctr.normal.T
         xy = tb.latest_xy(gone)
         along = xy @ ctr.unit.T - ctr.along0
-        hit = ((tb.line_side[gone] < 0) & (d > 0) & (d <= ctr.margin) & (v >= LEFT_MIN_MPS)
-               & (d + v * (ts - prev_ts) > ctr.margin) & ctr.allow_fwd
+        step = v * (ts - prev_ts)  # its travel since it was last seen
+        hit = ((tb.line_side[gone] < 0) & (d > -step) & (d <= ctr.margin) & (v >= LEFT_MIN_MPS)
+               & (d + step > ctr.margin) & ctr.allow_fwd
                & (along >= -END_SLACK_M) & (along <= ctr.seg_len + END_SLACK_M))
         for i in np.flatnonzero(hit.any(axis=1)):
             js = np.flatnonzero(hit[i])
             j = int(js[np.argmin(np.abs(along[i, js] / ctr.seg_len[js] - 0.5))])
             s = int(gone[i])
             tb.line_side[s, j] = 1
-            zc = float(tb.line_zc[s, j])
-            self._crossing(out, j, s, "forward", zc if np.isfinite(zc) else prev_ts, frame_seq)
+            if d[i, j] > 0:  # crossed while in view: when its sign changed
+                zc = float(tb.line_zc[s, j])
+                t = zc if np.isfinite(zc) else prev_ts
+            else:  # crossed just after it was last seen
+                t = prev_ts - float(d[i, j]) / float(v[i, j])
+            self._crossing(out, j, s, "forward", t, frame_seq)
 
     def _crossing(self, out: AnalysisOutput, line_index: int, slot: int, direction: str,
                   ts: float, frame_seq: int) -> None:
