@@ -118,6 +118,12 @@ class Settings(BaseSettings):
         "previous one's detections are produced (1 = one at a time)",
     )
 
+    stall_exit_s: float = Field(
+        600.0, ge=0.0, le=86400.0,
+        description="A worker whose partitions' committed offsets stand still this long (s) "
+        "while records wait exits to be restarted (ITSCAM_STALL_EXIT_S; 0 = never)",
+    )
+
     # --- Analysis ------------------------------------------------------------------
     analysis_fps: float = Field(10.0, description="Frames per second analysed per camera")
     cameras_file: Path = Field(

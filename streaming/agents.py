@@ -14,6 +14,7 @@ database is slow, Faust stops fetching instead of queueing without bound.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -28,6 +29,7 @@ from streaming.topics import (
     events_topic,
     frames_topic,
 )
+from streaming.watchdog import EXIT_STALLED
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +126,24 @@ async def track_camera_health(stream):  # type: ignore[no-untyped-def]
 
 @app.timer(interval=15.0)
 async def report_lag() -> None:
-    """Consumer lag per topic for Prometheus (KEDA scales on the broker's own figure)."""
+    """Consumer lag per topic for Prometheus (KEDA scales on the broker's own figure);
+    a worker whose partitions' offsets stand still under lag for ``ITSCAM_STALL_EXIT_S``
+    exits (see :mod:`streaming.watchdog`)."""
     try:
-        await runtime.update_lag()
+        stalled = await runtime.update_lag(app.assignor.assigned_actives)
     except Exception as exc:  # metrics must never stop the worker
         log.warning("lag not measured: %s", exc)
+        return
+    if runtime.watchdog.stalled(stalled):
+        if runtime.sink.retrying:  # a database outage: waiting for it is the plan
+            log.warning("offsets stand still for %.0f s while PostgreSQL writes are retried",
+                        stalled)
+            return
+        log.error("no offset of this worker's partitions has been committed for %.0f s while "
+                  "records wait (ITSCAM_STALL_EXIT_S=%.0f): exiting with status %d to be "
+                  "restarted", stalled, runtime.watchdog.stall_s, EXIT_STALLED)
+        logging.shutdown()
+        os._exit(EXIT_STALLED)
 
 
 @app.timer(interval=5.0)

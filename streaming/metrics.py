@@ -22,6 +22,8 @@ SINK_ROWS = Counter("itscam_sink_rows_total", "Rows written by the sinks", ["tab
 SINK_LATENCY = Histogram("itscam_sink_seconds", "Sink batch write time", ["table"])
 LAG = Gauge("itscam_consumer_lag", "Records behind the log end", ["topic"])
 CROSSINGS = Counter("itscam_crossings_total", "Line crossings", ["camera_id"])
+STALLED = Gauge("itscam_consumer_stalled_seconds",
+                "How long this worker's committed offsets have stood still while records wait")
 
 
 def serve(port: int, addr: str = "127.0.0.1") -> None:

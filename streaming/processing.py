@@ -71,6 +71,7 @@ from streaming.sinks import (
     event_row,
     frame_row,
 )
+from streaming.watchdog import ProgressWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -523,9 +524,11 @@ class SinkProcessor(_Producing):
         self.metrics_sink = metrics_sink
         self.max_backoff_s = max_backoff_s
         self.rows: dict[str, int] = defaultdict(int)
+        self.retrying = 0  # writes now waiting for PostgreSQL to come back
 
     async def _write(self, batches: dict[str, tuple[Sequence[str], list[tuple], int | None]]) -> None:
         delay = 0.5
+        failing = False
         while True:
             t0 = time.perf_counter()
             try:
@@ -535,9 +538,14 @@ class SinkProcessor(_Producing):
                 # idempotent batch is safe. Data already accepted is never dropped.
                 metrics.ERRORS.labels("postgres").inc()
                 log.warning("PostgreSQL write failed (%s); retrying in %.1f s", exc, delay)
+                if not failing:
+                    failing = True
+                    self.retrying += 1
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
+            if failing:
+                self.retrying -= 1
             for table, n in written.items():
                 self.rows[table] += n
                 metrics.SINK_ROWS.labels(table).inc(n)
@@ -633,17 +641,29 @@ class Runtime:
                                   MetricsSink(settings))
         self._metrics_started = False
         self._faust_topics: dict[str, Any] = {}
+        self.watchdog = ProgressWatchdog(settings.stall_exit_s)
 
-    async def update_lag(self) -> dict[str, int]:
-        """Consumer-group lag per topic into the ``itscam_consumer_lag`` gauge."""
-        from itscam.clients.kafka import group_lag
+    async def update_lag(self, assigned: Callable[[], set[Any]] | None = None) -> float:
+        """Consumer-group lag per topic into the ``itscam_consumer_lag`` gauge; and how
+        long (s) the committed offsets of this worker's ``assigned()`` partitions have
+        stood still while records waited on them (:class:`streaming.watchdog.ProgressWatchdog`)."""
+        from itscam.clients.kafka import group_offsets
         from streaming.app import APP_ID
 
         topics = [self.topics[t] for t in ("frames", "detections", "crossings", "counts_1m", "events")]
-        lag = await group_lag(self.settings, APP_ID, topics)
+        committed, ends = await group_offsets(self.settings, APP_ID, topics)
+        lag = dict.fromkeys(topics, 0)
+        for tp, end in ends.items():
+            lag[tp.topic] += max(0, end - committed[tp])
         for topic, n in lag.items():
             metrics.LAG.labels(topic).set(n)
-        return lag
+        if assigned is None:
+            return 0.0
+        mine = {tp for tp in ends if tp in assigned()}
+        stalled = self.watchdog.observe(time.monotonic(), {tp: committed[tp] for tp in mine},
+                                        {tp: ends[tp] for tp in mine})
+        metrics.STALLED.set(stalled)
+        return stalled
 
     async def _send(self, topic: str, key: Any, value: Any, headers: Any = None) -> Any:
         return await self.send(topic, key, value, headers)

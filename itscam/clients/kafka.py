@@ -165,21 +165,31 @@ async def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPa
         await consumer.stop()
 
 
-async def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) -> dict[str, int]:
-    """Records not yet committed by ``group_id``, per topic (full names)."""
-    topics = list(topics)
-    ends = await end_offsets(settings, topics)
+async def group_offsets(settings: Settings, group_id: str, topics: Iterable[str]
+                        ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    """``(committed, ends)``: ``group_id``'s committed offset (0 if none) and the log-end
+    offset of every partition of ``topics`` (full names)."""
+    ends = await end_offsets(settings, list(topics))
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_servers)
     await admin.start()
     try:
-        committed = await admin.list_consumer_group_offsets(group_id)
+        meta = await admin.list_consumer_group_offsets(group_id)
     finally:
         await admin.close()
+    committed = {}
+    for tp in ends:
+        m = meta.get(tp)
+        committed[tp] = m.offset if m is not None and m.offset >= 0 else 0
+    return committed, ends
+
+
+async def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) -> dict[str, int]:
+    """Records not yet committed by ``group_id``, per topic (full names)."""
+    topics = list(topics)
+    committed, ends = await group_offsets(settings, group_id, topics)
     lag = dict.fromkeys(topics, 0)
     for tp, end in ends.items():
-        meta = committed.get(tp)
-        done = meta.offset if meta is not None and meta.offset >= 0 else 0
-        lag[tp.topic] += max(0, end - done)
+        lag[tp.topic] += max(0, end - committed[tp])
     return lag
 
 

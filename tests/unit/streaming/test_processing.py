@@ -191,6 +191,26 @@ async def test_detection_sink_writes_frames_and_boxes_and_retries_on_db_errors()
     assert frames[0][9] == 2 and frames[0][10] == "r9"
     assert [b[3] for b in boxes] == [0, 1] and boxes[1][5] == "bus"
     assert sink.rows["analytics.vehicle_detections"] == 2
+    assert sink.retrying == 0  # the outage is over
+
+
+async def test_sink_says_it_is_retrying_while_the_database_is_down() -> None:
+    # The stall watchdog leaves a worker alone while it waits for PostgreSQL.
+    import asyncio
+
+    pg = MemoryPg(fail=10**6)
+    sink = SinkProcessor(TOPICS, Collector(), pg, max_backoff_s=0.01)
+    rec = c.encode_record(c.SCHEMA_CROSSING, c.CROSSING_FIELDS,
+                          {"line_id": "l", "lane_id": "a", "direction": "forward", "track_id": 4,
+                           "class_name": "car", "crossing_ts": 1.7e9, "speed_kmh": None},
+                          camera_id="cam-a", run_id="r")
+    task = asyncio.ensure_future(
+        sink.process_analytics(events([(b"cam-a", rec, [])], topic=TOPICS["crossings"])))
+    await asyncio.sleep(0.1)
+    assert sink.retrying == 1 and not task.done()
+    pg.fail = 0
+    await asyncio.wait_for(task, 5)
+    assert sink.retrying == 0 and len(pg.batches) == 1
 
 
 async def test_analytics_sink_routes_by_topic_and_merges_event_updates() -> None:
