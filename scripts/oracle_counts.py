@@ -1,4 +1,4 @@
-"""Accuracy of the analyser alone: simulator ground-truth boxes in, scored like ``itscam evaluate``.
+"""Accuracy of the analyser alone: simulator boxes (or cached detections) in, scored like ``itscam evaluate``.
 
 In process, no services: each shipped scenario (or those named) is rendered
 (the renderer decides which vehicles are visible enough to label), its
@@ -9,10 +9,17 @@ measures tracking, counting, speed and events apart from the detector and the
 stream; ``itscam evaluate --oracle`` does the same through the real services,
 ``itscam evaluate`` with the detector.
 
-Rendering dominates (minutes per 10-minute scenario on 2 cores). Prints one
-JSON line with the same summary keys as ``itscam evaluate``.
+Rendering dominates (minutes per 10-minute scenario on 2 cores), so
+``--cache DIR`` keeps what a render produced (timestamps, labelled boxes, the
+camera's registry entry and the truth) and later runs replay it in seconds:
+the loop for tuning the analyser. ``--detector`` also runs the in-process
+ONNX detector on each frame's JPEG (as the stream's ingest encodes it) and
+analyses its boxes instead of the labelled ones; with ``--cache`` those
+detections are cached too. Prints one JSON line with the same summary keys as
+``itscam evaluate``.
 
-usage: .venv/bin/python scripts/oracle_counts.py [--duration S] [SCENARIO ...]
+usage: .venv/bin/python scripts/oracle_counts.py [--duration S] [--fps F]
+       [--cache DIR] [--detector] [SCENARIO ...]
 """
 
 from __future__ import annotations
@@ -21,41 +28,151 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
 
 from itscam.domain.analyzer import CameraAnalyzer
+from itscam.domain.detections import Detections
+from itscam.domain.registry import parse_camera
 from itscam.ingest.sources import SimulatorSource
 from itscam.sim.scenario import shipped_scenarios
 from streaming.evaluate import score_source, summarise
 from streaming.precomputed import truth_detections
 
+CACHE_VERSION = 1
 
-def run_one(name: str, duration_s: float | None) -> dict:
-    src = SimulatorSource(name, duration_s=duration_s)
-    analyzer = CameraAnalyzer(src.config, run_id="oracle")
+
+def _pack(dets: list[Detections]) -> tuple[np.ndarray, np.ndarray]:
+    counts = np.array([len(d) for d in dets], np.int64)
+    rows = [np.column_stack([d.xyxy, d.confidence, d.class_id]).astype(np.float32) for d in dets]
+    return counts, (np.concatenate(rows) if rows else np.zeros((0, 6), np.float32))
+
+
+def _unpack(counts: np.ndarray, rows: np.ndarray) -> list[Detections]:
+    ends = np.cumsum(counts)
+    out = []
+    for s, e in zip(ends - counts, ends, strict=True):
+        r = rows[s:e]
+        out.append(Detections(r[:, :4], r[:, 4], r[:, 5].astype(np.int32)))
+    return out
+
+
+def render(name: str, duration_s: float | None, fps: float | None, detector: bool) -> dict[str, Any]:
+    """Render a scenario once: per-frame timestamps and boxes, the camera entry, the truth."""
+    src = SimulatorSource(name, fps=fps, duration_s=duration_s)
+    det = None
+    if detector:
+        from itscam.inference.inprocess import OnnxRuntimeDetector, model_path
+        from itscam.settings import get_settings
+        from streaming.ingest import encode_jpeg
+
+        s = get_settings()
+        det = OnnxRuntimeDetector(model_path(s.model_repository, s.triton_model_version), max_batch=8)
+    ts, seq, oracle, found, jpegs = [], [], [], [], []
+    for fr in src.frames():
+        ts.append(fr.capture_ts)
+        seq.append(fr.seq)
+        oracle.append(truth_detections(fr.truth, fr.image.shape[0]))
+        if det is not None:
+            jpegs.append(encode_jpeg(fr.image))
+            if len(jpegs) == 8:
+                found += det.detect_sync(jpegs)
+                jpegs = []
+    if det is not None and jpegs:
+        found += det.detect_sync(jpegs)
+    return {
+        "ts": np.asarray(ts), "seq": np.asarray(seq), "oracle": oracle,
+        "detector": found if detector else None,
+        "meta": {"version": CACHE_VERSION, "camera": src.registry_entry,
+                 "truth": {"crossings": src.truth.crossings, "events": src.truth.events},
+                 "observed": sorted(src.observed), "start_ts": src.scenario.start_ts,
+                 "duration_s": src.duration_s, "analysis_fps": src.analysis_fps},
+    }
+
+
+def save(path: Path, r: dict[str, Any]) -> None:
+    arrays = {"ts": r["ts"], "seq": r["seq"]}
+    arrays["oracle_counts"], arrays["oracle_rows"] = _pack(r["oracle"])
+    if r["detector"] is not None:
+        arrays["det_counts"], arrays["det_rows"] = _pack(r["detector"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(f"{path}.npz", **arrays)
+    Path(f"{path}.json").write_text(json.dumps(r["meta"]))
+
+
+def load(path: Path) -> dict[str, Any] | None:
+    meta_path, arrays_path = Path(f"{path}.json"), Path(f"{path}.npz")
+    if not meta_path.exists() or not arrays_path.exists():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta.get("version") != CACHE_VERSION:
+        return None
+    a = np.load(arrays_path)
+    return {"ts": a["ts"], "seq": a["seq"], "oracle": _unpack(a["oracle_counts"], a["oracle_rows"]),
+            "detector": _unpack(a["det_counts"], a["det_rows"]) if "det_counts" in a else None,
+            "meta": meta}
+
+
+def replay(r: dict[str, Any], *, detector: bool) -> dict[str, Any]:
+    """Analyse the frames of a render and score them like ``itscam evaluate``."""
+    m = r["meta"]
+    analyzer = CameraAnalyzer(parse_camera(m["camera"]), run_id="oracle")
     crossings: list[dict] = []
     events: dict[str, dict] = {}
     last_flush = float("-inf")
-    for fr in src.frames():
-        out = analyzer.update(fr.capture_ts, fr.seq, truth_detections(fr.truth, fr.image.shape[0]))
+    frames = r["detector"] if detector else r["oracle"]
+    for ts, seq, dets in zip(r["ts"].tolist(), r["seq"].tolist(), frames, strict=True):
+        out = analyzer.update(ts, seq, dets)
         crossings += out.crossings
         events.update((e["event_id"], e) for e in out.events)
-        if fr.capture_ts - last_flush >= 1.0:  # the stream's idle timer
-            last_flush = fr.capture_ts
-            events.update((e["event_id"], e) for e in analyzer.flush(fr.capture_ts).events)
-    end = src.scenario.start_ts + src.duration_s
+        if ts - last_flush >= 1.0:  # the stream's idle timer
+            last_flush = ts
+            events.update((e["event_id"], e) for e in analyzer.flush(ts).events)
+    end = m["start_ts"] + m["duration_s"]
     events.update((e["event_id"], e) for e in analyzer.flush(end).events)
+    src = SimpleNamespace(camera_id=m["camera"]["camera_id"],
+                          truth=SimpleNamespace(**m["truth"]), observed=set(m["observed"]),
+                          scenario=SimpleNamespace(start_ts=m["start_ts"]),
+                          duration_s=m["duration_s"], analysis_fps=m["analysis_fps"])
     return score_source(src, crossings, list(events.values()))
+
+
+def run_one(name: str, duration_s: float | None, fps: float | None = None, *,
+            cache: Path | None = None, detector: bool = False) -> dict:
+    r = None
+    path = None
+    if cache is not None:
+        dur = f"{duration_s:g}s" if duration_s else "full"
+        rate = f"{fps:g}fps" if fps else "native"
+        path = cache / f"{name}_{dur}_{rate}".replace(".", "p")
+        r = load(path)
+        if r is not None and detector and r["detector"] is None:
+            r = None  # cached without detections: render again with them
+    if r is None:
+        r = render(name, duration_s, fps, detector)
+        if path is not None:
+            save(path, r)
+    return replay(r, detector=detector)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("scenarios", nargs="*", help="default: all shipped")
     p.add_argument("--duration", type=float, default=None, help="simulated seconds (default 600)")
+    p.add_argument("--fps", type=float, default=None, help="analysis fps (default: the scenario's)")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="keep renders here and replay them on later runs")
+    p.add_argument("--detector", action="store_true",
+                   help="analyse the in-process detector's boxes instead of the labelled ones")
     args = p.parse_args(argv)
     names = args.scenarios or shipped_scenarios()
     t0 = time.perf_counter()
-    per = {name: run_one(name, args.duration) for name in names}
-    print(json.dumps({**summarise(per), "detector": "oracle-in-process",
+    per = {name: run_one(name, args.duration, args.fps, cache=args.cache, detector=args.detector)
+           for name in names}
+    print(json.dumps({**summarise(per), "detector": "in-process" if args.detector else "oracle-in-process",
                       "seconds": round(time.perf_counter() - t0, 1), "scenarios": per},
                      separators=(",", ":")))
     return 0

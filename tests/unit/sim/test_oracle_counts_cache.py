@@ -1,0 +1,30 @@
+"""scripts/oracle_counts.py: a cached render replays to the very same scores."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("oracle_counts", ROOT / "scripts" / "oracle_counts.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_cached_render_replays_to_the_same_scores(tmp_path, monkeypatch):
+    oc = _module()
+    fresh = oc.run_one("highway", 12.0, 5.0, cache=tmp_path)
+    (meta,) = tmp_path.glob("*.json")
+    assert meta.name == "highway_12s_5fps.json"
+
+    def no_render(*a, **k):
+        raise AssertionError("rendered again despite the cache")
+
+    monkeypatch.setattr(oc, "render", no_render)
+    again = oc.run_one("highway", 12.0, 5.0, cache=tmp_path)
+    assert again == fresh
+    assert fresh["true_crossings"] > 0 and fresh["measured_crossings"] > 0
