@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = Field("itscam", description="Prefix of every topic name")
     kafka_empty_fetch_backoff_ms: float = Field(
-        10.0, ge=0.0, le=1000.0,
+        50.0, ge=0.0, le=1000.0,
         description="Pause of a consumer after a fetch that returned no records, ms. The local "
         "broker answers an empty fetch at once instead of long-polling (fetch_max_wait), so "
         "every idle consumer spun a CPU core; Kafka long-polls, where it costs nothing. 0 = off",

@@ -62,6 +62,6 @@ def test_install_patches_aiokafka_once_and_later_calls_change_the_pause():
 
 
 def test_the_setting_is_validated():
-    assert Settings().kafka_empty_fetch_backoff_ms == 10.0
+    assert Settings().kafka_empty_fetch_backoff_ms == 50.0
     with pytest.raises(ValueError, match="kafka_empty_fetch_backoff_ms"):
         Settings(kafka_empty_fetch_backoff_ms=-1)
