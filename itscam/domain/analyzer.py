@@ -105,6 +105,10 @@ BIRTH_SLOW_NEAR_M = 3.0
 BIRTH_MEMORY_S = 300.0
 BIRTH_MIN_MPS = 1.0
 BIRTH_WARMUP_S = LINK_S
+#: ... except tracks born within BIRTH_RESUME_S of the start of observation whose crossing
+#: time, extrapolated back, is after that start: they crossed while the camera was
+#: watching (rural: a car crossed 0.04 s after an outage ended, seen on the line).
+BIRTH_RESUME_S = 0.5
 #: Tracks seen within this many seconds count as present (occlusion-tolerant checks).
 RECENT_S = 2.0
 #: An abrupt stop is incident evidence once the vehicle has stood this long (s).
@@ -172,6 +176,8 @@ class CameraAnalyzer:
         tb.add_column("born_line", (), np.int16, -1)
         tb.add_column("born_d", (), np.float64, np.nan)
         tb.add_column("born_ts", (), np.float64, np.nan)
+        # No hidden crossing counted before this time (0: no limit; finite, for the JSON state).
+        tb.add_column("born_watch", (), np.float64, 0.0)
         tb.add_column("vel", (2,), np.float64, 0.0)
         tb.add_column("lane", (), np.int16, -1)
         tb.add_column("stalled", (), bool, False)
@@ -285,7 +291,8 @@ class CameraAnalyzer:
             self._hold_lateral_at_edges(box, slots, is_new, xy, near_t)
             if is_new.any():
                 self._link_fragments(slots, is_new, xy, near_t, ts)
-                if ts - self.watch_since >= BIRTH_WARMUP_S:
+                watched = ts - self.watch_since
+                if watched >= BIRTH_WARMUP_S or watched <= BIRTH_RESUME_S:
                     self._note_births(slots[is_new], xy[is_new], ts, slots)
             tb.observe(slots, ts, xy, cls, tracked.confidence[keep])
             vel = tb.velocity(slots, ts, p.speed_window_s)
@@ -483,6 +490,9 @@ class CameraAnalyzer:
         tb.born_line[slots[has]] = j[has]
         tb.born_d[slots[has]] = d[has, j[has]]
         tb.born_ts[slots[has]] = ts
+        assert self.watch_since is not None
+        warm = ts - self.watch_since >= BIRTH_WARMUP_S
+        tb.born_watch[slots[has]] = 0.0 if warm else self.watch_since
 
     def _maybe_counted(self, slots: np.ndarray, xy: np.ndarray, ts: float, present: np.ndarray
                        ) -> np.ndarray:
@@ -536,8 +546,9 @@ class CameraAnalyzer:
                 continue  # standing: decide when it moves
             hidden = float(tb.born_d[s]) / v_along  # < 0: born just short of the line
             tb.born_line[s] = -1
-            if hidden <= BIRTH_HIDDEN_S:
-                self._crossing(out, j, s, "forward", float(tb.born_ts[s]) - hidden, frame_seq)
+            t = float(tb.born_ts[s]) - hidden
+            if hidden <= BIRTH_HIDDEN_S and t >= tb.born_watch[s]:
+                self._crossing(out, j, s, "forward", t, frame_seq)
 
     def _hold_lateral_at_edges(self, box: np.ndarray, slots: np.ndarray, is_new: np.ndarray,
                                xy: np.ndarray, tangent: np.ndarray) -> None:

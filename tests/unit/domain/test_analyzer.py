@@ -488,3 +488,15 @@ def test_fast_vehicle_lost_just_short_of_the_line_is_counted():
     out = run(CameraAnalyzer(camera()), [path], 0, 12, fps=5.0)
     (c,) = out["crossings"]
     assert c["crossing_ts"] == pytest.approx(T0 + 2.1, abs=0.1)
+
+
+def test_vehicle_crossing_just_after_observation_starts_is_counted_one_already_past_is_not():
+    # Seen on rural_rain: a car crossed 0.04 s after an outage ended, first seen on the
+    # line. Its crossing time, extrapolated back, is after the camera started watching.
+    just_after = cruise(1.75, 13.9, 10.0)  # centre crosses y = 14 at t = 0.01 s
+    out = run(CameraAnalyzer(camera()), [just_after], 0, 3, fps=5.0)
+    (c,) = out["crossings"]
+    assert c["crossing_ts"] == pytest.approx(T0 + 0.01, abs=0.1)
+    # 0.5 m past the line in the first frame: it crossed before anyone was looking.
+    before = cruise(1.75, 14.5, 10.0)
+    assert run(CameraAnalyzer(camera()), [before], 0, 3, fps=5.0)["crossings"] == []
