@@ -47,8 +47,9 @@ demo: setup
 
 # The test session starts its own services (tests/conftest.py) and stops them;
 # the `services down` afterwards is a belt-and-braces for a crashed session.
+# ruff's lint rules run first (a lint error fails the target after the tests ran).
 test: setup
-	@rc=0; $(BIN)/python -m pytest -q tests || rc=$$?; \
+	@rc=0; $(BIN)/ruff check . || rc=$$?; $(BIN)/python -m pytest -q tests || rc=$$?; \
 	  ITSCAM_STATE_DIR=$(CURDIR)/.itscam/test $(BIN)/itscam services down >/dev/null 2>&1; exit $$rc
 
 test-fast: venv
