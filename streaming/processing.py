@@ -647,19 +647,17 @@ class Runtime:
         """Consumer-group lag per topic into the ``itscam_consumer_lag`` gauge; and how
         long (s) the committed offsets of this worker's ``assigned()`` partitions have
         stood still while records waited on them (:class:`streaming.watchdog.ProgressWatchdog`)."""
-        from itscam.clients.kafka import group_offsets
+        from itscam.clients.kafka import group_offsets, lag_by_topic
         from streaming.app import APP_ID
 
         topics = [self.topics[t] for t in ("frames", "detections", "crossings", "counts_1m", "events")]
         committed, ends = await group_offsets(self.settings, APP_ID, topics)
-        lag = dict.fromkeys(topics, 0)
-        for tp, end in ends.items():
-            lag[tp.topic] += max(0, end - committed[tp])
-        for topic, n in lag.items():
+        for topic, n in lag_by_topic(topics, committed, ends).items():
             metrics.LAG.labels(topic).set(n)
         if assigned is None:
             return 0.0
-        mine = {tp for tp in ends if tp in assigned()}
+        held = assigned()
+        mine = {tp for tp in ends if tp in held}
         stalled = self.watchdog.observe(time.monotonic(), {tp: committed[tp] for tp in mine},
                                         {tp: ends[tp] for tp in mine})
         metrics.STALLED.set(stalled)

@@ -183,14 +183,20 @@ async def group_offsets(settings: Settings, group_id: str, topics: Iterable[str]
     return committed, ends
 
 
-async def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) -> dict[str, int]:
-    """Records not yet committed by ``group_id``, per topic (full names)."""
-    topics = list(topics)
-    committed, ends = await group_offsets(settings, group_id, topics)
+def lag_by_topic(topics: Iterable[str], committed: dict[TopicPartition, int],
+                 ends: dict[TopicPartition, int]) -> dict[str, int]:
+    """Records not yet committed, per topic, from :func:`group_offsets`' answer."""
     lag = dict.fromkeys(topics, 0)
     for tp, end in ends.items():
         lag[tp.topic] += max(0, end - committed[tp])
     return lag
+
+
+async def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) -> dict[str, int]:
+    """Records not yet committed by ``group_id``, per topic (full names)."""
+    topics = list(topics)
+    committed, ends = await group_offsets(settings, group_id, topics)
+    return lag_by_topic(topics, committed, ends)
 
 
 async def evict_group_members(settings: Settings, group_id: str) -> int:
