@@ -645,8 +645,9 @@ class Runtime:
 
     async def update_lag(self, assigned: Callable[[], set[Any]] | None = None) -> float:
         """Consumer-group lag per topic into the ``itscam_consumer_lag`` gauge; and how
-        long (s) the committed offsets of this worker's ``assigned()`` partitions have
-        stood still while records waited on them (:class:`streaming.watchdog.ProgressWatchdog`)."""
+        long (s) the committed offsets of this worker's ``assigned()`` partitions (of all
+        of them if it holds none) have stood still while records waited on them
+        (:class:`streaming.watchdog.ProgressWatchdog`)."""
         from itscam.clients.kafka import group_offsets, lag_by_topic
         from streaming.app import APP_ID
 
@@ -656,8 +657,10 @@ class Runtime:
             metrics.LAG.labels(topic).set(n)
         if assigned is None:
             return 0.0
+        # A worker holding no partition watches the whole group: one that had left the
+        # group and never rejoined (seen once) holds none and would otherwise never notice.
         held = assigned()
-        mine = {tp for tp in ends if tp in held}
+        mine = {tp for tp in ends if tp in held} or set(ends)
         stalled = self.watchdog.observe(time.monotonic(), {tp: committed[tp] for tp in mine},
                                         {tp: ends[tp] for tp in mine})
         metrics.STALLED.set(stalled)
