@@ -40,24 +40,20 @@ from itscam.domain.registry import parse_camera
 from itscam.ingest.sources import SimulatorSource
 from itscam.sim.scenario import shipped_scenarios
 from streaming.evaluate import score_source, summarise
-from streaming.precomputed import truth_detections
+from streaming.precomputed import from_rows, rows_of, truth_detections
 
 CACHE_VERSION = 1
 
 
 def _pack(dets: list[Detections]) -> tuple[np.ndarray, np.ndarray]:
     counts = np.array([len(d) for d in dets], np.int64)
-    rows = [np.column_stack([d.xyxy, d.confidence, d.class_id]).astype(np.float32) for d in dets]
+    rows = [rows_of(d) for d in dets]
     return counts, (np.concatenate(rows) if rows else np.zeros((0, 6), np.float32))
 
 
 def _unpack(counts: np.ndarray, rows: np.ndarray) -> list[Detections]:
     ends = np.cumsum(counts)
-    out = []
-    for s, e in zip(ends - counts, ends, strict=True):
-        r = rows[s:e]
-        out.append(Detections(r[:, :4], r[:, 4], r[:, 5].astype(np.int32)))
-    return out
+    return [from_rows(rows[s:e]) for s, e in zip(ends - counts, ends, strict=True)]
 
 
 def render(name: str, duration_s: float | None, fps: float | None, detector: bool) -> dict[str, Any]:

@@ -23,13 +23,23 @@ def digest(image: bytes) -> bytes:
     return hashlib.sha1(image).digest()
 
 
+def rows_of(dets: Detections) -> np.ndarray:
+    """Detections as ``(N, 6)`` float32 rows ``x1, y1, x2, y2, confidence, class_id``."""
+    return np.column_stack([dets.xyxy, dets.confidence, dets.class_id]).astype(np.float32)
+
+
+def from_rows(r: np.ndarray) -> Detections:
+    """The inverse of :func:`rows_of`."""
+    return Detections(r[:, :4], r[:, 4], r[:, 5].astype(np.int32))
+
+
 def save(path: Path, items: Iterable[tuple[bytes, Detections]]) -> int:
     """Write ``(jpeg bytes, detections)`` pairs; returns how many frames."""
     keys, counts, rows = [], [], []
     for image, dets in items:
         keys.append(np.frombuffer(digest(image), np.uint8))
         counts.append(len(dets))
-        rows.append(np.column_stack([dets.xyxy, dets.confidence, dets.class_id]).astype(np.float32))
+        rows.append(rows_of(dets))
     np.savez(path, keys=np.stack(keys), counts=np.asarray(counts, np.int64),
              rows=np.concatenate(rows) if rows else np.zeros((0, 6), np.float32))
     return len(keys)
@@ -54,7 +64,7 @@ class PrecomputedDetector:
         r = self.table.get(digest(image))
         if r is None:
             return DataError("frame not in the precomputed detections")
-        return Detections(r[:, :4], r[:, 4], r[:, 5].astype(np.int32))
+        return from_rows(r)
 
     async def detect(self, images: Sequence[bytes]) -> list[Detections | DataError]:
         return [self.lookup(im) for im in images]
@@ -67,12 +77,11 @@ ORACLE_KEY = "itscam:oracle:{}"
 
 
 def _pack(dets: Detections) -> bytes:
-    return np.column_stack([dets.xyxy, dets.confidence, dets.class_id]).astype(np.float32).tobytes()
+    return rows_of(dets).tobytes()
 
 
 def _unpack(data: bytes) -> Detections:
-    r = np.frombuffer(data, np.float32).reshape(-1, 6)
-    return Detections(r[:, :4], r[:, 4], r[:, 5].astype(np.int32))
+    return from_rows(np.frombuffer(data, np.float32).reshape(-1, 6))
 
 
 class OracleStore:

@@ -291,9 +291,7 @@ class CameraAnalyzer:
             self._hold_lateral_at_edges(box, slots, is_new, xy, near_t)
             if is_new.any():
                 self._link_fragments(slots, is_new, xy, near_t, ts)
-                watched = ts - self.watch_since
-                if watched >= BIRTH_WARMUP_S or watched <= BIRTH_RESUME_S:
-                    self._note_births(slots[is_new], xy[is_new], ts, slots)
+                self._note_births(slots[is_new], xy[is_new], ts, slots)
             tb.observe(slots, ts, xy, cls, tracked.confidence[keep])
             vel = tb.velocity(slots, ts, p.speed_window_s)
             speed = np.hypot(vel[:, 0], vel[:, 1])
@@ -463,10 +461,13 @@ class CameraAnalyzer:
     def _note_births(self, slots: np.ndarray, xy: np.ndarray, ts: float, present: np.ndarray) -> None:
         """Remember new, unlinked tracks first seen just past a counting line.
 
+        Not between BIRTH_RESUME_S and BIRTH_WARMUP_S of observation (see those).
         ``present``: every track of this frame (none of them is a lost fragment).
         """
         tb, ctr = self.table, self.counter
-        if not len(ctr.lines):
+        assert self.watch_since is not None
+        watched = ts - self.watch_since
+        if not len(ctr.lines) or BIRTH_RESUME_S < watched < BIRTH_WARMUP_S:
             return
         fresh = ~(tb.line_side[slots] != 0).any(axis=1)  # linked fragments inherit sides
         if not fresh.any():
@@ -490,9 +491,7 @@ class CameraAnalyzer:
         tb.born_line[slots[has]] = j[has]
         tb.born_d[slots[has]] = d[has, j[has]]
         tb.born_ts[slots[has]] = ts
-        assert self.watch_since is not None
-        warm = ts - self.watch_since >= BIRTH_WARMUP_S
-        tb.born_watch[slots[has]] = 0.0 if warm else self.watch_since
+        tb.born_watch[slots[has]] = 0.0 if watched >= BIRTH_WARMUP_S else self.watch_since
 
     def _maybe_counted(self, slots: np.ndarray, xy: np.ndarray, ts: float, present: np.ndarray
                        ) -> np.ndarray:
@@ -602,8 +601,7 @@ class CameraAnalyzer:
                & (d + step > ctr.margin) & ctr.allow_fwd
                & (along >= -END_SLACK_M) & (along <= ctr.seg_len + END_SLACK_M))
         for i in np.flatnonzero(hit.any(axis=1)):
-            js = np.flatnonzero(hit[i])
-            j = int(js[np.argmin(np.abs(along[i, js] / ctr.seg_len[js] - 0.5))])
+            j = ctr.most_central(along[i], np.flatnonzero(hit[i]))
             s = int(gone[i])
             tb.line_side[s, j] = 1
             if d[i, j] > 0:  # crossed while in view: when its sign changed

@@ -65,6 +65,11 @@ class LineCounter:
         table.add_column("line_zc", (n_lines,), np.float64, np.nan)
         table.add_column("line_prev_ts", (), np.float64, np.nan)
 
+    def most_central(self, along: np.ndarray, js: np.ndarray) -> int:
+        """Of lines ``js``, the one whose segment ``along`` (a track's ``(L,)`` positions
+        along every line) passes nearest its middle."""
+        return int(js[np.argmin(np.abs(along[js] / self.seg_len[js] - 0.5))])
+
     def update(self, slots: np.ndarray, xy: np.ndarray, ts: float) -> list[LineCrossing]:
         """Advance the tracks in ``slots`` to ground points ``xy`` ``(n, 2)`` at ``ts``."""
         if not len(self.lines) or not len(slots):
@@ -101,8 +106,7 @@ class LineCounter:
         multi = np.flatnonzero(crossed.sum(axis=1) > 1)
         for i in multi:
             js = np.flatnonzero(crossed[i])
-            off = np.abs(along[i, js] / self.seg_len[js] - 0.5)
-            crossed[i, js[js != js[np.argmin(off)]]] = False
+            crossed[i, js[js != self.most_central(along[i], js)]] = False
         for i, j in zip(*np.nonzero(crossed), strict=True):
             fwd = side_now[i, j] > 0
             if (fwd and not self.allow_fwd[j]) or (not fwd and not self.allow_rev[j]):
