@@ -1,4 +1,4 @@
-"""Faust agents: detect_vehicles, analyse_tracks, sink_detections, sink_analytics.
+"""Faust agents: detect_vehicles (inference and analysis), sink_detections, sink_analytics.
 
 The agents are thin: each takes a time-bounded micro-batch of *events*
 (:func:`streaming.batching.event_batches`: the raw bytes plus headers and
@@ -40,7 +40,6 @@ _settings = app.itscam_settings  # type: ignore[attr-defined]
 DETECT_BATCH = _settings.detect_batch
 DETECT_WITHIN = _settings.detect_within_s
 DETECT_DEPTH = _settings.detect_depth
-ANALYSE_BATCH, ANALYSE_WITHIN = 512, 0.1
 SINK_BATCH, SINK_WITHIN = 4000, 0.5
 
 analyzer_state_table = app.Table(
@@ -49,7 +48,7 @@ analyzer_state_table = app.Table(
     value_type=bytes,
     partitions=app.itscam_settings.kafka_partitions,  # type: ignore[attr-defined]
     # Key the changelog with the producer's partitioner: the same partition as
-    # the camera's detections, whichever event of a micro-batch is current.
+    # the camera's frames, whichever event of a micro-batch is current.
     use_partitioner=True,
 )
 
@@ -58,7 +57,7 @@ class CheckpointTable:
     """The analyser checkpoints: the Faust table, written to an explicit changelog partition.
 
     ``put(key, value, partition)`` stores the value and sends it to the
-    changelog partition of the camera's detections (co-partitioned). Faust's
+    changelog partition of the camera's frames (co-partitioned). Faust's
     ``use_partitioner`` path asks the producer's metadata for the changelog
     topic's partitions, which a fresh producer may not have fetched yet (the
     agent then crashed in a loop with ``'NoneType' object is not iterable``).
@@ -88,17 +87,11 @@ runtime = Runtime(app.itscam_settings,  # type: ignore[attr-defined]
 
 @app.agent(frames_topic)
 async def detect_vehicles(stream):  # type: ignore[no-untyped-def]
-    """JPEG frames -> detections records (micro-batched inference, next batch inferred
-    while the previous one's detections are produced)."""
+    """JPEG frames -> detections records, and per-camera tracking and analysis of them ->
+    crossings, minute counts, events (micro-batched inference, the next batch inferred
+    while the previous one's detections are produced and analysed)."""
     await pipelined_batches(stream, DETECT_BATCH, DETECT_WITHIN, start=runtime.frames.start,
                             finish=runtime.frames.finish, depth=DETECT_DEPTH)
-
-
-@app.agent(detections_topic)
-async def analyse_tracks(stream):  # type: ignore[no-untyped-def]
-    """Detections -> per-camera tracking and analysis -> crossings, minute counts, events."""
-    async for events in event_batches(stream, ANALYSE_BATCH, within=ANALYSE_WITHIN):
-        await runtime.analysis.process(events)
 
 
 @app.agent(detections_topic)
@@ -149,8 +142,8 @@ async def report_lag() -> None:
 @app.timer(interval=5.0)
 async def flush_idle_cameras() -> None:
     """Live cameras that went quiet: close their minutes, detect camera offline."""
-    detections = detections_topic.get_topic_name()
-    assigned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == detections}
+    frames = frames_topic.get_topic_name()
+    assigned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == frames}
     await runtime.analysis.tick(time.time(), assigned.__contains__)
 
 

@@ -250,6 +250,16 @@ def loads(data: bytes, schema: str) -> dict[str, Any]:
     return obj
 
 
+def as_recorded(dets: Detections) -> Detections:
+    """``dets`` as a detections record carries them (boxes to 0.1 px, confidence to 1e-3).
+
+    The detect agent analyses these, so the analyser sees exactly what the
+    detection sink stores and what :func:`decode_detections` gives back.
+    """
+    return Detections(np.round(dets.xyxy.astype(np.float64), 1),
+                      np.round(dets.confidence.astype(np.float64), 3), dets.class_id)
+
+
 def encode_detections(frame: Frame, dets: Detections, *, ingest_ts_us: int,
                       model_version: str, inference_ms: float) -> bytes:
     """Detections of one frame: ``boxes`` is ``[[x1, y1, x2, y2, confidence, class_id], ...]``.

@@ -7,10 +7,12 @@ with hand-built events and agent tests drive it through ``test_context()``.
 
 Per-camera analyser state and restarts
 ---------------------------------------
-A camera's detections all sit in one partition (key = camera id), so one
-worker at a time owns its :class:`CameraAnalyzer`. After every micro-batch the
-analyser is checkpointed to a Faust table (changelog-backed; rebuilt on
-start or rebalance) together with the offset of the last record it consumed.
+A camera's frames all sit in one partition (key = camera id), so one worker
+at a time owns its :class:`CameraAnalyzer`; the detect agent analyses each
+frame's detections as soon as they are inferred (one hop: the detections topic
+feeds the detection sink only). After every micro-batch the analyser is
+checkpointed to a Faust table (changelog-backed; rebuilt on start or
+rebalance) together with the offset of the last frame it analysed.
 After a restart or rebalance the worker restores that checkpoint, skips the
 records it already reflects, and replays the rest: the analyser continues
 with its tracks intact, so there is no burst of phantom crossings, and any
@@ -48,7 +50,7 @@ from streaming.contracts import (
     SCHEMA_EVENT,
     ContractViolation,
     Frame,
-    decode_detections,
+    as_recorded,
     decode_frame,
     encode_detections,
     encode_record,
@@ -137,18 +139,21 @@ class FrameProcessor(_Producing):
         detector: has ``async detect(images: list[bytes]) -> list[Detections | Exception]``
             (JPEG bytes in, original-frame pixel boxes out) and optionally ``model_version``.
         cameras: membership test for camera ids (unknown ids are dead-lettered).
+        analysis: where each frame's detections are analysed (tracks, counts,
+            events) before the batch is acked; ``None``: detections only.
         max_inflight: detector requests in flight at once (sub-batches of ``sub_batch``).
     """
 
     def __init__(self, topics: dict[str, str], send: Send, detector_factory: Callable[[], Any],
-                 cameras: Any, *, sub_batch: int = 8, max_inflight: int = 2,
-                 retries: int = 3) -> None:
+                 cameras: Any, *, analysis: AnalysisProcessor | None = None, sub_batch: int = 8,
+                 max_inflight: int = 2, retries: int = 3) -> None:
         self.topics = topics
         self.send = send
         self._pending: list[Any] = []
         self._detector_factory = detector_factory
         self._detector: Any = None
         self.cameras = cameras
+        self.analysis = analysis
         self.sub_batch = sub_batch
         self.sem = asyncio.Semaphore(max_inflight)
         self.retries = retries
@@ -200,7 +205,8 @@ class FrameProcessor(_Producing):
         return chunks, results
 
     async def finish(self, events: Sequence[Any], handle: tuple[int, list[tuple[Any, Any]], Any]) -> None:
-        """Dead-letter the invalid frames, emit the detections of the valid ones, await delivery."""
+        """Dead-letter the invalid frames, emit the detections of the valid ones, analyse them,
+        await delivery."""
         now, checked, task = handle
         for ev, item in checked:
             if isinstance(item, ContractViolation):
@@ -210,6 +216,7 @@ class FrameProcessor(_Producing):
             return
         chunks, results = await task
         model_version = str(getattr(self.detector, "model_version", "") or "")
+        inferred: list[tuple[Any, dict[str, Any], Detections]] = []
         for chunk, (dets_list, ms) in zip(chunks, results, strict=True):
             per_image_ms = ms / max(1, len(chunk))
             for (ev, frame), dets in zip(chunk, dets_list, strict=True):
@@ -217,13 +224,19 @@ class FrameProcessor(_Producing):
                     reason = REASON_UNDECODABLE if _is_decode_error(dets) else REASON_INFERENCE
                     await _dead_letter(self._out, self.topics["dead_letter"], ev, reason, str(dets))
                     continue
+                dets = as_recorded(dets)
                 value = encode_detections(frame, dets, ingest_ts_us=_ingest_us(ev, now),
                                           model_version=model_version, inference_ms=per_image_ms)
                 await self._out(self.topics["detections"], _key(frame.camera_id), value, None)
+                inferred.append((ev, {"camera_id": frame.camera_id, "capture_ts_us": frame.capture_ts_us,
+                                      "frame_seq": frame.seq, "run_id": frame.run_id,
+                                      "healthy": frame.healthy}, dets))
                 self.frames_ok += 1
                 metrics.FRAMES.labels(frame.camera_id).inc()
                 metrics.DETECTIONS.labels(frame.camera_id).inc(len(dets))
                 metrics.FRAME_AGE.observe(max(0.0, (_now_us() - frame.capture_ts_us) / 1e6))
+        if self.analysis is not None and inferred:
+            await self.analysis.analyse(inferred)
         await self._flush()
 
     async def _detect_with_retry(self, chunk: list[tuple[Any, Frame]]) -> tuple[list[Any], float]:
@@ -379,9 +392,15 @@ class AnalysisProcessor(_Producing):
         log.info("camera %s: analyser restored from checkpoint at %d@%d", camera_id, part, off)
         return (part, off, analyzer, run)
 
-    async def process(self, events: Sequence[Any]) -> None:
+    async def analyse(self, items: Sequence[tuple[Any, dict[str, Any], Detections]]) -> None:
+        """Analyse frames in stream order: ``(frame event, its fields, its detections)``.
+
+        The fields are those of a detections record (``camera_id``,
+        ``capture_ts_us``, ``frame_seq``, ``run_id``, ``healthy``); the event's
+        partition and offset are what the checkpoint records.
+        """
         async with self.lock:
-            await self._process(events)
+            await self._analyse(items)
 
     async def tick(self, now: float, owns: Callable[[int], bool], *, idle_s: float = 2.0,
                    live_skew_s: float = 30.0) -> int:
@@ -425,21 +444,16 @@ class AnalysisProcessor(_Producing):
         blob = _CKPT.pack(part, off, len(rb)) + rb + state.encode()
         put = getattr(self.table, "put", None)
         if put is not None and part >= 0:
-            # changelog partition = the camera's detections partition; the delivery
+            # changelog partition = the camera's frames partition; the delivery
             # future is tracked so the batch is acked only once the checkpoint is on
             # the broker (see _checkpoint_all)
             self._track(put(_key(cam), blob, part))
         else:
             self.table[_key(cam)] = blob
 
-    async def _process(self, events: Sequence[Any]) -> None:
+    async def _analyse(self, items: Sequence[tuple[Any, dict[str, Any], Detections]]) -> None:
         by_cam: dict[str, list[tuple[Any, dict[str, Any], Detections]]] = defaultdict(list)
-        for ev in events:
-            try:
-                rec, dets = decode_detections(ev.message.value)
-            except ContractViolation as exc:
-                await _dead_letter(self._out, self.topics["dead_letter"], ev, exc.reason, exc.detail)
-                continue
+        for ev, rec, dets in items:
             by_cam[rec["camera_id"]].append((ev, rec, dets))
         states: dict[str, dict[str, Any]] = {}
         checkpoints: dict[str, tuple[int, int, Any, str]] = {}
@@ -631,12 +645,12 @@ class Runtime:
                        ("frames", "detections", "crossings", "counts_1m", "events", "dead_letter")}
         self.send = send or self._faust_send
         self.cameras = cameras if cameras is not None else CameraDirectory(settings)
-        self.frames = FrameProcessor(self.topics, self._send, detector_factory or self._make_detector,
-                                     self.cameras)
         self.state_sink = StateSink(settings)
         self.analysis = AnalysisProcessor(self.topics, self._send, self.cameras, state_table,
                                           analyzer_factory=analyzer_factory,
                                           state_sink=self.state_sink)
+        self.frames = FrameProcessor(self.topics, self._send, detector_factory or self._make_detector,
+                                     self.cameras, analysis=self.analysis)
         self.sink = SinkProcessor(self.topics, self._send, PostgresSink(settings),
                                   MetricsSink(settings))
         self._metrics_started = False

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from streaming import contracts as c
+from tests.unit.domain.factories import camera
 from tests.unit.streaming.factories import BoxDetector, Collector, frame, record
 
 
@@ -21,10 +22,14 @@ def wired(monkeypatch):
     monkeypatch.setattr(agents.runtime, "send", col)
     monkeypatch.setattr(agents.runtime.frames, "_detector", det)
     monkeypatch.setattr(agents.runtime.frames, "cameras", {"cam-a"})
+    monkeypatch.setattr(agents.runtime.analysis, "cameras", {"cam-a": camera(camera_id="cam-a")})
+    monkeypatch.setattr(agents.runtime.analysis, "table", {})  # checkpoints without a changelog
+    monkeypatch.setattr(agents.runtime.analysis, "state_sink", None)
+    monkeypatch.setattr(agents.runtime.analysis, "live", {})
     return agents, col, det
 
 
-async def test_detect_agent_emits_detections_and_dead_letters(wired) -> None:
+async def test_detect_agent_emits_detections_analyses_them_and_dead_letters(wired) -> None:
     agents, col, det = wired
     async with agents.detect_vehicles.test_context() as agent:
         for i in range(5):
@@ -42,3 +47,6 @@ async def test_detect_agent_emits_detections_and_dead_letters(wired) -> None:
     (dl,) = col.on(agents.runtime.topics["dead_letter"])
     assert dict(dl[3])["dlq_reason"] == c.REASON_UNKNOWN_CAMERA.encode()
     assert sum(det.calls) == 5
+    # the same agent analysed them: cam-a's analyser holds the last frame's offset
+    _, off, analyzer, _ = agents.runtime.analysis.live["cam-a"]
+    assert off == 4 and analyzer.frames == 5

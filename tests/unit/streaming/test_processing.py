@@ -85,6 +85,11 @@ class CountingAnalyzer:
         return {"n": self.n}
 
 
+def _analysed(evs: list[Any]) -> list[Any]:
+    """Events carrying detections records -> the detect agent's (event, fields, detections)."""
+    return [(ev, *c.decode_detections(ev.message.value)) for ev in evs]
+
+
 def _det_events(n: int, first: int = 0) -> list[Any]:
     from itscam.domain.detections import Detections
 
@@ -93,7 +98,7 @@ def _det_events(n: int, first: int = 0) -> list[Any]:
         f = frame("cam-a", seq=i, ts_us=1_700_000_000_000_000 + i * 100_000)
         recs.append((b"cam-a", c.encode_detections(f, Detections.empty(), ingest_ts_us=0,
                                                    model_version="", inference_ms=0), []))
-    return events(recs, topic=TOPICS["detections"], partition=5, first_offset=first)
+    return _analysed(events(recs, topic=TOPICS["frames"], partition=5, first_offset=first))
 
 
 async def test_analysis_checkpoint_resumes_without_double_processing() -> None:
@@ -101,13 +106,48 @@ async def test_analysis_checkpoint_resumes_without_double_processing() -> None:
     factory = lambda cfg, run, st: CountingAnalyzer("cam-a", st)  # noqa: E731
     col = Collector()
     a1 = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
-    await a1.process(_det_events(7))
+    await a1.analyse(_det_events(7))
     # A new worker (no memory) takes over; the broker redelivers offsets 4..9.
     a2 = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
-    await a2.process(_det_events(6, first=4))
+    await a2.analyse(_det_events(6, first=4))
     assert a2.skipped == 3 and a2.frames == 3
     ids = [json.loads(v)["track_id"] for _, _, v, _ in col.on(TOPICS["crossings"])]
     assert ids == [3, 6, 9]  # same as one uninterrupted run of 10 frames
+
+
+async def test_the_detect_agent_analyses_what_it_inferred_and_checkpoints_frame_offsets() -> None:
+    # One hop: frames -> detections records (for the sink) and, in the same batch,
+    # the analyser's outputs; the checkpoint names the frame's partition and offset.
+    seen: list[Any] = []
+
+    class Recording(CountingAnalyzer):
+        def update(self, ts, seq, dets, healthy):
+            seen.append((seq, dets))
+            return super().update(ts, seq, dets, healthy)
+
+    col, table = Collector(), {}
+    analysis = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table,
+                                 analyzer_factory=lambda cfg, run, st: Recording("cam-a", st))
+    proc = FrameProcessor(TOPICS, col, BoxDetector, {"cam-a"}, analysis=analysis)
+    k, _, h = record(frame("cam-a", seq=99))
+    recs = [record(frame("cam-a", seq=i)) for i in range(6)]
+    await proc.process(events([*recs[:3], (k, b"not a jpeg", h), *recs[3:]],
+                              topic=TOPICS["frames"], partition=2, first_offset=10))
+    assert len(col.on(TOPICS["detections"])) == 6 and _reasons(col) == [c.REASON_UNDECODABLE]
+    assert analysis.frames == 6 and len(col.on(TOPICS["crossings"])) == 2
+    part, off, _ = c_ckpt(table[b"cam-a"])
+    assert (part, off) == (2, 16)  # the last frame's offset on the frames topic
+    # what the analyser saw is what the detections record carries (rounded as on the wire)
+    for (seq, dets), (_, _, value, _) in zip(seen, col.on(TOPICS["detections"]), strict=True):
+        rec, back = c.decode_detections(value)
+        assert seq == rec["frame_seq"]
+        assert np.array_equal(dets.xyxy, back.xyxy) and np.array_equal(dets.confidence, back.confidence)
+
+
+def c_ckpt(blob: bytes) -> tuple[int, int, int]:
+    from streaming.processing import _CKPT
+
+    return _CKPT.unpack_from(blob)
 
 
 class ChangelogTable(dict):
@@ -125,13 +165,13 @@ class ChangelogTable(dict):
 
 
 async def test_a_batch_is_done_only_once_its_checkpoint_is_delivered() -> None:
-    # The batch's events are acked when process() returns; Faust then commits their
+    # The batch's events are acked when analyse() returns; Faust then commits their
     # offsets. If the checkpoint were still in the producer's buffer, a kill there
     # would restore an older checkpoint and skip the frames in between.
     table = ChangelogTable()
     a = AnalysisProcessor(TOPICS, Collector(), {"cam-a": object()}, table,
                           analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st))
-    task = asyncio.create_task(a.process(_det_events(3)))
+    task = asyncio.create_task(a.analyse(_det_events(3)))
     for _ in range(20):
         await asyncio.sleep(0)
     assert len(table.futures) == 1 and not task.done()
@@ -149,14 +189,14 @@ async def test_analysis_failure_is_dead_lettered_and_later_frames_continue() -> 
     col = Collector()
     a = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, {},
                           analyzer_factory=lambda cfg, run, st: Flaky("cam-a", st))
-    await a.process(_det_events(4))
+    await a.analyse(_det_events(4))
     assert _reasons(col) == [c.REASON_ANALYSIS] and a.frames == 3
 
 
-async def test_unknown_camera_in_detections_is_dead_lettered() -> None:
+async def test_a_camera_gone_from_the_registry_is_dead_lettered_by_the_analyser() -> None:
     col = Collector()
     a = AnalysisProcessor(TOPICS, col, {}, {}, analyzer_factory=lambda *a: None)
-    await a.process(_det_events(2))
+    await a.analyse(_det_events(2))
     assert _reasons(col) == [c.REASON_UNKNOWN_CAMERA] * 2
 
 
@@ -254,7 +294,7 @@ async def test_tick_advances_only_live_owned_quiet_cameras() -> None:
     a = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table,
                           analyzer_factory=lambda cfg, run, st: Flushing("cam-a", st))
     now = 1_700_000_000.0 + 100  # _det_events' capture clock
-    await a.process(_det_events(3))
+    await a.analyse(_det_events(3))
     run = a.seen["cam-a"][2]
     a.seen["cam-a"] = (now - 15.0, now - 15.0, run)  # a live camera, quiet for 15 s
     assert await a.tick(now, owns=lambda p: False) == 0  # partition moved away: hands off
@@ -292,12 +332,12 @@ async def test_a_new_run_of_a_camera_does_not_inherit_the_old_runs_state() -> No
     factory = lambda cfg, run, st: CountingAnalyzer("cam-a", st)  # noqa: E731
     col = Collector()
     a = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
-    await a.process(_det_events(4))  # run "" (no run id): n = 4
+    await a.analyse(_det_events(4))  # run "" (no run id): n = 4
     recs = []
     for i in range(3):
         f = frame("cam-a", seq=i, ts_us=1_800_000_000_000_000 + i * 100_000, run_id="run-2")
         recs.append((b"cam-a", c.encode_detections(f, Detections.empty(), ingest_ts_us=0,
                                                    model_version="", inference_ms=0), []))
     b = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
-    await b.process(events(recs, topic=TOPICS["detections"], partition=5, first_offset=4))
+    await b.analyse(_analysed(events(recs, topic=TOPICS["frames"], partition=5, first_offset=4)))
     assert b.live["cam-a"][2].n == 3  # fresh for run-2, not 4 + 3
