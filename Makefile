@@ -108,9 +108,13 @@ train: venv .venv-train/.stamp
 	$(BIN)/itscam model train --name vehicles-960 --data data/vehicles-8k/data.yaml --imgsz 960 \
 	  --init runs/detect/vehicles-far/weights/best.pt --batch 32 --epochs $(TRAIN_960_EPOCHS) \
 	  --close-mosaic 3 --lr0 0.00125 --warmup-epochs 1 --warmup-bias-lr 0 --device $(TRAIN_DEVICE)
-	$(BIN)/itscam model install --weights runs/detect/vehicles-960/weights/best.pt
+	$(BIN)/itscam model dataset --out data/vehicles-10k --train 10000 --val 200 --splits train,val --jobs 2
+	$(BIN)/itscam model train --name vehicles-960b --data data/vehicles-10k/data.yaml --imgsz 960 \
+	  --init runs/detect/vehicles-960/weights/best.pt --batch 32 --epochs $(TRAIN_960_EPOCHS) \
+	  --close-mosaic 3 --lr0 0.001 --warmup-epochs 1 --warmup-bias-lr 0 --device $(TRAIN_DEVICE)
+	$(BIN)/itscam model install --weights runs/detect/vehicles-960b/weights/best.pt
 	$(BIN)/itscam model evaluate
-	$(BIN)/itscam model install --card-only --weights runs/detect/vehicles-960/weights/best.pt
+	$(BIN)/itscam model install --card-only --weights runs/detect/vehicles-960b/weights/best.pt
 
 lint: venv
 	$(BIN)/ruff check .
