@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from itscam.domain.arrays import pack, unpack
+
 #: Samples kept per track: 1.6 s at 10 fps, 0.53 s at 30 fps (the speed window is capped by it).
 HISTORY = 16
 #: Minimum samples and time span for a speed estimate.
@@ -183,41 +185,43 @@ class TrackTable:
 
     def to_state(self) -> dict[str, Any]:
         live = self.live_slots()
-        # Full precision throughout: a restored table must continue exactly like
-        # the uninterrupted one (rounded state changed a crossing after a restart).
-        cols = {name: getattr(self, name)[live].tolist() for name in self._columns}
-        t = self.t[live]
+        # Full precision throughout (packed float64): a restored table must continue
+        # exactly like the uninterrupted one (rounded state changed a crossing after a
+        # restart).
         return {
-            "track_id": self.track_id[live].tolist(),
-            "t": np.where(np.isfinite(t), t, -1e15).tolist(),
-            "xy": self.xy[live].tolist(),
-            "n": self.n[live].tolist(),
-            "first_ts": self.first_ts[live].tolist(),
-            "last_ts": self.last_ts[live].tolist(),
-            "votes": self.votes[live].tolist(),
-            "columns": {k: _finite(v) for k, v in cols.items()},
+            "track_id": pack(self.track_id[live]),
+            "t": pack(self.t[live]),
+            "xy": pack(self.xy[live]),
+            "n": pack(self.n[live]),
+            "first_ts": pack(self.first_ts[live]),
+            "last_ts": pack(self.last_ts[live]),
+            "votes": pack(self.votes[live]),
+            "columns": {name: pack(getattr(self, name)[live]) for name in self._columns},
         }
 
     def load_state(self, st: dict[str, Any]) -> None:
-        ids = np.asarray(st["track_id"], np.int64)
+        ids = unpack(st["track_id"], np.int64)
         if not len(ids):
             return
         slots, _ = self.slots_for(ids, 0.0)
         if "t" in st:
-            t = np.asarray(st["t"], np.float64)
-            self.t[slots] = np.where(t <= -1e15, -np.inf, t)
+            t = unpack(st["t"], np.float64)
+            self.t[slots] = np.where(t <= -1e15, -np.inf, t)  # lists wrote -inf as -1e15
         else:  # checkpoints written before the state became lossless
             t = np.asarray(st["t_ms"], np.float64)
             self.t[slots] = np.where(t <= -1e15, -np.inf, st["t_base"] + t / 1000.0)
-        self.xy[slots] = np.asarray(st["xy"], np.float64).reshape(-1, HISTORY, 2)
-        self.n[slots] = st["n"]
-        self.first_ts[slots] = st["first_ts"]
-        self.last_ts[slots] = st["last_ts"]
-        self.votes[slots] = np.asarray(st["votes"], np.float64).reshape(-1, N_CLASSES)
+        self.xy[slots] = unpack(st["xy"], np.float64).reshape(-1, HISTORY, 2)
+        self.n[slots] = unpack(st["n"], self.n.dtype)
+        self.first_ts[slots] = unpack(st["first_ts"], np.float64)
+        self.last_ts[slots] = unpack(st["last_ts"], np.float64)
+        self.votes[slots] = unpack(st["votes"], np.float64).reshape(-1, N_CLASSES)
         for name, vals in st.get("columns", {}).items():
             if name in self._columns:
                 arr = getattr(self, name)
-                a = np.asarray(vals, dtype=object)
+                if isinstance(vals, dict):
+                    arr[slots] = unpack(vals, arr.dtype).reshape(arr[slots].shape)
+                    continue
+                a = np.asarray(vals, dtype=object)  # a list: None for NaN
                 if arr.dtype.kind == "f":
                     a = np.where(a == None, np.nan, a)  # noqa: E711 (elementwise)
                 arr[slots] = a.astype(arr.dtype).reshape(arr[slots].shape)
@@ -234,13 +238,3 @@ def _wls(t: np.ndarray, xy: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.n
     with np.errstate(divide="ignore", invalid="ignore"):
         v = cov / var[:, None]
     return v, tm, xm
-
-
-def _finite(v: list) -> list:
-    """Non-finite floats -> None, so the state is strict JSON."""
-    a = np.asarray(v)
-    if a.dtype.kind != "f":
-        return v
-    out = a.astype(object)
-    out[~np.isfinite(a)] = None
-    return out.tolist()

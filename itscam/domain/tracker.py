@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from itscam.domain.arrays import pack, unpack
 from itscam.domain.detections import Detections
 
 STATE_VERSION = 1
@@ -303,13 +304,13 @@ class ByteTracker:
             "prev_ts": None if not np.isfinite(self._prev) else self._prev,
             # Full precision: a restored tracker must continue exactly like the
             # uninterrupted one (rounded state changed a crossing after a restart).
-            "x": self.x.tolist(),
-            "v": self.v.tolist(),
-            "hits": self.hits.tolist(),
-            "status": self.status.tolist(),
-            "last_seen": self.last_seen.tolist(),
-            "ids": self.ids.tolist(),
-            "grp": self.grp.tolist(),
+            "x": pack(self.x),
+            "v": pack(self.v),
+            "hits": pack(self.hits),
+            "status": pack(self.status),
+            "last_seen": pack(self.last_seen),
+            "ids": pack(self.ids),
+            "grp": pack(self.grp),
         }
 
     @classmethod
@@ -322,14 +323,14 @@ class ByteTracker:
         t.last_ts = state["last_ts"]
         if state.get("prev_ts") is not None:
             t._prev = float(state["prev_ts"])
-        t.x = np.asarray(state["x"], np.float64).reshape(-1, 4)
-        t.v = np.asarray(state["v"], np.float64).reshape(-1, 4)
-        t.hits = np.asarray(state["hits"], np.int64)
-        t.status = np.asarray(state["status"], np.int8)
-        t.last_seen = np.asarray(state["last_seen"], np.float64)
-        t.ids = np.asarray(state["ids"], np.int64)
+        t.x = unpack(state["x"], np.float64).reshape(-1, 4)
+        t.v = unpack(state["v"], np.float64).reshape(-1, 4)
+        t.hits = unpack(state["hits"], np.int64)
+        t.status = unpack(state["status"], np.int8)
+        t.last_seen = unpack(state["last_seen"], np.float64)
+        t.ids = unpack(state["ids"], np.int64)
         # checkpoints from before class groups: unknown group, no gating for those tracks
-        t.grp = np.asarray(state.get("grp", [-1] * len(t.ids)), np.int64)
+        t.grp = unpack(state.get("grp", [-1] * len(t.ids)), np.int64)
         return t
 
     # ------------------------------------------------------------------ internals
