@@ -56,11 +56,13 @@ analyzer_state_table = app.Table(
 class CheckpointTable:
     """The analyser checkpoints: the Faust table, written to an explicit changelog partition.
 
-    ``put(key, value, partition)`` stores the value and sends it to the
-    changelog partition of the camera's frames (co-partitioned). Faust's
-    ``use_partitioner`` path asks the producer's metadata for the changelog
-    topic's partitions, which a fresh producer may not have fetched yet (the
-    agent then crashed in a loop with ``'NoneType' object is not iterable``).
+    ``keep(key, value)`` stores a checkpoint in the worker's table at once;
+    ``send(key, value, partition)`` writes it to the changelog partition of the
+    camera's frames (co-partitioned) later, once the outputs it reflects are
+    delivered. Faust's ``use_partitioner`` path asks the producer's metadata for
+    the changelog topic's partitions, which a fresh producer may not have
+    fetched yet (the agent then crashed in a loop with ``'NoneType' object is
+    not iterable``).
     """
 
     def __init__(self, table: Any) -> None:
@@ -69,14 +71,12 @@ class CheckpointTable:
     def get(self, key: bytes) -> bytes | None:
         return self.table.get(key)
 
-    def put(self, key: bytes, value: bytes, partition: int) -> Any:
-        """Store and send to the changelog; returns the delivery future (awaitable)."""
-        fut = self.table.send_changelog(partition, key, value)
+    def keep(self, key: bytes, value: bytes) -> None:
         self.table.data[key] = value
-        return fut
 
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        self.table[key] = value
+    def send(self, key: bytes, value: bytes, partition: int) -> Any:
+        """Send to the changelog; returns the delivery future (awaitable)."""
+        return self.table.send_changelog(partition, key, value)
 
 
 runtime = Runtime(app.itscam_settings,  # type: ignore[attr-defined]

@@ -14,7 +14,8 @@ seconds after the first one.
 - :func:`pipelined_batches` overlaps batches: ``start(batch)`` begins work on
   a batch (e.g. sends it to the detector) while the previous batch is still
   being finished; ``finish(batch, handle)`` runs strictly in batch order and
-  each batch is acked after its own ``finish`` returns.
+  each batch is acked, in order, after its own ``finish`` returns and the
+  awaitable it may return (its outputs' delivery) is done.
 """
 
 from __future__ import annotations
@@ -94,39 +95,65 @@ async def event_batches(stream: Any, max_n: int, within: float) -> AsyncIterator
 
 async def pipelined_batches(stream: Any, max_n: int, within: float, *,
                             start: Callable[[list[Any]], Any],
-                            finish: Callable[[list[Any], Any], Awaitable[None]],
+                            finish: Callable[[list[Any], Any], Awaitable[Awaitable[None] | None]],
                             depth: int = 2) -> None:
     """Run ``start``/``finish`` over micro-batches of ``stream`` with ``depth`` batches in flight.
 
     ``start(batch)`` is called in the pump's order and must return quickly (a
     handle, e.g. a task already running inference); ``finish(batch, handle)``
-    is awaited one batch at a time in the same order, and the batch's events
-    are acked only after it returns. At most ``depth`` batches are started and
-    not yet finished (backpressure), so with ``depth=2`` the detector works on
-    batch *k+1* while the outputs of batch *k* are produced and delivered.
-    An exception in ``finish`` ends the loop (and the agent) with that error;
-    the unfinished batches stay unacked and are processed again after a restart.
+    is awaited one batch at a time in the same order. ``finish`` may return an
+    awaitable (the batch's outputs being delivered): the next batch is finished
+    while it completes, and the batch's events are acked after it, still in
+    batch order. At most ``depth`` batches are started and not yet acked
+    (backpressure), so with ``depth=2`` the detector works on batch *k+1* while
+    the outputs of batch *k* are produced and delivered. An exception in
+    ``finish`` or in its awaitable ends the loop (and the agent) with that
+    error; the unacked batches are processed again after a restart.
     """
     if depth <= 1:
         async for batch in event_batches(stream, max_n, within):
-            await finish(batch, start(batch))
+            settled = await finish(batch, start(batch))
+            if settled is not None:
+                await settled
         return
     src = stream.noack()
     started: asyncio.Queue = asyncio.Queue()  # bounded by ``slots``
     slots = asyncio.Semaphore(depth)
 
+    async def ack_after(prev: asyncio.Future | None, settled: Awaitable[None] | None,
+                        batch: list[Any]) -> None:
+        try:
+            if prev is not None:
+                await prev  # acks stay in batch order
+            if settled is not None:
+                await settled
+        finally:
+            slots.release()
+        for ev in batch:
+            await src.ack(ev)
+
     async def finisher() -> None:
-        while True:
-            item = await started.get()
-            if item is None:
-                return
-            batch, handle = item
-            try:
-                await finish(batch, handle)
-            finally:
-                slots.release()
-            for ev in batch:
-                await src.ack(ev)
+        acked: asyncio.Future | None = None
+        try:
+            while True:
+                item = await started.get()
+                if item is None:
+                    break
+                if acked is not None and acked.done():
+                    acked.result()  # a delivery failed: stop with its error
+                batch, handle = item
+                try:
+                    settled = await finish(batch, handle)
+                except BaseException:
+                    slots.release()
+                    raise
+                acked = asyncio.ensure_future(ack_after(acked, settled, batch))
+        except BaseException:
+            if acked is not None and not acked.done():
+                acked.cancel()  # its batch stays unacked
+            raise
+        if acked is not None:
+            await acked  # the stream ended: ack what was finished
 
     fin = asyncio.ensure_future(finisher())
     try:

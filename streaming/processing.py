@@ -172,7 +172,9 @@ class FrameProcessor(_Producing):
             return list(out), (time.perf_counter() - t0) * 1e3
 
     async def process(self, events: Sequence[Any]) -> None:
-        await self.finish(events, self.start(events))
+        settled = await self.finish(events, self.start(events))
+        if settled is not None:
+            await settled
 
     def start(self, events: Sequence[Any]) -> tuple[int, list[tuple[Any, Any]], Any]:
         """Validate ``events`` and start inference on the valid frames (a running task).
@@ -204,16 +206,21 @@ class FrameProcessor(_Producing):
         results = await asyncio.gather(*(self._detect_with_retry(c) for c in chunks))
         return chunks, results
 
-    async def finish(self, events: Sequence[Any], handle: tuple[int, list[tuple[Any, Any]], Any]) -> None:
-        """Dead-letter the invalid frames, emit the detections of the valid ones, analyse them,
-        await delivery."""
+    async def finish(self, events: Sequence[Any],
+                     handle: tuple[int, list[tuple[Any, Any]], Any]) -> Awaitable[None] | None:
+        """Dead-letter the invalid frames, emit the detections of the valid ones, analyse them.
+
+        Returns what to await before the batch may be acked (every output and
+        checkpoint of the batch delivered), or ``None`` when that is done already.
+        The agent finishes the next batch meanwhile (:func:`streaming.batching.pipelined_batches`).
+        """
         now, checked, task = handle
         for ev, item in checked:
             if isinstance(item, ContractViolation):
                 await _dead_letter(self._out, self.topics["dead_letter"], ev, item.reason, item.detail)
         if task is None:
             await self._flush()
-            return
+            return None
         chunks, results = await task
         model_version = str(getattr(self.detector, "model_version", "") or "")
         inferred: list[tuple[Any, dict[str, Any], Detections]] = []
@@ -235,9 +242,18 @@ class FrameProcessor(_Producing):
                 metrics.FRAMES.labels(frame.camera_id).inc()
                 metrics.DETECTIONS.labels(frame.camera_id).inc(len(dets))
                 metrics.FRAME_AGE.observe(max(0.0, (_now_us() - frame.capture_ts_us) / 1e6))
+        analysed = None
         if self.analysis is not None and inferred:
-            await self.analysis.analyse(inferred)
-        await self._flush()
+            analysed = await self.analysis.analyse(inferred)
+        sent, self._pending = self._pending, []  # this batch's deliveries, not the next one's
+        return self._settled(sent, analysed)
+
+    @staticmethod
+    async def _settled(sent: list[Any], analysed: Awaitable[None] | None) -> None:
+        if sent:
+            await asyncio.gather(*sent)
+        if analysed is not None:
+            await analysed
 
     async def _detect_with_retry(self, chunk: list[tuple[Any, Frame]]) -> tuple[list[Any], float]:
         """Detect a sub-batch; frames with a transient error (or a failed call) are retried.
@@ -360,6 +376,8 @@ class AnalysisProcessor(_Producing):
         # camera -> (wall clock at the last frame, its capture time, run id)
         self.seen: dict[str, tuple[float, float, str]] = {}
         self.lock = asyncio.Lock()
+        # the delivery of the last batch's outputs and checkpoints (each waits for the one before)
+        self._delivering: asyncio.Future | None = None
         self.skipped = 0
         self.frames = 0
 
@@ -392,15 +410,21 @@ class AnalysisProcessor(_Producing):
         log.info("camera %s: analyser restored from checkpoint at %d@%d", camera_id, part, off)
         return (part, off, analyzer, run)
 
-    async def analyse(self, items: Sequence[tuple[Any, dict[str, Any], Detections]]) -> None:
+    async def analyse(self, items: Sequence[tuple[Any, dict[str, Any], Detections]]) -> asyncio.Future:
         """Analyse frames in stream order: ``(frame event, its fields, its detections)``.
 
         The fields are those of a detections record (``camera_id``,
         ``capture_ts_us``, ``frame_seq``, ``run_id``, ``healthy``); the event's
         partition and offset are what the checkpoint records.
+
+        Returns once the frames are analysed and their outputs sent, with a
+        future that is done when those outputs and then the cameras'
+        checkpoints are on the broker: the frames' events may be acked only
+        after that. The next batch can be analysed meanwhile.
         """
         async with self.lock:
-            await self._analyse(items)
+            held, states = await self._analyse(items)
+            return self._deliver(held, states)
 
     async def tick(self, now: float, owns: Callable[[int], bool], *, idle_s: float = 2.0,
                    live_skew_s: float = 30.0) -> int:
@@ -424,34 +448,60 @@ class AnalysisProcessor(_Producing):
                     continue
                 await self._emit(cam, run_id, analyzer.flush(capture + (now - wall)))
                 touched[cam] = (part, off, analyzer, run)
-            await self._checkpoint_all(touched)
-            return len(touched)
+            delivered = self._deliver(touched, {})
+        await delivered
+        return len(touched)
 
-    async def _checkpoint_all(self, held: dict[str, tuple[int, int, Any, str]]) -> None:
-        """Outputs first, then the checkpoints that say they were produced; then wait for
-        the checkpoints themselves. Faust commits an acked offset without waiting for
-        changelog writes still in the producer's buffer, so a worker killed in that
-        window restored an older checkpoint and never analysed the frames between it
-        and the committed offset (same counts, shifted track ids after a restart)."""
-        await self._flush()
-        for cam, (part, off, analyzer, run) in held.items():
-            self._checkpoint(cam, part, off, analyzer, run)
-        await self._flush()
+    def _deliver(self, held: dict[str, tuple[int, int, Any, str]],
+                 states: dict[str, dict[str, Any]]) -> asyncio.Future:
+        """Deliver what was just sent, then the checkpoints of ``held`` (a future).
 
-    def _checkpoint(self, cam: str, part: int, off: int, analyzer: Any, run: str) -> None:
+        The checkpoints are taken now (the analysers move on with the next batch)
+        and kept in the table at once; they are sent to the changelog only after
+        the outputs they say were produced are delivered, and after the previous
+        batch's checkpoints (so the changelog's last value is the newest state).
+        Faust commits an acked offset without waiting for changelog writes still
+        in the producer's buffer, so the caller acks only when this is done: a
+        worker killed earlier restored an older checkpoint and never analysed the
+        frames between it and the committed offset (same counts, shifted track
+        ids after a restart).
+        """
+        blobs = [(cam, part, self._checkpoint(cam, part, off, analyzer, run))
+                 for cam, (part, off, analyzer, run) in held.items()]
+        sent, self._pending = self._pending, []
+        prev = self._delivering
+        self._delivering = fut = asyncio.ensure_future(self._send_after(prev, sent, blobs, states))
+        return fut
+
+    async def _send_after(self, prev: asyncio.Future | None, sent: list[Any],
+                          blobs: list[tuple[str, int, bytes]], states: dict[str, dict[str, Any]]) -> None:
+        if prev is not None:
+            await prev
+        if sent:
+            await asyncio.gather(*sent)
+        send = getattr(self.table, "send", None)
+        if send is not None:
+            futs = [send(_key(cam), blob, part) for cam, part, blob in blobs if part >= 0]
+            await asyncio.gather(*(f for f in futs if f is not None and hasattr(f, "__await__")))
+        if self.state_sink is not None and states:
+            await asyncio.to_thread(self.state_sink.put, states)
+
+    def _checkpoint(self, cam: str, part: int, off: int, analyzer: Any, run: str) -> bytes:
+        """The camera's checkpoint, kept in the table now (sent later, see :meth:`_deliver`)."""
         state = json.dumps(analyzer.to_state(), separators=(",", ":"), default=_json_default)
         rb = run.encode()
         blob = _CKPT.pack(part, off, len(rb)) + rb + state.encode()
-        put = getattr(self.table, "put", None)
-        if put is not None and part >= 0:
-            # changelog partition = the camera's frames partition; the delivery
-            # future is tracked so the batch is acked only once the checkpoint is on
-            # the broker (see _checkpoint_all)
-            self._track(put(_key(cam), blob, part))
+        keep = getattr(self.table, "keep", None)
+        if keep is not None:
+            keep(_key(cam), blob)  # changelog partition = the camera's frames partition
         else:
             self.table[_key(cam)] = blob
+        return blob
 
-    async def _analyse(self, items: Sequence[tuple[Any, dict[str, Any], Detections]]) -> None:
+    async def _analyse(self, items: Sequence[tuple[Any, dict[str, Any], Detections]]
+                       ) -> tuple[dict[str, tuple[int, int, Any, str]], dict[str, dict[str, Any]]]:
+        """Update the cameras' analysers and send their outputs; returns what to
+        checkpoint and the latest state per camera (for Redis)."""
         by_cam: dict[str, list[tuple[Any, dict[str, Any], Detections]]] = defaultdict(list)
         for ev, rec, dets in items:
             by_cam[rec["camera_id"]].append((ev, rec, dets))
@@ -505,9 +555,7 @@ class AnalysisProcessor(_Producing):
                     states[cam] = st
             self.live[cam] = (part, off, analyzer, run)
             checkpoints[cam] = (part, off, analyzer, run)
-        await self._checkpoint_all(checkpoints)
-        if self.state_sink is not None and states:
-            await asyncio.to_thread(self.state_sink.put, states)
+        return checkpoints, states
 
     async def _emit(self, cam: str, run_id: str, out: Any) -> None:
         key = _key(cam)

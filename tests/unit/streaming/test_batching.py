@@ -99,3 +99,40 @@ async def test_depth_one_is_one_batch_at_a_time() -> None:
 
     await asyncio.wait_for(pipelined_batches(s, 4, 0.05, start=start, finish=finish, depth=1), 10)
     assert s.acked == list(range(12))
+
+
+async def test_a_batch_is_acked_after_its_delivery_in_order_while_the_next_one_is_finished() -> None:
+    s = FakeStream(8)
+    deliveries: dict[int, asyncio.Future] = {}
+    finished: list[int] = []
+
+    async def finish(batch: list[int], handle: Any) -> Any:
+        finished.append(batch[0])
+        deliveries[batch[0]] = asyncio.get_running_loop().create_future()
+        return deliveries[batch[0]]
+
+    run = asyncio.ensure_future(pipelined_batches(s, 4, 0.05, start=lambda b: None, finish=finish,
+                                                  depth=2))
+    while len(finished) < 2:
+        await asyncio.sleep(0.005)
+    assert s.acked == []  # both finished, neither delivered
+    deliveries[4].set_result(None)  # the second batch's delivery completes first
+    await asyncio.sleep(0.02)
+    assert s.acked == []  # acks keep batch order
+    deliveries[0].set_result(None)
+    await asyncio.wait_for(run, 5)
+    assert s.acked == list(range(8))
+
+
+async def test_a_failed_delivery_stops_the_loop_and_its_batch_stays_unacked() -> None:
+    s = FakeStream(20)
+
+    async def failing() -> None:
+        raise ConnectionError("broker gone")
+
+    async def finish(batch: list[int], handle: Any) -> Any:
+        return failing() if 8 in batch else None
+
+    with pytest.raises(ConnectionError, match="broker gone"):
+        await asyncio.wait_for(pipelined_batches(s, 4, 0.05, start=lambda b: None, finish=finish), 10)
+    assert 8 not in s.acked and s.acked == list(range(len(s.acked)))

@@ -156,9 +156,13 @@ class ChangelogTable(dict):
     def __init__(self) -> None:
         super().__init__()
         self.futures: list[asyncio.Future] = []
+        self.sent: list[bytes] = []
 
-    def put(self, key: bytes, value: bytes, partition: int) -> asyncio.Future:
+    def keep(self, key: bytes, value: bytes) -> None:
         self[key] = value
+
+    def send(self, key: bytes, value: bytes, partition: int) -> asyncio.Future:
+        self.sent.append(value)
         fut = asyncio.get_running_loop().create_future()
         self.futures.append(fut)
         return fut
@@ -171,12 +175,49 @@ async def test_a_batch_is_done_only_once_its_checkpoint_is_delivered() -> None:
     table = ChangelogTable()
     a = AnalysisProcessor(TOPICS, Collector(), {"cam-a": object()}, table,
                           analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st))
-    task = asyncio.create_task(a.analyse(_det_events(3)))
+    delivered = await a.analyse(_det_events(3))
     for _ in range(20):
         await asyncio.sleep(0)
-    assert len(table.futures) == 1 and not task.done()
+    assert len(table.futures) == 1 and not delivered.done()
     table.futures[0].set_result(None)
-    await asyncio.wait_for(task, 1.0)
+    await asyncio.wait_for(delivered, 1.0)
+
+
+async def test_checkpoints_reach_the_changelog_in_batch_order_after_their_outputs() -> None:
+    # The next batch is analysed while the last one's outputs are still being
+    # delivered; its checkpoint must not overtake the older one on the changelog
+    # (the last value there is what a restart restores).
+    gate: list[asyncio.Future] = []
+
+    async def slow_send(topic, key, value, headers=None):
+        fut = asyncio.get_running_loop().create_future()
+        gate.append(fut)
+        return fut
+
+    table = ChangelogTable()
+    a = AnalysisProcessor(TOPICS, slow_send, {"cam-a": object()}, table,
+                          analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st))
+    first = await a.analyse(_det_events(3))       # one crossing: its delivery is held
+    second = await a.analyse(_det_events(3, first=3))  # one more crossing, also held
+    assert table[b"cam-a"].endswith(b'{"n":6}')  # kept at once: the next batch resumes from it
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert table.sent == [] and len(gate) == 2  # no checkpoint before its outputs
+    gate[1].set_result(None)  # the second batch's output arrives first
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert table.sent == []  # still behind the first batch
+    gate[0].set_result(None)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert [b[-7:] for b in table.sent] == [b'{"n":3}']
+    table.futures[0].set_result(None)
+    await asyncio.wait_for(first, 1.0)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert [b[-7:] for b in table.sent] == [b'{"n":3}', b'{"n":6}']
+    table.futures[1].set_result(None)
+    await asyncio.wait_for(second, 1.0)
 
 
 async def test_analysis_failure_is_dead_lettered_and_later_frames_continue() -> None:
