@@ -187,6 +187,12 @@ def summarise(per_scenario: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def scenario_source(name: str, *, now: float, duration_s: float | None, fps: float | None) -> Any:
     """The first camera of a shipped scenario as a source, its clock ending just before ``now``.
 
+    The clock starts on a whole minute, as the scenario's own does: the truth's
+    density intervals (congestion) run from the start, the analyser's windows
+    are clock minutes, and shifted by a fraction of a minute they straddle each
+    other (a run that started 31.8 s past the minute reported a congestion the
+    truth, a minute later, did not have).
+
     Returns an :class:`itscam.ingest.sources.SimulatorSource`: ``camera_id``,
     ``config``, ``frames()`` and ``truth`` (complete once the frames are exhausted).
     """
@@ -195,7 +201,8 @@ def scenario_source(name: str, *, now: float, duration_s: float | None, fps: flo
 
     sc = Scenario.load(name)
     dur = sc.duration_s if duration_s is None else duration_s
-    return SimulatorSource(sc, fps=fps, duration_s=dur, start_ts=math.floor(now - dur - 120.0))
+    start = math.floor((now - dur - 120.0) / 60.0) * 60.0
+    return SimulatorSource(sc, fps=fps, duration_s=dur, start_ts=start)
 
 
 def _fetch(settings: Any, run_id: str) -> tuple[list[dict], list[dict]]:

@@ -84,7 +84,7 @@ def copy_rows(
                 for c in columns
                 if c not in key
             )
-            action = sql.SQL("ON CONFLICT ({}) DO UPDATE SET {}").format(
+            action: sql.Composable = sql.SQL("ON CONFLICT ({}) DO UPDATE SET {}").format(
                 sql.SQL(", ").join(sql.Identifier(c) for c in key), updates
             )
         else:
@@ -108,7 +108,7 @@ def _column_types(conn: psycopg.Connection, table: str, columns: Sequence[str]) 
             "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
             (table,),
         ).fetchall()
-        types = dict(rows)
+        types: dict[str, str] = dict(rows)
         missing = [c for c in columns if c not in types]
         if missing:
             raise ValueError(f"copy_rows: {table} has no column(s) {missing}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -44,8 +44,8 @@ class StateStore:
         pipe.execute()
 
     def get_camera_state(self, camera_id: str) -> dict[str, Any]:
-        raw = self.client.hgetall(CAMERA_KEY.format(camera_id))
+        raw = cast(dict[bytes, bytes], self.client.hgetall(CAMERA_KEY.format(camera_id)))
         return {k.decode(): json.loads(v) for k, v in raw.items()}
 
     def cameras(self) -> set[str]:
-        return {c.decode() for c in self.client.smembers(CAMERAS_SET)}
+        return {c.decode() for c in cast(set[bytes], self.client.smembers(CAMERAS_SET))}

@@ -79,8 +79,8 @@ class Sampler:
             return True
         if self.next_due is None or ts >= self.next_due - 1e-6:
             # Step from the due time so the average rate is exact; resync after a gap.
-            late = self.next_due is None or ts - self.next_due > self.period
-            self.next_due = (ts if late else self.next_due) + self.period
+            due = self.next_due
+            self.next_due = (ts if due is None or ts - due > self.period else due) + self.period
             return True
         return False
 

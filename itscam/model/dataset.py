@@ -103,7 +103,8 @@ def write_split_parallel(out: Path, split: str, n: int, jobs: int) -> Counter:
 
 def coco_ground_truth(frames: list[tuple[str, Frame]]) -> dict:
     """COCO detection ground truth; unlabelled visible vehicles become iscrowd=1 ignore regions."""
-    images, anns = [], []
+    images: list[dict] = []
+    anns: list[dict] = []
     for img_id, (name, fr) in enumerate(frames, start=1):
         h, w = fr.image.shape[:2]
         images.append({"id": img_id, "file_name": f"{name}.jpg", "width": w, "height": h})

@@ -52,7 +52,7 @@ def _deadline_callback(deadline: float, cap: int):
     will finish by the deadline (at most ``cap``), so the linear learning-rate decay and the closing
     of mosaic land at the deadline instead of at an unreachable epoch count.
     """
-    state = {"mean": None}
+    state: dict[str, float | None] = {"mean": None}
 
     def cb(trainer) -> None:
         import time

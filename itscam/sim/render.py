@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -71,7 +72,7 @@ class Look:
         a = float(rng.uniform(80, 110))
         asphalt = (int(a + rng.uniform(-5, 5)), int(a), int(a + rng.uniform(0, 8)))
         grass = (int(rng.uniform(40, 90)), int(rng.uniform(95, 145)), int(rng.uniform(70, 110)))
-        common = dict(sun_azimuth=float(rng.uniform(0, 2 * math.pi)), asphalt=asphalt,
+        common: dict[str, Any] = dict(sun_azimuth=float(rng.uniform(0, 2 * math.pi)), asphalt=asphalt,
                       grass=grass, noise_sigma=float(rng.uniform(1.5, 5.0)),
                       blur_sigma=float(rng.choice([0.0, 0.0, rng.uniform(0.4, 1.0)])))
         if condition == "day":
@@ -88,8 +89,7 @@ class Look:
                        tint=(0.78, 0.85, 1.0), sky=(150, 150, 200), shadow=0.3, **common)
         common["noise_sigma"] = float(rng.uniform(4.0, 7.0))
         common["blur_sigma"] = float(rng.uniform(0.5, 1.1))
-        wet = tuple(int(c * 0.8) for c in asphalt)
-        common["asphalt"] = wet
+        common["asphalt"] = tuple(int(c * 0.8) for c in asphalt)
         return cls("rain", sun_elevation=1.2, ambient=float(rng.uniform(0.6, 0.72)),
                    diffuse=0.1, tint=(1.0, 0.97, 0.95), rain_streaks=int(rng.integers(150, 400)),
                    sky=(180, 180, 175), shadow=0.2, **common)
@@ -392,8 +392,8 @@ class Renderer:
             hull = cv2.convexHull(_ipts(uv))
             cv2.fillConvexPoly(mask, hull, 255, cv2.LINE_AA, _SHIFT)
         if mask.any():
-            mask = cv2.GaussianBlur(mask, (0, 0), 1.2)
-            k = 1.0 - look.shadow * (mask.astype(np.float32) / 255.0)
+            soft = cv2.GaussianBlur(mask, (0, 0), 1.2)
+            k = 1.0 - look.shadow * (soft.astype(np.float32) / 255.0)
             img[:] = (img.astype(np.float32) * k[:, :, None]).astype(np.uint8)
         return img
 

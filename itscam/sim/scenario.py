@@ -453,6 +453,7 @@ class _TruthTracker:
                         "world_xy": _r(road.point(float(sv["at_s"]),
                                                   sc.layout.lane(sv["lane"]).offset))})
         for cam_id, (a, b) in self.ww_seen.items():
+            assert sc.traffic.wrong_way is not None  # ww_seen is only filled when there is one
             truth.events.append({"type": "wrong_way", "camera_id": cam_id,
                                  "lane_id": sc.traffic.wrong_way["lane"],
                                  "track_id": sim.wrong_way_id,

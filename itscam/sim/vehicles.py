@@ -186,11 +186,10 @@ def make_vehicle(cls: str, rng: np.random.Generator) -> VehicleModel:
                     Decal("front", -hw + 0.3, hw - 0.3, 0.45, 0.9, (60, 60, 60)),
                     Decal("front", -hw, hw, 0.0, 0.35, DARK),
                     *_wheels([hl - 1.0], 0.5), *_lights(L, W, 0.5, tail=False)))
+        doors = (int(cargo_c[0] * 0.8), int(cargo_c[1] * 0.8), int(cargo_c[2] * 0.8))
         cargo = Part((-hl, hl - cab_len - gap, -hw, hw, box_z0, H), cargo_c,
-                     (Decal("back", -hw + 0.08, -0.04, box_z0 + 0.1, H - 0.1,
-                            tuple(int(c * 0.8) for c in cargo_c)),
-                      Decal("back", 0.04, hw - 0.08, box_z0 + 0.1, H - 0.1,
-                            tuple(int(c * 0.8) for c in cargo_c)),
+                     (Decal("back", -hw + 0.08, -0.04, box_z0 + 0.1, H - 0.1, doors),
+                      Decal("back", 0.04, hw - 0.08, box_z0 + 0.1, H - 0.1, doors),
                       Decal("back", -hw + 0.1, -hw + 0.35, box_z0 + 0.05, box_z0 + 0.25,
                             (30, 30, 190), True),
                       Decal("back", hw - 0.35, hw - 0.1, box_z0 + 0.05, box_z0 + 0.25,

@@ -88,3 +88,14 @@ def test_vehicles_never_observable_are_left_out_of_the_count_truth_and_reported(
     # Without the observed set (e.g. a real camera) every true crossing counts.
     src.observed = None
     assert score_source(src, mine, [])["lanes"][0]["error_pct"] == pytest.approx(33.33)
+
+
+def test_a_scenario_clock_starts_on_a_whole_minute_before_now() -> None:
+    # The truth's density intervals start at the scenario's start, the analyser's
+    # windows are clock minutes: they must be the same minutes.
+    from streaming.evaluate import scenario_source
+
+    now = 1_800_000_031.8
+    src = scenario_source("rural_rain", now=now, duration_s=30.0, fps=5.0)
+    start = src.scenario.start_ts
+    assert start % 60 == 0 and now - 30.0 - 180.0 < start <= now - 30.0 - 120.0
