@@ -74,10 +74,10 @@ def count_errors(measured: Sequence[dict], truth: Sequence[dict], *,
         lanes.append({"camera_id": key[0], "lane_id": key[1], "direction": key[2],
                       "true": tt[key], "measured": mt[key], "error_pct": round(_pct(mt[key], tt[key]), 2)})
     classes = []
-    for key in sorted(set(mc) | set(tc)):
-        classes.append({"camera_id": key[0], "lane_id": key[1], "direction": key[2], "class": key[3],
-                        "true": tc[key], "measured": mc[key],
-                        "error_pct": round(_pct(mc[key], tc[key]), 2)})
+    for ckey in sorted(set(mc) | set(tc)):
+        classes.append({"camera_id": ckey[0], "lane_id": ckey[1], "direction": ckey[2],
+                        "class": ckey[3], "true": tc[ckey], "measured": mc[ckey],
+                        "error_pct": round(_pct(mc[ckey], tc[ckey]), 2)})
     # A lane/direction with a handful of vehicles (e.g. one wrong-way driver) is
     # reported but, like small classes, not a meaningful percentage.
     big = [x["error_pct"] for x in lanes if x["true"] >= min_class_n]

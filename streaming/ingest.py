@@ -87,8 +87,9 @@ class Sampler:
         if self.next_due is None or capture_ts >= self.next_due - 0.25 * self.period:
             # Step from the due time, not from capture_ts, so a 25 fps source
             # sampled at 10 fps averages exactly 10 fps; re-anchor after a gap.
-            late = self.next_due is None or capture_ts - self.next_due > self.period
-            self.next_due = (capture_ts if late else self.next_due) + self.period
+            due = self.next_due
+            late = due is None or capture_ts - due > self.period
+            self.next_due = (capture_ts if late or due is None else due) + self.period
             return True
         return False
 

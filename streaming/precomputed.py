@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -97,7 +98,8 @@ class OracleStore:
         self.client.set(ORACLE_KEY.format(digest(image).hex()), _pack(dets), ex=self.ttl_s)
 
     def get_many(self, images: Sequence[bytes]) -> list[bytes | None]:
-        return self.client.mget([ORACLE_KEY.format(digest(im).hex()) for im in images])
+        return cast(list[bytes | None],
+                    self.client.mget([ORACLE_KEY.format(digest(im).hex()) for im in images]))
 
 
 class OracleDetector:

@@ -28,7 +28,7 @@ import logging
 import struct
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from itscam.domain.detections import Detections
@@ -117,6 +117,7 @@ class _Producing:
     """
 
     send: Send
+    _pending: list[Any]
 
     def _track(self, result: Any) -> None:
         if result is not None and hasattr(result, "__await__"):
@@ -362,7 +363,7 @@ class AnalysisProcessor(_Producing):
     """
 
     def __init__(self, topics: dict[str, str], send: Send, cameras: Any, table: Any,
-                 *, analyzer_factory: Callable[[Any], Any] = make_analyzer,
+                 *, analyzer_factory: Callable[..., Any] = make_analyzer,
                  state_sink: StateSink | None = None) -> None:
         self.topics = topics
         self.send = send
@@ -588,7 +589,7 @@ class SinkProcessor(_Producing):
         self.rows: dict[str, int] = defaultdict(int)
         self.retrying = 0  # writes now waiting for PostgreSQL to come back
 
-    async def _write(self, batches: dict[str, tuple[Sequence[str], list[tuple], int | None]]) -> None:
+    async def _write(self, batches: Mapping[str, tuple[Sequence[str], list[tuple], int | None]]) -> None:
         delay = 0.5
         failing = False
         while True:
@@ -686,7 +687,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, state_table: Any, send: Send | None = None,
                  detector_factory: Callable[[], Any] | None = None,
-                 analyzer_factory: Callable[[Any], Any] = make_analyzer,
+                 analyzer_factory: Callable[..., Any] = make_analyzer,
                  cameras: Any = None) -> None:
         self.settings = settings
         self.topics = {n: settings.topic(n) for n in

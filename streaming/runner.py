@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from itscam.clients.kafka import (
     TOPICS,
@@ -206,7 +206,7 @@ def run_counts(settings: Settings, run_id: str) -> dict[str, int]:
         "events": "SELECT count(*) FROM analytics.events WHERE run_id = %s",
     }
     with connect(settings, autocommit=True) as conn:
-        return {k: int(conn.execute(sql, (run_id,)).fetchone()[0]) for k, sql in q.items()}
+        return {k: int(cast(tuple, conn.execute(sql, (run_id,)).fetchone())[0]) for k, sql in q.items()}
 
 
 async def _dead_letter_end(settings: Settings) -> int:

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -133,7 +133,7 @@ class PostgresSink:
             self._conn = connect(self.settings)
         return self._conn
 
-    def write(self, batches: dict[str, tuple[Sequence[str], list[tuple], int | None]]) -> dict[str, int]:
+    def write(self, batches: Mapping[str, tuple[Sequence[str], list[tuple], int | None]]) -> dict[str, int]:
         """Write ``{table: (columns, rows, time column index)}`` in one transaction.
 
         Returns new rows per table. On a connection error the transaction is
@@ -144,7 +144,7 @@ class PostgresSink:
             return self._write_locked(batches)
 
     def _write_locked(
-        self, batches: dict[str, tuple[Sequence[str], list[tuple], int | None]]
+        self, batches: Mapping[str, tuple[Sequence[str], list[tuple], int | None]]
     ) -> dict[str, int]:
         from itscam.clients.postgres import copy_rows, ensure_partitions
 
