@@ -110,17 +110,24 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     from itscam.clients.postgres import connect
 
     with connect(settings) as conn:
+
         def one(query: str) -> tuple:
             row = conn.execute(query, (run_id,)).fetchone()
             assert row is not None  # aggregates always return a row
             return row
 
-        db_detections = one("SELECT count(*) FROM analytics.vehicle_detections WHERE run_id = %s")[0]
+        db_detections = one("SELECT count(*) FROM analytics.vehicle_detections WHERE run_id = %s")[
+            0
+        ]
         # What the detector returned, frame by frame (independent of the detection rows).
-        detected = one("SELECT coalesce(sum(num_detections), 0) FROM camera_data.frame_metadata"
-                       " WHERE run_id = %s")[0]
-        span = one("SELECT min(capture_ts), max(capture_ts) FROM camera_data.frame_metadata"
-                   " WHERE run_id = %s")
+        detected = one(
+            "SELECT coalesce(sum(num_detections), 0) FROM camera_data.frame_metadata"
+            " WHERE run_id = %s"
+        )[0]
+        span = one(
+            "SELECT min(capture_ts), max(capture_ts) FROM camera_data.frame_metadata"
+            " WHERE run_id = %s"
+        )
     start = min(filter(None, [span[0], started])) - timedelta(minutes=1)
     end = max(filter(None, [span[1], ended])) + timedelta(minutes=1)
 

@@ -44,7 +44,9 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = Field("itscam", description="Prefix of every topic name")
     kafka_empty_fetch_backoff_ms: float = Field(
-        50.0, ge=0.0, le=1000.0,
+        50.0,
+        ge=0.0,
+        le=1000.0,
         description="Pause of a consumer after a fetch that returned no records, ms. The local "
         "broker answers an empty fetch at once instead of long-polling (fetch_max_wait), so "
         "every idle consumer spun a CPU core; Kafka long-polls, where it costs nothing. 0 = off",
@@ -70,14 +72,17 @@ class Settings(BaseSettings):
         "", description="Explicit model version ('' = server's latest)"
     )
     triton_timeout_s: float = Field(
-        5.0, gt=0.0,
+        5.0,
+        gt=0.0,
         description="Per-request deadline, queueing in Triton included: it must cover "
         "triton_max_in_flight frames at the slowest rate the server runs at, or busy "
         "moments fall back in-process (at 2 s with 16 in flight, the 544x960 model on "
         "2 busy cores missed it and the worker ran the model itself)",
     )
     triton_max_in_flight: int = Field(
-        8, ge=1, le=1024,
+        8,
+        ge=1,
+        le=1024,
         description="Requests a worker keeps in flight to Triton (back-pressure); one "
         "model batch (8) keeps a CPU instance busy, a GPU pool wants more",
     )
@@ -113,13 +118,17 @@ class Settings(BaseSettings):
         0.05, ge=0.0, le=5.0, description="Longest wait to fill a detect micro-batch, seconds"
     )
     detect_depth: int = Field(
-        2, ge=1, le=8,
+        2,
+        ge=1,
+        le=8,
         description="Detect micro-batches in flight: the next batch is inferred while the "
         "previous one's detections are produced (1 = one at a time)",
     )
 
     stall_exit_s: float = Field(
-        600.0, ge=0.0, le=86400.0,
+        600.0,
+        ge=0.0,
+        le=86400.0,
         description="A worker whose partitions' committed offsets stand still this long (s) "
         "while records wait exits to be restarted (ITSCAM_STALL_EXIT_S; 0 = never)",
     )

@@ -56,7 +56,9 @@ def _unpack(counts: np.ndarray, rows: np.ndarray) -> list[Detections]:
     return [from_rows(rows[s:e]) for s, e in zip(ends - counts, ends, strict=True)]
 
 
-def render(name: str, duration_s: float | None, fps: float | None, detector: bool) -> dict[str, Any]:
+def render(
+    name: str, duration_s: float | None, fps: float | None, detector: bool
+) -> dict[str, Any]:
     """Render a scenario once: per-frame timestamps and boxes, the camera entry, the truth."""
     src = SimulatorSource(name, fps=fps, duration_s=duration_s)
     det = None
@@ -66,7 +68,9 @@ def render(name: str, duration_s: float | None, fps: float | None, detector: boo
         from streaming.ingest import encode_jpeg
 
         s = get_settings()
-        det = OnnxRuntimeDetector(model_path(s.model_repository, s.triton_model_version), max_batch=8)
+        det = OnnxRuntimeDetector(
+            model_path(s.model_repository, s.triton_model_version), max_batch=8
+        )
     ts, seq, oracle, found, jpegs = [], [], [], [], []
     for fr in src.frames():
         ts.append(fr.capture_ts)
@@ -80,12 +84,19 @@ def render(name: str, duration_s: float | None, fps: float | None, detector: boo
     if det is not None and jpegs:
         found += det.detect_sync(jpegs)
     return {
-        "ts": np.asarray(ts), "seq": np.asarray(seq), "oracle": oracle,
+        "ts": np.asarray(ts),
+        "seq": np.asarray(seq),
+        "oracle": oracle,
         "detector": found if detector else None,
-        "meta": {"version": CACHE_VERSION, "camera": src.registry_entry,
-                 "truth": {"crossings": src.truth.crossings, "events": src.truth.events},
-                 "observed": sorted(src.observed), "start_ts": src.scenario.start_ts,
-                 "duration_s": src.duration_s, "analysis_fps": src.analysis_fps},
+        "meta": {
+            "version": CACHE_VERSION,
+            "camera": src.registry_entry,
+            "truth": {"crossings": src.truth.crossings, "events": src.truth.events},
+            "observed": sorted(src.observed),
+            "start_ts": src.scenario.start_ts,
+            "duration_s": src.duration_s,
+            "analysis_fps": src.analysis_fps,
+        },
     }
 
 
@@ -107,9 +118,13 @@ def load(path: Path) -> dict[str, Any] | None:
     if meta.get("version") != CACHE_VERSION:
         return None
     a = np.load(arrays_path)
-    return {"ts": a["ts"], "seq": a["seq"], "oracle": _unpack(a["oracle_counts"], a["oracle_rows"]),
-            "detector": _unpack(a["det_counts"], a["det_rows"]) if "det_counts" in a else None,
-            "meta": meta}
+    return {
+        "ts": a["ts"],
+        "seq": a["seq"],
+        "oracle": _unpack(a["oracle_counts"], a["oracle_rows"]),
+        "detector": _unpack(a["det_counts"], a["det_rows"]) if "det_counts" in a else None,
+        "meta": meta,
+    }
 
 
 def replay(r: dict[str, Any], *, detector: bool) -> dict[str, Any]:
@@ -129,15 +144,25 @@ def replay(r: dict[str, Any], *, detector: bool) -> dict[str, Any]:
             events.update((e["event_id"], e) for e in analyzer.flush(ts).events)
     end = m["start_ts"] + m["duration_s"]
     events.update((e["event_id"], e) for e in analyzer.flush(end).events)
-    src = SimpleNamespace(camera_id=m["camera"]["camera_id"],
-                          truth=SimpleNamespace(**m["truth"]), observed=set(m["observed"]),
-                          scenario=SimpleNamespace(start_ts=m["start_ts"]),
-                          duration_s=m["duration_s"], analysis_fps=m["analysis_fps"])
+    src = SimpleNamespace(
+        camera_id=m["camera"]["camera_id"],
+        truth=SimpleNamespace(**m["truth"]),
+        observed=set(m["observed"]),
+        scenario=SimpleNamespace(start_ts=m["start_ts"]),
+        duration_s=m["duration_s"],
+        analysis_fps=m["analysis_fps"],
+    )
     return score_source(src, crossings, list(events.values()))
 
 
-def run_one(name: str, duration_s: float | None, fps: float | None = None, *,
-            cache: Path | None = None, detector: bool = False) -> dict:
+def run_one(
+    name: str,
+    duration_s: float | None,
+    fps: float | None = None,
+    *,
+    cache: Path | None = None,
+    detector: bool = False,
+) -> dict:
     r = None
     path = None
     if cache is not None:
@@ -159,18 +184,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("scenarios", nargs="*", help="default: all shipped")
     p.add_argument("--duration", type=float, default=None, help="simulated seconds (default 600)")
     p.add_argument("--fps", type=float, default=None, help="analysis fps (default: the scenario's)")
-    p.add_argument("--cache", type=Path, default=None,
-                   help="keep renders here and replay them on later runs")
-    p.add_argument("--detector", action="store_true",
-                   help="analyse the in-process detector's boxes instead of the labelled ones")
+    p.add_argument(
+        "--cache", type=Path, default=None, help="keep renders here and replay them on later runs"
+    )
+    p.add_argument(
+        "--detector",
+        action="store_true",
+        help="analyse the in-process detector's boxes instead of the labelled ones",
+    )
     args = p.parse_args(argv)
     names = args.scenarios or shipped_scenarios()
     t0 = time.perf_counter()
-    per = {name: run_one(name, args.duration, args.fps, cache=args.cache, detector=args.detector)
-           for name in names}
-    print(json.dumps({**summarise(per), "detector": "in-process" if args.detector else "oracle-in-process",
-                      "seconds": round(time.perf_counter() - t0, 1), "scenarios": per},
-                     separators=(",", ":")))
+    per = {
+        name: run_one(name, args.duration, args.fps, cache=args.cache, detector=args.detector)
+        for name in names
+    }
+    print(
+        json.dumps(
+            {
+                **summarise(per),
+                "detector": "in-process" if args.detector else "oracle-in-process",
+                "seconds": round(time.perf_counter() - t0, 1),
+                "scenarios": per,
+            },
+            separators=(",", ":"),
+        )
+    )
     return 0
 
 

@@ -79,8 +79,10 @@ class CheckpointTable:
         return self.table.send_changelog(partition, key, value)
 
 
-runtime = Runtime(app.itscam_settings,  # type: ignore[attr-defined]
-                  state_table=CheckpointTable(analyzer_state_table))
+runtime = Runtime(
+    app.itscam_settings,  # type: ignore[attr-defined]
+    state_table=CheckpointTable(analyzer_state_table),
+)
 # No eager start-up preload: one (commit 5df950f) made the worker lose the first frame of a
 # camera registered after start in CI (the e2e test inferred 29 of 30); loading stays lazy.
 
@@ -90,8 +92,14 @@ async def detect_vehicles(stream):  # type: ignore[no-untyped-def]
     """JPEG frames -> detections records, and per-camera tracking and analysis of them ->
     crossings, minute counts, events (micro-batched inference, the next batch inferred
     while the previous one's detections are produced and analysed)."""
-    await pipelined_batches(stream, DETECT_BATCH, DETECT_WITHIN, start=runtime.frames.start,
-                            finish=runtime.frames.finish, depth=DETECT_DEPTH)
+    await pipelined_batches(
+        stream,
+        DETECT_BATCH,
+        DETECT_WITHIN,
+        start=runtime.frames.start,
+        finish=runtime.frames.finish,
+        depth=DETECT_DEPTH,
+    )
 
 
 @app.agent(detections_topic)
@@ -101,9 +109,17 @@ async def sink_detections(stream):  # type: ignore[no-untyped-def]
         await runtime.sink.process_detections(events)
 
 
-@app.agent(app.topic(crossings_topic.get_topic_name(), counts_1m_topic.get_topic_name(),
-                     events_topic.get_topic_name(), key_type=bytes, value_type=bytes,
-                     key_serializer="raw", value_serializer="raw"))
+@app.agent(
+    app.topic(
+        crossings_topic.get_topic_name(),
+        counts_1m_topic.get_topic_name(),
+        events_topic.get_topic_name(),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+)
 async def sink_analytics(stream):  # type: ignore[no-untyped-def]
     """Crossings, 1-minute counts and events -> PostgreSQL (idempotent COPY)."""
     async for events in event_batches(stream, SINK_BATCH, within=SINK_WITHIN):
@@ -129,12 +145,18 @@ async def report_lag() -> None:
         return
     if runtime.watchdog.stalled(stalled):
         if runtime.sink.retrying:  # a database outage: waiting for it is the plan
-            log.warning("offsets stand still for %.0f s while PostgreSQL writes are retried",
-                        stalled)
+            log.warning(
+                "offsets stand still for %.0f s while PostgreSQL writes are retried", stalled
+            )
             return
-        log.error("no offset of this worker's partitions has been committed for %.0f s while "
-                  "records wait (ITSCAM_STALL_EXIT_S=%.0f): exiting with status %d to be "
-                  "restarted", stalled, runtime.watchdog.stall_s, EXIT_STALLED)
+        log.error(
+            "no offset of this worker's partitions has been committed for %.0f s while "
+            "records wait (ITSCAM_STALL_EXIT_S=%.0f): exiting with status %d to be "
+            "restarted",
+            stalled,
+            runtime.watchdog.stall_s,
+            EXIT_STALLED,
+        )
         logging.shutdown()
         os._exit(EXIT_STALLED)
 

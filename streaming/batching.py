@@ -93,10 +93,15 @@ async def event_batches(stream: Any, max_n: int, within: float) -> AsyncIterator
             await src.ack(ev)
 
 
-async def pipelined_batches(stream: Any, max_n: int, within: float, *,
-                            start: Callable[[list[Any]], Any],
-                            finish: Callable[[list[Any], Any], Awaitable[Awaitable[None] | None]],
-                            depth: int = 2) -> None:
+async def pipelined_batches(
+    stream: Any,
+    max_n: int,
+    within: float,
+    *,
+    start: Callable[[list[Any]], Any],
+    finish: Callable[[list[Any], Any], Awaitable[Awaitable[None] | None]],
+    depth: int = 2,
+) -> None:
     """Run ``start``/``finish`` over micro-batches of ``stream`` with ``depth`` batches in flight.
 
     ``start(batch)`` is called in the pump's order and must return quickly (a
@@ -120,8 +125,9 @@ async def pipelined_batches(stream: Any, max_n: int, within: float, *,
     started: asyncio.Queue = asyncio.Queue()  # bounded by ``slots``
     slots = asyncio.Semaphore(depth)
 
-    async def ack_after(prev: asyncio.Future | None, settled: Awaitable[None] | None,
-                        batch: list[Any]) -> None:
+    async def ack_after(
+        prev: asyncio.Future | None, settled: Awaitable[None] | None, batch: list[Any]
+    ) -> None:
         try:
             if prev is not None:
                 await prev  # acks stay in batch order

@@ -22,8 +22,13 @@ log = logging.getLogger(__name__)
 class CameraDirectory:
     """Camera configs by id, reloaded from PostgreSQL at most every ``min_refresh_s``."""
 
-    def __init__(self, settings: Settings | None, *, min_refresh_s: float = 2.0,
-                 static: Iterable[CameraConfig] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings | None,
+        *,
+        min_refresh_s: float = 2.0,
+        static: Iterable[CameraConfig] = (),
+    ) -> None:
         self.settings = settings
         self.min_refresh_s = min_refresh_s
         self.cameras: dict[str, CameraConfig] = {c.camera_id: c for c in static}
@@ -53,7 +58,9 @@ class CameraDirectory:
                 cfg = config if isinstance(config, dict) else json.loads(config)
                 self.cameras[cam_id] = parse_camera(cfg)
             except Exception as exc:
-                log.warning("camera %s has invalid geometry in camera_data.cameras: %s", cam_id, exc)
+                log.warning(
+                    "camera %s has invalid geometry in camera_data.cameras: %s", cam_id, exc
+                )
 
     def get(self, camera_id: str) -> CameraConfig | None:
         cfg = self.cameras.get(camera_id)
@@ -79,8 +86,16 @@ def register_cameras(settings: Settings, configs: Iterable[CameraConfig]) -> int
                 " ON CONFLICT (camera_id) DO UPDATE SET name = EXCLUDED.name, site = EXCLUDED.site,"
                 " width = EXCLUDED.width, height = EXCLUDED.height, fps = EXCLUDED.fps,"
                 " config = EXCLUDED.config, homography = EXCLUDED.homography, updated_at = now()",
-                (r["camera_id"], r["name"], r["site"], r["width"], r["height"], r["fps"],
-                 json.dumps(r["config"]), list(r["homography"])),
+                (
+                    r["camera_id"],
+                    r["name"],
+                    r["site"],
+                    r["width"],
+                    r["height"],
+                    r["fps"],
+                    json.dumps(r["config"]),
+                    list(r["homography"]),
+                ),
             )
         conn.commit()
     return len(rows)

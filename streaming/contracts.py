@@ -61,8 +61,13 @@ REASON_TIMESTAMP = "timestamp_out_of_range"
 REASON_INFERENCE = "inference_failed"
 REASON_ANALYSIS = "analysis_failed"
 DEAD_LETTER_REASONS = (
-    REASON_SCHEMA, REASON_UNDECODABLE, REASON_UNKNOWN_CAMERA, REASON_OVERSIZE,
-    REASON_TIMESTAMP, REASON_INFERENCE, REASON_ANALYSIS,
+    REASON_SCHEMA,
+    REASON_UNDECODABLE,
+    REASON_UNKNOWN_CAMERA,
+    REASON_OVERSIZE,
+    REASON_TIMESTAMP,
+    REASON_INFERENCE,
+    REASON_ANALYSIS,
 )
 
 
@@ -167,7 +172,9 @@ def _int_attr(h: Mapping[str, str], name: str) -> int:
     try:
         return int(h[name])
     except ValueError:
-        raise ContractViolation(REASON_SCHEMA, f"header {name}={h[name]!r} is not an integer") from None
+        raise ContractViolation(
+            REASON_SCHEMA, f"header {name}={h[name]!r} is not an integer"
+        ) from None
 
 
 def decode_frame(
@@ -198,12 +205,18 @@ def decode_frame(
         raise ContractViolation(REASON_OVERSIZE, f"{len(value)} bytes > limit {max_bytes}")
     h = headers_dict(headers)
     if h.get("ce_specversion") != SPEC_VERSION:
-        raise ContractViolation(REASON_SCHEMA, f"ce_specversion={h.get('ce_specversion')!r}, expected '1.0'")
+        raise ContractViolation(
+            REASON_SCHEMA, f"ce_specversion={h.get('ce_specversion')!r}, expected '1.0'"
+        )
     if h.get("ce_type") != FRAME_TYPE:
-        raise ContractViolation(REASON_SCHEMA, f"ce_type={h.get('ce_type')!r}, expected {FRAME_TYPE!r}")
+        raise ContractViolation(
+            REASON_SCHEMA, f"ce_type={h.get('ce_type')!r}, expected {FRAME_TYPE!r}"
+        )
     ctype = h.get("content-type", h.get("ce_datacontenttype", ""))
     if ctype.split(";")[0].strip().lower() != FRAME_CONTENT_TYPE:
-        raise ContractViolation(REASON_SCHEMA, f"content-type={ctype!r}, expected {FRAME_CONTENT_TYPE!r}")
+        raise ContractViolation(
+            REASON_SCHEMA, f"content-type={ctype!r}, expected {FRAME_CONTENT_TYPE!r}"
+        )
     camera_id = h.get("ce_cameraid", "")
     if not camera_id or not h.get("ce_id"):
         raise ContractViolation(REASON_SCHEMA, "missing ce_cameraid or ce_id")
@@ -217,7 +230,9 @@ def decode_frame(
     if width <= 0 or height <= 0 or seq < 0:
         raise ContractViolation(REASON_SCHEMA, f"bad size {width}x{height} or seq {seq}")
     if known_cameras is not None and camera_id not in known_cameras:
-        raise ContractViolation(REASON_UNKNOWN_CAMERA, f"camera {camera_id!r} is not in the registry")
+        raise ContractViolation(
+            REASON_UNKNOWN_CAMERA, f"camera {camera_id!r} is not in the registry"
+        )
     if not now_us - max_age_s * 1e6 <= ts_us <= now_us + max_future_s * 1e6:
         raise ContractViolation(
             REASON_TIMESTAMP,
@@ -225,8 +240,14 @@ def decode_frame(
             f"[now - {max_age_s:.0f} s, now + {max_future_s:.0f} s]",
         )
     return Frame(
-        camera_id=camera_id, capture_ts_us=ts_us, seq=seq, width=width, height=height,
-        image=bytes(value), event_id=h["ce_id"], run_id=h.get("ce_runid", ""),
+        camera_id=camera_id,
+        capture_ts_us=ts_us,
+        seq=seq,
+        width=width,
+        height=height,
+        image=bytes(value),
+        event_id=h["ce_id"],
+        run_id=h.get("ce_runid", ""),
         healthy=h.get("ce_healthy", "1") != "0",
     )
 
@@ -256,12 +277,16 @@ def as_recorded(dets: Detections) -> Detections:
     The detect agent analyses these, so the analyser sees exactly what the
     detection sink stores and what :func:`decode_detections` gives back.
     """
-    return Detections(np.round(dets.xyxy.astype(np.float64), 1),
-                      np.round(dets.confidence.astype(np.float64), 3), dets.class_id)
+    return Detections(
+        np.round(dets.xyxy.astype(np.float64), 1),
+        np.round(dets.confidence.astype(np.float64), 3),
+        dets.class_id,
+    )
 
 
-def encode_detections(frame: Frame, dets: Detections, *, ingest_ts_us: int,
-                      model_version: str, inference_ms: float) -> bytes:
+def encode_detections(
+    frame: Frame, dets: Detections, *, ingest_ts_us: int, model_version: str, inference_ms: float
+) -> bytes:
     """Detections of one frame: ``boxes`` is ``[[x1, y1, x2, y2, confidence, class_id], ...]``.
 
     Boxes are original-frame pixels rounded to 0.1 px, confidence to 1e-3.
@@ -269,14 +294,23 @@ def encode_detections(frame: Frame, dets: Detections, *, ingest_ts_us: int,
     xyxy = np.round(dets.xyxy.astype(np.float64), 1).tolist()
     conf = np.round(dets.confidence.astype(np.float64), 3).tolist()
     boxes = [[*b, c, k] for b, c, k in zip(xyxy, conf, dets.class_id.tolist(), strict=True)]
-    return dumps({
-        "schema": SCHEMA_DETECTIONS, "camera_id": frame.camera_id,
-        "capture_ts_us": frame.capture_ts_us, "frame_seq": frame.seq, "run_id": frame.run_id,
-        "ingest_ts_us": ingest_ts_us, "width": frame.width, "height": frame.height,
-        "image_bytes": len(frame.image), "healthy": frame.healthy,
-        "model_version": model_version, "inference_ms": round(float(inference_ms), 2),
-        "boxes": boxes,
-    })
+    return dumps(
+        {
+            "schema": SCHEMA_DETECTIONS,
+            "camera_id": frame.camera_id,
+            "capture_ts_us": frame.capture_ts_us,
+            "frame_seq": frame.seq,
+            "run_id": frame.run_id,
+            "ingest_ts_us": ingest_ts_us,
+            "width": frame.width,
+            "height": frame.height,
+            "image_bytes": len(frame.image),
+            "healthy": frame.healthy,
+            "model_version": model_version,
+            "inference_ms": round(float(inference_ms), 2),
+            "boxes": boxes,
+        }
+    )
 
 
 def decode_detections(data: bytes) -> tuple[dict[str, Any], Detections]:
@@ -313,17 +347,48 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-CROSSING_FIELDS = ("camera_id", "line_id", "lane_id", "direction", "track_id", "class_name",
-                   "crossing_ts", "speed_kmh")
-COUNTS_FIELDS = ("camera_id", "lane_id", "direction", "minute_ts", "car", "motorcycle", "bus",
-                 "truck", "total", "mean_speed_kmh", "speed_count", "occupancy", "mean_headway_s",
-                 "healthy_s")
-EVENT_FIELDS = ("event_id", "camera_id", "event_type", "severity", "start_ts", "end_ts", "lane_id",
-                "zone_id", "evidence")
+CROSSING_FIELDS = (
+    "camera_id",
+    "line_id",
+    "lane_id",
+    "direction",
+    "track_id",
+    "class_name",
+    "crossing_ts",
+    "speed_kmh",
+)
+COUNTS_FIELDS = (
+    "camera_id",
+    "lane_id",
+    "direction",
+    "minute_ts",
+    "car",
+    "motorcycle",
+    "bus",
+    "truck",
+    "total",
+    "mean_speed_kmh",
+    "speed_count",
+    "occupancy",
+    "mean_headway_s",
+    "healthy_s",
+)
+EVENT_FIELDS = (
+    "event_id",
+    "camera_id",
+    "event_type",
+    "severity",
+    "start_ts",
+    "end_ts",
+    "lane_id",
+    "zone_id",
+    "evidence",
+)
 
 
-def encode_record(schema: str, fields: Sequence[str], obj: Any, *, camera_id: str,
-                  run_id: str) -> bytes:
+def encode_record(
+    schema: str, fields: Sequence[str], obj: Any, *, camera_id: str, run_id: str
+) -> bytes:
     """Encode a domain output (dataclass or mapping) as a versioned record.
 
     Time fields (``*_ts``) are written as ``<name>_us`` integer microseconds.
@@ -341,18 +406,41 @@ def encode_record(schema: str, fields: Sequence[str], obj: Any, *, camera_id: st
     return dumps(out)
 
 
-def encode_health(camera_id: str, ts_us: int, status: str, *, fps: float, frames_sent: int,
-                  last_capture_ts_us: int | None, run_id: str = "") -> bytes:
+def encode_health(
+    camera_id: str,
+    ts_us: int,
+    status: str,
+    *,
+    fps: float,
+    frames_sent: int,
+    last_capture_ts_us: int | None,
+    run_id: str = "",
+) -> bytes:
     """Camera heartbeat: ``status`` is ``ok`` | ``degraded`` | ``offline`` | ``ended``."""
-    return dumps({
-        "schema": SCHEMA_CAMERA_HEALTH, "camera_id": camera_id, "ts_us": ts_us, "status": status,
-        "fps": round(fps, 2), "frames_sent": frames_sent,
-        "last_capture_ts_us": last_capture_ts_us, "run_id": run_id,
-    })
+    return dumps(
+        {
+            "schema": SCHEMA_CAMERA_HEALTH,
+            "camera_id": camera_id,
+            "ts_us": ts_us,
+            "status": status,
+            "fps": round(fps, 2),
+            "frames_sent": frames_sent,
+            "last_capture_ts_us": last_capture_ts_us,
+            "run_id": run_id,
+        }
+    )
 
 
-def dead_letter_headers(reason: str, detail: str, *, topic: str, partition: int, offset: int,
-                        original: Headers | Mapping[str, bytes] | None, now_us: int) -> list[tuple[str, bytes]]:
+def dead_letter_headers(
+    reason: str,
+    detail: str,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    original: Headers | Mapping[str, bytes] | None,
+    now_us: int,
+) -> list[tuple[str, bytes]]:
     """Original headers verbatim, then the ``dlq_*`` headers naming the reason and the origin."""
     items = list(original.items() if isinstance(original, Mapping) else (original or []))
     items = [(k, v if isinstance(v, bytes) else str(v).encode()) for k, v in items]
@@ -369,4 +457,6 @@ def dead_letter_headers(reason: str, detail: str, *, topic: str, partition: int,
 
 
 def class_name(class_id: int) -> str:
-    return VEHICLE_CLASSES[class_id] if 0 <= class_id < len(VEHICLE_CLASSES) else f"class_{class_id}"
+    return (
+        VEHICLE_CLASSES[class_id] if 0 <= class_id < len(VEHICLE_CLASSES) else f"class_{class_id}"
+    )

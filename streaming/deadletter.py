@@ -19,12 +19,28 @@ log = logging.getLogger(__name__)
 _TRUNCATE_TO = 65_536
 
 
-async def send_dead_letter(topic: Any, *, key: bytes | None, value: bytes | None, headers: Any,
-                           reason: str, detail: str, source_topic: str, partition: int,
-                           offset: int) -> None:
+async def send_dead_letter(
+    topic: Any,
+    *,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Any,
+    reason: str,
+    detail: str,
+    source_topic: str,
+    partition: int,
+    offset: int,
+) -> None:
     """Produce one dead letter to ``topic`` (a Faust topic) without awaiting delivery."""
-    hdrs = dead_letter_headers(reason, detail, topic=source_topic, partition=partition,
-                               offset=offset, original=headers, now_us=int(time.time() * 1e6))
+    hdrs = dead_letter_headers(
+        reason,
+        detail,
+        topic=source_topic,
+        partition=partition,
+        offset=offset,
+        original=headers,
+        now_us=int(time.time() * 1e6),
+    )
     value = value or b""
     if len(value) > MAX_FRAME_BYTES - 16_384:
         hdrs.append(("dlq_truncated", str(len(value)).encode()))
@@ -38,6 +54,13 @@ async def dead_letter_event(topic: Any, event: Any, reason: str, detail: str) ->
     """Dead-letter a Faust event (its message keeps the original bytes and headers)."""
     msg = event.message
     await send_dead_letter(
-        topic, key=msg.key, value=msg.value, headers=msg.headers, reason=reason, detail=detail,
-        source_topic=msg.topic, partition=msg.partition, offset=msg.offset,
+        topic,
+        key=msg.key,
+        value=msg.value,
+        headers=msg.headers,
+        reason=reason,
+        detail=detail,
+        source_topic=msg.topic,
+        partition=msg.partition,
+        offset=msg.offset,
     )

@@ -55,8 +55,9 @@ def _pct(measured: float, true: float) -> float:
     return abs(measured - true) / true * 100.0
 
 
-def count_errors(measured: Sequence[dict], truth: Sequence[dict], *,
-                 min_class_n: int = 20) -> dict[str, Any]:
+def count_errors(
+    measured: Sequence[dict], truth: Sequence[dict], *, min_class_n: int = 20
+) -> dict[str, Any]:
     """Count errors per (camera, lane, direction) and per class.
 
     Args:
@@ -71,26 +72,46 @@ def count_errors(measured: Sequence[dict], truth: Sequence[dict], *,
     tc = Counter((t["camera_id"], t["lane_id"], t["direction"], t["class"]) for t in truth)
     lanes = []
     for key in sorted(set(mt) | set(tt)):
-        lanes.append({"camera_id": key[0], "lane_id": key[1], "direction": key[2],
-                      "true": tt[key], "measured": mt[key], "error_pct": round(_pct(mt[key], tt[key]), 2)})
+        lanes.append(
+            {
+                "camera_id": key[0],
+                "lane_id": key[1],
+                "direction": key[2],
+                "true": tt[key],
+                "measured": mt[key],
+                "error_pct": round(_pct(mt[key], tt[key]), 2),
+            }
+        )
     classes = []
     for ckey in sorted(set(mc) | set(tc)):
-        classes.append({"camera_id": ckey[0], "lane_id": ckey[1], "direction": ckey[2],
-                        "class": ckey[3], "true": tc[ckey], "measured": mc[ckey],
-                        "error_pct": round(_pct(mc[ckey], tc[ckey]), 2)})
+        classes.append(
+            {
+                "camera_id": ckey[0],
+                "lane_id": ckey[1],
+                "direction": ckey[2],
+                "class": ckey[3],
+                "true": tc[ckey],
+                "measured": mc[ckey],
+                "error_pct": round(_pct(mc[ckey], tc[ckey]), 2),
+            }
+        )
     # A lane/direction with a handful of vehicles (e.g. one wrong-way driver) is
     # reported but, like small classes, not a meaningful percentage.
     big = [x["error_pct"] for x in lanes if x["true"] >= min_class_n]
     cls = [x["error_pct"] for x in classes if x["true"] >= min_class_n]
     return {
-        "lanes": lanes, "classes": classes,
+        "lanes": lanes,
+        "classes": classes,
         "count_error_pct_max": max(big) if big else None,
         "class_count_error_pct_max": max(cls) if cls else None,
-        "true_total": sum(tt.values()), "measured_total": sum(mt.values()),
+        "true_total": sum(tt.values()),
+        "measured_total": sum(mt.values()),
     }
 
 
-def speed_errors(measured: Sequence[dict], truth: Sequence[dict], *, match_s: float = 1.0) -> dict[str, Any]:
+def speed_errors(
+    measured: Sequence[dict], truth: Sequence[dict], *, match_s: float = 1.0
+) -> dict[str, Any]:
     """Match crossings one-to-one by camera/lane/direction and time; speed MAE.
 
     ``measured`` rows have ``crossing_ts`` (epoch s) and ``speed_kmh`` (may be None);
@@ -101,11 +122,17 @@ def speed_errors(measured: Sequence[dict], truth: Sequence[dict], *, match_s: fl
         by_key[(t["camera_id"], t["lane_id"], t["direction"])].append(t)
     pairs = []
     for key, ts in by_key.items():
-        ms = sorted((m for m in measured if (m["camera_id"], m["lane_id"], m["direction"]) == key),
-                    key=lambda m: m["crossing_ts"])
+        ms = sorted(
+            (m for m in measured if (m["camera_id"], m["lane_id"], m["direction"]) == key),
+            key=lambda m: m["crossing_ts"],
+        )
         cand = sorted(
-            ((abs(m["crossing_ts"] - t["ts"]), i, j) for i, m in enumerate(ms) for j, t in enumerate(ts)
-             if abs(m["crossing_ts"] - t["ts"]) <= match_s),
+            (
+                (abs(m["crossing_ts"] - t["ts"]), i, j)
+                for i, m in enumerate(ms)
+                for j, t in enumerate(ts)
+                if abs(m["crossing_ts"] - t["ts"]) <= match_s
+            ),
         )
         used_m, used_t = set(), set()
         for _, i, j in cand:
@@ -119,13 +146,17 @@ def speed_errors(measured: Sequence[dict], truth: Sequence[dict], *, match_s: fl
         return {"matched": 0, "speed_mae_kmh": None, "speed_mae_pct": None}
     mae = sum(abs(a - b) for a, b in pairs) / len(pairs)
     mean_true = sum(b for _, b in pairs) / len(pairs)
-    return {"matched": len(pairs), "speed_mae_kmh": round(mae, 3),
-            "speed_mae_pct": round(mae / mean_true * 100.0, 3) if mean_true > 0 else None,
-            "mean_true_kmh": round(mean_true, 2)}
+    return {
+        "matched": len(pairs),
+        "speed_mae_kmh": round(mae, 3),
+        "speed_mae_pct": round(mae / mean_true * 100.0, 3) if mean_true > 0 else None,
+        "mean_true_kmh": round(mean_true, 2),
+    }
 
 
-def event_scores(measured: Sequence[dict], truth: Sequence[dict], *, end_ts: float,
-                 slack_s: float = 30.0) -> dict[str, Any]:
+def event_scores(
+    measured: Sequence[dict], truth: Sequence[dict], *, end_ts: float, slack_s: float = 30.0
+) -> dict[str, Any]:
     """Precision and recall per event type (interval overlap, same camera and lane if both set).
 
     ``measured``: ``event_type, camera_id, lane_id, start_ts, end_ts`` (epoch s; end None = open).
@@ -150,7 +181,8 @@ def event_scores(measured: Sequence[dict], truth: Sequence[dict], *, end_ts: flo
         tp_m = sum(any(overlaps(m, t) for t in ts) for m in ms)
         tp_t = sum(any(overlaps(m, t) for m in ms) for t in ts)
         out[typ] = {
-            "true": len(ts), "measured": len(ms),
+            "true": len(ts),
+            "measured": len(ms),
             "precision": round(tp_m / len(ms), 3) if ms else None,
             "recall": round(tp_t / len(ts), 3) if ts else None,
         }
@@ -212,45 +244,100 @@ def _fetch(settings: Any, run_id: str) -> tuple[list[dict], list[dict]]:
         cur = conn.execute(
             "SELECT camera_id, line_id, lane_id, direction, track_id, class_name,"
             " extract(epoch FROM crossing_ts)::float8, speed_kmh FROM analytics.crossings"
-            " WHERE run_id = %s", (run_id,))
-        crossings = [dict(zip(("camera_id", "line_id", "lane_id", "direction", "track_id",
-                               "class_name", "crossing_ts", "speed_kmh"), r, strict=True))
-                     for r in cur.fetchall()]
+            " WHERE run_id = %s",
+            (run_id,),
+        )
+        crossings = [
+            dict(
+                zip(
+                    (
+                        "camera_id",
+                        "line_id",
+                        "lane_id",
+                        "direction",
+                        "track_id",
+                        "class_name",
+                        "crossing_ts",
+                        "speed_kmh",
+                    ),
+                    r,
+                    strict=True,
+                )
+            )
+            for r in cur.fetchall()
+        ]
         cur = conn.execute(
             "SELECT event_type, camera_id, lane_id, zone_id, extract(epoch FROM start_ts)::float8,"
             " extract(epoch FROM end_ts)::float8, severity FROM analytics.events WHERE run_id = %s",
-            (run_id,))
-        events = [dict(zip(("event_type", "camera_id", "lane_id", "zone_id", "start_ts", "end_ts",
-                            "severity"), r, strict=True)) for r in cur.fetchall()]
+            (run_id,),
+        )
+        events = [
+            dict(
+                zip(
+                    (
+                        "event_type",
+                        "camera_id",
+                        "lane_id",
+                        "zone_id",
+                        "start_ts",
+                        "end_ts",
+                        "severity",
+                    ),
+                    r,
+                    strict=True,
+                )
+            )
+            for r in cur.fetchall()
+        ]
     return crossings, events
 
 
 def score_source(src: Any, crossings: list[dict], events: list[dict]) -> dict[str, Any]:
     cam = src.camera_id
-    online = [t for t in src.truth.crossings if t["camera_id"] == cam and t.get("camera_online", True)]
+    online = [
+        t for t in src.truth.crossings if t["camera_id"] == cam and t.get("camera_online", True)
+    ]
     observed = getattr(src, "observed", None)
     truth_x = [t for t in online if observed is None or t["track_id"] in observed]
     mine = [c for c in crossings if c["camera_id"] == cam]
     counts = count_errors(mine, truth_x)
     speed = speed_errors(mine, truth_x)
     end_ts = src.scenario.start_ts + src.duration_s
-    evs = event_scores([e for e in events if e["camera_id"] == cam],
-                       [t for t in src.truth.events if t["camera_id"] == cam], end_ts=end_ts)
+    evs = event_scores(
+        [e for e in events if e["camera_id"] == cam],
+        [t for t in src.truth.events if t["camera_id"] == cam],
+        end_ts=end_ts,
+    )
     return {
-        "camera_id": cam, "simulated_s": src.duration_s, "analysis_fps": src.analysis_fps,
-        "true_crossings": counts["true_total"], "measured_crossings": counts["measured_total"],
+        "camera_id": cam,
+        "simulated_s": src.duration_s,
+        "analysis_fps": src.analysis_fps,
+        "true_crossings": counts["true_total"],
+        "measured_crossings": counts["measured_total"],
         "unobservable": len(online) - len(truth_x),
-        "unobservable_pct": round(100.0 * (len(online) - len(truth_x)) / len(online), 2) if online else 0.0,
+        "unobservable_pct": round(100.0 * (len(online) - len(truth_x)) / len(online), 2)
+        if online
+        else 0.0,
         "count_error_pct_max": counts["count_error_pct_max"],
         "class_count_error_pct_max": counts["class_count_error_pct_max"],
-        "speed_mae_kmh": speed["speed_mae_kmh"], "speed_mae_pct": speed["speed_mae_pct"],
+        "speed_mae_kmh": speed["speed_mae_kmh"],
+        "speed_mae_pct": speed["speed_mae_pct"],
         "speed_matched": speed["matched"],
-        "lanes": counts["lanes"], "classes": counts["classes"], "events": evs,
+        "lanes": counts["lanes"],
+        "classes": counts["classes"],
+        "events": evs,
     }
 
 
-def evaluate(settings: Any, names: Sequence[str], *, duration_s: float | None, fps: float | None,
-             workers: int = 1, oracle: bool = False) -> dict[str, Any]:
+def evaluate(
+    settings: Any,
+    names: Sequence[str],
+    *,
+    duration_s: float | None,
+    fps: float | None,
+    workers: int = 1,
+    oracle: bool = False,
+) -> dict[str, Any]:
     """Run ``names`` through the pipeline at once and score each against its truth.
 
     ``oracle``: the workers take the simulator's labelled ground-truth boxes
@@ -274,12 +361,27 @@ def evaluate(settings: Any, names: Sequence[str], *, duration_s: float | None, f
         kwargs = {"worker_env": {"ITSCAM_ORACLE_DETECTIONS": "redis"}, "on_frame": on_frame}
     run = run_pipeline(settings, sources, None, run_id, workers=workers, **kwargs)
     crossings, events = _fetch(settings, run_id)
-    per = {name: score_source(src, crossings, events)
-           for name, src in zip(names, sources, strict=True)}
-    return {**summarise(per), "detector": "oracle" if oracle else settings.inference_backend,
-            "scenarios": per,
-            "run": {k: run[k] for k in ("run_id", "frames_ingested", "frames_inferred", "detections",
-                                        "crossings", "events", "dead_letters", "seconds")}}
+    per = {
+        name: score_source(src, crossings, events) for name, src in zip(names, sources, strict=True)
+    }
+    return {
+        **summarise(per),
+        "detector": "oracle" if oracle else settings.inference_backend,
+        "scenarios": per,
+        "run": {
+            k: run[k]
+            for k in (
+                "run_id",
+                "frames_ingested",
+                "frames_inferred",
+                "detections",
+                "crossings",
+                "events",
+                "dead_letters",
+                "seconds",
+            )
+        },
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,15 +389,26 @@ def main(argv: list[str] | None = None) -> int:
     from itscam.sim.scenario import shipped_scenarios
 
     p = argparse.ArgumentParser(prog="itscam evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--scenario", action="append", help="scenario name (repeatable; default: all shipped)")
-    p.add_argument("--duration", type=float, default=None,
-                   help="simulated seconds per scenario (default: the scenario's, 600)")
+    p.add_argument(
+        "--scenario", action="append", help="scenario name (repeatable; default: all shipped)"
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="simulated seconds per scenario (default: the scenario's, 600)",
+    )
     p.add_argument("--fps", type=float, default=None, help="analysis fps (default: the scenario's)")
     p.add_argument("--fast", action="store_true", help="60 simulated seconds at 5 fps (smoke test)")
     p.add_argument("--workers", type=int, default=1, help="Faust worker processes")
-    p.add_argument("--oracle", action="store_true",
-                   help="diagnostics: simulator ground-truth boxes instead of the detector")
-    p.add_argument("--keep-services", action="store_true", help="leave services started here running")
+    p.add_argument(
+        "--oracle",
+        action="store_true",
+        help="diagnostics: simulator ground-truth boxes instead of the detector",
+    )
+    p.add_argument(
+        "--keep-services", action="store_true", help="leave services started here running"
+    )
     p.add_argument("--verbose", action="store_true", help="log progress to stderr")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
@@ -311,8 +424,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with local_services(settings, keep=args.keep_services):
-            result = evaluate(settings, names, duration_s=duration, fps=fps,
-                              workers=args.workers, oracle=args.oracle)
+            result = evaluate(
+                settings,
+                names,
+                duration_s=duration,
+                fps=fps,
+                workers=args.workers,
+                oracle=args.oracle,
+            )
     except ItscamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -67,7 +67,9 @@ def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
             raise DataError(f"JPEG encoding failed for an image of shape {image.shape}")
         if len(buf) < MAX_FRAME_BYTES - 4096:
             return buf.tobytes()
-    raise DataError(f"image {image.shape} does not fit in {MAX_FRAME_BYTES} bytes even at quality 30")
+    raise DataError(
+        f"image {image.shape} does not fit in {MAX_FRAME_BYTES} bytes even at quality 30"
+    )
 
 
 class Sampler:
@@ -169,15 +171,23 @@ async def run_ingest(
                 jpeg = await asyncio.to_thread(encode_jpeg, image, jpeg_quality)
                 seq = int(_attr(sf, "seq", "frame_seq", default=stats.frames[cam]))
                 frame = Frame(
-                    camera_id=cam, capture_ts_us=round(cts * 1e6), seq=seq,
-                    width=int(image.shape[1]), height=int(image.shape[0]), image=jpeg,
-                    event_id=f"{cam}/{run_id or 'live'}/{seq}", run_id=run_id,
+                    camera_id=cam,
+                    capture_ts_us=round(cts * 1e6),
+                    seq=seq,
+                    width=int(image.shape[1]),
+                    height=int(image.shape[0]),
+                    image=jpeg,
+                    event_id=f"{cam}/{run_id or 'live'}/{seq}",
+                    run_id=run_id,
                     healthy=bool(_attr(sf, "healthy", default=True)),
                 )
                 if on_frame is not None:
                     on_frame(frame, sf)
-                pending.append(await producer.send(frames_topic, value=jpeg, key=cam.encode(),
-                                                   headers=frame_headers(frame)))
+                pending.append(
+                    await producer.send(
+                        frames_topic, value=jpeg, key=cam.encode(), headers=frame_headers(frame)
+                    )
+                )
                 if len(pending) >= 256:
                     await asyncio.gather(*pending)
                     pending.clear()
@@ -187,9 +197,19 @@ async def run_ingest(
                 last_capture_us = frame.capture_ts_us
                 now = time.monotonic()
                 if now - last_beat >= 1.0:
-                    await producer.send(health_topic, key=cam.encode(), value=encode_health(
-                        cam, int(time.time() * 1e6), "ok", fps=beat_frames / (now - last_beat),
-                        frames_sent=stats.frames[cam], last_capture_ts_us=last_capture_us, run_id=run_id))
+                    await producer.send(
+                        health_topic,
+                        key=cam.encode(),
+                        value=encode_health(
+                            cam,
+                            int(time.time() * 1e6),
+                            "ok",
+                            fps=beat_frames / (now - last_beat),
+                            frames_sent=stats.frames[cam],
+                            last_capture_ts_us=last_capture_us,
+                            run_id=run_id,
+                        ),
+                    )
                     last_beat, beat_frames = now, 0
         except ItscamError as exc:
             stats.errors[cam] = str(exc)
@@ -200,9 +220,19 @@ async def run_ingest(
             close = getattr(src, "close", None)
             if callable(close):
                 close()
-        await producer.send_and_wait(health_topic, key=cam.encode(), value=encode_health(
-            cam, int(time.time() * 1e6), "ended", fps=0.0, frames_sent=stats.frames[cam],
-            last_capture_ts_us=last_capture_us, run_id=run_id))
+        await producer.send_and_wait(
+            health_topic,
+            key=cam.encode(),
+            value=encode_health(
+                cam,
+                int(time.time() * 1e6),
+                "ended",
+                fps=0.0,
+                frames_sent=stats.frames[cam],
+                last_capture_ts_us=last_capture_us,
+                run_id=run_id,
+            ),
+        )
 
     try:
         await asyncio.gather(*(one_camera(c) for c in cameras))
@@ -226,20 +256,34 @@ def _build_sources(args: argparse.Namespace) -> list[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m streaming.ingest", description=__doc__.split("\n\n")[0])
-    p.add_argument("--source", action="append",
-                   help="video file, rtsp:// or http(s):// URL, or sim://SCENARIO (repeatable)")
+    p = argparse.ArgumentParser(
+        prog="python -m streaming.ingest", description=__doc__.split("\n\n")[0]
+    )
+    p.add_argument(
+        "--source",
+        action="append",
+        help="video file, rtsp:// or http(s):// URL, or sim://SCENARIO (repeatable)",
+    )
     p.add_argument("--camera-id", action="append", help="camera id of each --source, in order")
-    p.add_argument("--scenario", action="append", help="simulator scenario: all its cameras (repeatable)")
+    p.add_argument(
+        "--scenario", action="append", help="simulator scenario: all its cameras (repeatable)"
+    )
     p.add_argument("--loop", action="store_true", help="loop video files")
     p.add_argument("--fps", type=float, default=None, help="analysis fps (default: settings)")
-    p.add_argument("--duration", type=float, default=None, help="seconds (default: until sources end)")
+    p.add_argument(
+        "--duration", type=float, default=None, help="seconds (default: until sources end)"
+    )
     p.add_argument("--realtime", action="store_true", help="pace files to their capture times")
-    p.add_argument("--run-id", default="live",
-                   help="run tag carried into every row; the analysers keep their state across "
-                        "ingest restarts with the same tag (default: live)")
+    p.add_argument(
+        "--run-id",
+        default="live",
+        help="run tag carried into every row; the analysers keep their state across "
+        "ingest restarts with the same tag (default: live)",
+    )
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = get_settings()
     try:
         cams = _build_sources(args)
@@ -250,12 +294,22 @@ def main(argv: list[str] | None = None) -> int:
             from streaming.cameras import register_cameras
 
             register_cameras(settings, configs)
-        stats = asyncio.run(run_ingest(settings, cams, run_id=args.run_id,
-                                       duration_s=args.duration, fps=args.fps, realtime=args.realtime))
+        stats = asyncio.run(
+            run_ingest(
+                settings,
+                cams,
+                run_id=args.run_id,
+                duration_s=args.duration,
+                fps=args.fps,
+                realtime=args.realtime,
+            )
+        )
     except ItscamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    print(f"ingested {stats.total} frames from {len(stats.frames)} camera(s) in {stats.seconds:.1f} s")
+    print(
+        f"ingested {stats.total} frames from {len(stats.frames)} camera(s) in {stats.seconds:.1f} s"
+    )
     return 0 if not stats.errors else 1
 
 

@@ -36,10 +36,12 @@ class FrameRecord(faust.Record, serializer="json"):
     run_id: str
 
 
-naive_frames_topic = app.topic(settings.topic("bench_naive"), value_type=FrameRecord,
-                               partitions=settings.kafka_partitions)
-naive_crossings_topic = app.topic(settings.topic("bench_naive_crossings"),
-                                  partitions=settings.kafka_partitions)
+naive_frames_topic = app.topic(
+    settings.topic("bench_naive"), value_type=FrameRecord, partitions=settings.kafka_partitions
+)
+naive_crossings_topic = app.topic(
+    settings.topic("bench_naive_crossings"), partitions=settings.kafka_partitions
+)
 
 _state: dict[str, Any] = {}
 
@@ -52,14 +54,20 @@ def _insert(conn: Any, rec: FrameRecord, image_bytes: int, dets: Any) -> None:
         "INSERT INTO camera_data.frame_metadata (camera_id, capture_ts, frame_seq, width, height,"
         " image_bytes, num_detections, run_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT DO NOTHING",
-        (rec.camera_id, ts, rec.seq, rec.width, rec.height, image_bytes, len(dets), rec.run_id))
+        (rec.camera_id, ts, rec.seq, rec.width, rec.height, image_bytes, len(dets), rec.run_id),
+    )
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO analytics.vehicle_detections (camera_id, capture_ts, frame_seq, det_idx,"
             " class_id, class_name, confidence, x1, y1, x2, y2, run_id) VALUES"
             " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            [(rec.camera_id, ts, rec.seq, i, int(k), "car", float(c), *map(float, b), rec.run_id)
-             for i, (b, c, k) in enumerate(zip(dets.xyxy, dets.confidence, dets.class_id, strict=True))])
+            [
+                (rec.camera_id, ts, rec.seq, i, int(k), "car", float(c), *map(float, b), rec.run_id)
+                for i, (b, c, k) in enumerate(
+                    zip(dets.xyxy, dets.confidence, dets.class_id, strict=True)
+                )
+            ],
+        )
     conn.commit()
 
 

@@ -41,8 +41,12 @@ def save(path: Path, items: Iterable[tuple[bytes, Detections]]) -> int:
         keys.append(np.frombuffer(digest(image), np.uint8))
         counts.append(len(dets))
         rows.append(rows_of(dets))
-    np.savez(path, keys=np.stack(keys), counts=np.asarray(counts, np.int64),
-             rows=np.concatenate(rows) if rows else np.zeros((0, 6), np.float32))
+    np.savez(
+        path,
+        keys=np.stack(keys),
+        counts=np.asarray(counts, np.int64),
+        rows=np.concatenate(rows) if rows else np.zeros((0, 6), np.float32),
+    )
     return len(keys)
 
 
@@ -57,7 +61,9 @@ class PrecomputedDetector:
         ends = np.cumsum(data["counts"])
         starts = ends - data["counts"]
         rows = data["rows"]
-        self.table = {bytes(k): (rows[s:e]) for k, s, e in zip(data["keys"], starts, ends, strict=True)}
+        self.table = {
+            bytes(k): (rows[s:e]) for k, s, e in zip(data["keys"], starts, ends, strict=True)
+        }
 
     def lookup(self, image: bytes) -> Detections | DataError:
         if not image.startswith(b"\xff\xd8\xff"):
@@ -98,8 +104,10 @@ class OracleStore:
         self.client.set(ORACLE_KEY.format(digest(image).hex()), _pack(dets), ex=self.ttl_s)
 
     def get_many(self, images: Sequence[bytes]) -> list[bytes | None]:
-        return cast(list[bytes | None],
-                    self.client.mget([ORACLE_KEY.format(digest(im).hex()) for im in images]))
+        return cast(
+            list[bytes | None],
+            self.client.mget([ORACLE_KEY.format(digest(im).hex()) for im in images]),
+        )
 
 
 class OracleDetector:
@@ -118,8 +126,10 @@ class OracleDetector:
         import asyncio
 
         raw = await asyncio.to_thread(self.store.get_many, list(images))
-        return [DataError("frame has no ground truth in the oracle store") if r is None
-                else _unpack(r) for r in raw]
+        return [
+            DataError("frame has no ground truth in the oracle store") if r is None else _unpack(r)
+            for r in raw
+        ]
 
     async def close(self) -> None:
         return None
@@ -130,6 +140,8 @@ def truth_detections(truth: list, image_height: int) -> Detections:
     boxes = [b for b in truth or [] if b.labelled(image_height)]
     if not boxes:
         return Detections.empty()
-    return Detections(np.array([b.xyxy for b in boxes], np.float32),
-                      np.full(len(boxes), 0.9, np.float32),
-                      np.array([b.class_id for b in boxes], np.int32))
+    return Detections(
+        np.array([b.xyxy for b in boxes], np.float32),
+        np.full(len(boxes), 0.9, np.float32),
+        np.array([b.class_id for b in boxes], np.int32),
+    )

@@ -88,9 +88,17 @@ def _now_us() -> int:
 
 async def _dead_letter(send: Send, topic: str, event: Any, reason: str, detail: str) -> None:
     m = event.message
-    await send_dead_letter(_Sender(send, topic), key=m.key, value=m.value, headers=m.headers,
-                           reason=reason, detail=detail, source_topic=m.topic,
-                           partition=m.partition, offset=m.offset)
+    await send_dead_letter(
+        _Sender(send, topic),
+        key=m.key,
+        value=m.value,
+        headers=m.headers,
+        reason=reason,
+        detail=detail,
+        source_topic=m.topic,
+        partition=m.partition,
+        offset=m.offset,
+    )
 
 
 class _Sender:
@@ -145,9 +153,18 @@ class FrameProcessor(_Producing):
         max_inflight: detector requests in flight at once (sub-batches of ``sub_batch``).
     """
 
-    def __init__(self, topics: dict[str, str], send: Send, detector_factory: Callable[[], Any],
-                 cameras: Any, *, analysis: AnalysisProcessor | None = None, sub_batch: int = 8,
-                 max_inflight: int = 2, retries: int = 3) -> None:
+    def __init__(
+        self,
+        topics: dict[str, str],
+        send: Send,
+        detector_factory: Callable[[], Any],
+        cameras: Any,
+        *,
+        analysis: AnalysisProcessor | None = None,
+        sub_batch: int = 8,
+        max_inflight: int = 2,
+        retries: int = 3,
+    ) -> None:
         self.topics = topics
         self.send = send
         self._pending: list[Any] = []
@@ -190,7 +207,9 @@ class FrameProcessor(_Producing):
         for ev in events:
             m = ev.message
             try:
-                frame = decode_frame(m.key, m.value, m.headers, now_us=now, known_cameras=self.cameras)
+                frame = decode_frame(
+                    m.key, m.value, m.headers, now_us=now, known_cameras=self.cameras
+                )
             except ContractViolation as exc:
                 checked.append((ev, exc))
                 continue
@@ -199,7 +218,7 @@ class FrameProcessor(_Producing):
         task = None
         if valid:
             metrics.BATCH_SIZE.observe(len(valid))
-            chunks = [valid[i:i + self.sub_batch] for i in range(0, len(valid), self.sub_batch)]
+            chunks = [valid[i : i + self.sub_batch] for i in range(0, len(valid), self.sub_batch)]
             task = asyncio.ensure_future(self._detect_chunks(chunks))
         return now, checked, task
 
@@ -207,8 +226,9 @@ class FrameProcessor(_Producing):
         results = await asyncio.gather(*(self._detect_with_retry(c) for c in chunks))
         return chunks, results
 
-    async def finish(self, events: Sequence[Any],
-                     handle: tuple[int, list[tuple[Any, Any]], Any]) -> Awaitable[None] | None:
+    async def finish(
+        self, events: Sequence[Any], handle: tuple[int, list[tuple[Any, Any]], Any]
+    ) -> Awaitable[None] | None:
         """Dead-letter the invalid frames, emit the detections of the valid ones, analyse them.
 
         Returns what to await before the batch may be acked (every output and
@@ -218,7 +238,9 @@ class FrameProcessor(_Producing):
         now, checked, task = handle
         for ev, item in checked:
             if isinstance(item, ContractViolation):
-                await _dead_letter(self._out, self.topics["dead_letter"], ev, item.reason, item.detail)
+                await _dead_letter(
+                    self._out, self.topics["dead_letter"], ev, item.reason, item.detail
+                )
         if task is None:
             await self._flush()
             return None
@@ -233,12 +255,27 @@ class FrameProcessor(_Producing):
                     await _dead_letter(self._out, self.topics["dead_letter"], ev, reason, str(dets))
                     continue
                 dets = as_recorded(dets)
-                value = encode_detections(frame, dets, ingest_ts_us=_ingest_us(ev, now),
-                                          model_version=model_version, inference_ms=per_image_ms)
+                value = encode_detections(
+                    frame,
+                    dets,
+                    ingest_ts_us=_ingest_us(ev, now),
+                    model_version=model_version,
+                    inference_ms=per_image_ms,
+                )
                 await self._out(self.topics["detections"], _key(frame.camera_id), value, None)
-                inferred.append((ev, {"camera_id": frame.camera_id, "capture_ts_us": frame.capture_ts_us,
-                                      "frame_seq": frame.seq, "run_id": frame.run_id,
-                                      "healthy": frame.healthy}, dets))
+                inferred.append(
+                    (
+                        ev,
+                        {
+                            "camera_id": frame.camera_id,
+                            "capture_ts_us": frame.capture_ts_us,
+                            "frame_seq": frame.seq,
+                            "run_id": frame.run_id,
+                            "healthy": frame.healthy,
+                        },
+                        dets,
+                    )
+                )
                 self.frames_ok += 1
                 metrics.FRAMES.labels(frame.camera_id).inc()
                 metrics.DETECTIONS.labels(frame.camera_id).inc(len(dets))
@@ -270,7 +307,9 @@ class FrameProcessor(_Producing):
             try:
                 out, ms = await self._detect([images[i] for i in todo])
                 if len(out) != len(todo):
-                    raise RuntimeError(f"detector returned {len(out)} results for {len(todo)} images")
+                    raise RuntimeError(
+                        f"detector returned {len(out)} results for {len(todo)} images"
+                    )
                 metrics.INFER_LATENCY.observe(ms / 1e3)
                 total_ms += ms
             except Exception as exc:  # the whole call failed: every frame is transient
@@ -285,8 +324,12 @@ class FrameProcessor(_Producing):
                 break
             metrics.ERRORS.labels("inference").inc()
             if attempt < self.retries:
-                log.warning("inference failed for %d frame(s) (%s); retrying in %.1f s",
-                            len(todo), results[todo[0]], delay)
+                log.warning(
+                    "inference failed for %d frame(s) (%s); retrying in %.1f s",
+                    len(todo),
+                    results[todo[0]],
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         return results, total_ms
@@ -362,9 +405,16 @@ class AnalysisProcessor(_Producing):
             so a record on a topic can never execute code).
     """
 
-    def __init__(self, topics: dict[str, str], send: Send, cameras: Any, table: Any,
-                 *, analyzer_factory: Callable[..., Any] = make_analyzer,
-                 state_sink: StateSink | None = None) -> None:
+    def __init__(
+        self,
+        topics: dict[str, str],
+        send: Send,
+        cameras: Any,
+        table: Any,
+        *,
+        analyzer_factory: Callable[..., Any] = make_analyzer,
+        state_sink: StateSink | None = None,
+    ) -> None:
         self.topics = topics
         self.send = send
         self._pending: list[Any] = []
@@ -394,7 +444,7 @@ class AnalysisProcessor(_Producing):
             return None
         try:
             part, off, n = _CKPT.unpack_from(blob)
-            run = blob[_CKPT.size:_CKPT.size + n].decode()
+            run = blob[_CKPT.size : _CKPT.size + n].decode()
         except (struct.error, UnicodeDecodeError):
             log.error("checkpoint of camera %s has an unknown layout; starting fresh", camera_id)
             return None
@@ -404,14 +454,16 @@ class AnalysisProcessor(_Producing):
         if live is not None and live[0] == part and live[1] == off and live[3] == run:
             return live  # our in-memory analyser is exactly the checkpoint
         try:
-            analyzer = self.factory(cfg, run_id, json.loads(blob[_CKPT.size + n:]))
+            analyzer = self.factory(cfg, run_id, json.loads(blob[_CKPT.size + n :]))
         except Exception as exc:
             log.error("checkpoint of camera %s is unreadable (%s); starting fresh", camera_id, exc)
             return None
         log.info("camera %s: analyser restored from checkpoint at %d@%d", camera_id, part, off)
         return (part, off, analyzer, run)
 
-    async def analyse(self, items: Sequence[tuple[Any, dict[str, Any], Detections]]) -> asyncio.Future:
+    async def analyse(
+        self, items: Sequence[tuple[Any, dict[str, Any], Detections]]
+    ) -> asyncio.Future:
         """Analyse frames in stream order: ``(frame event, its fields, its detections)``.
 
         The fields are those of a detections record (``camera_id``,
@@ -427,8 +479,14 @@ class AnalysisProcessor(_Producing):
             held, states = await self._analyse(items)
             return self._deliver(held, states)
 
-    async def tick(self, now: float, owns: Callable[[int], bool], *, idle_s: float = 2.0,
-                   live_skew_s: float = 30.0) -> int:
+    async def tick(
+        self,
+        now: float,
+        owns: Callable[[int], bool],
+        *,
+        idle_s: float = 2.0,
+        live_skew_s: float = 30.0,
+    ) -> int:
         """Advance event time of live cameras that sent nothing for ``idle_s`` (timer).
 
         Without frames an analyser cannot notice that its camera went dark;
@@ -453,8 +511,9 @@ class AnalysisProcessor(_Producing):
         await delivered
         return len(touched)
 
-    def _deliver(self, held: dict[str, tuple[int, int, Any, str]],
-                 states: dict[str, dict[str, Any]]) -> asyncio.Future:
+    def _deliver(
+        self, held: dict[str, tuple[int, int, Any, str]], states: dict[str, dict[str, Any]]
+    ) -> asyncio.Future:
         """Deliver what was just sent, then the checkpoints of ``held`` (a future).
 
         The checkpoints are taken now (the analysers move on with the next batch)
@@ -467,15 +526,22 @@ class AnalysisProcessor(_Producing):
         frames between it and the committed offset (same counts, shifted track
         ids after a restart).
         """
-        blobs = [(cam, part, self._checkpoint(cam, part, off, analyzer, run))
-                 for cam, (part, off, analyzer, run) in held.items()]
+        blobs = [
+            (cam, part, self._checkpoint(cam, part, off, analyzer, run))
+            for cam, (part, off, analyzer, run) in held.items()
+        ]
         sent, self._pending = self._pending, []
         prev = self._delivering
         self._delivering = fut = asyncio.ensure_future(self._send_after(prev, sent, blobs, states))
         return fut
 
-    async def _send_after(self, prev: asyncio.Future | None, sent: list[Any],
-                          blobs: list[tuple[str, int, bytes]], states: dict[str, dict[str, Any]]) -> None:
+    async def _send_after(
+        self,
+        prev: asyncio.Future | None,
+        sent: list[Any],
+        blobs: list[tuple[str, int, bytes]],
+        states: dict[str, dict[str, Any]],
+    ) -> None:
         if prev is not None:
             await prev
         if sent:
@@ -499,8 +565,9 @@ class AnalysisProcessor(_Producing):
             self.table[_key(cam)] = blob
         return blob
 
-    async def _analyse(self, items: Sequence[tuple[Any, dict[str, Any], Detections]]
-                       ) -> tuple[dict[str, tuple[int, int, Any, str]], dict[str, dict[str, Any]]]:
+    async def _analyse(
+        self, items: Sequence[tuple[Any, dict[str, Any], Detections]]
+    ) -> tuple[dict[str, tuple[int, int, Any, str]], dict[str, dict[str, Any]]]:
         """Update the cameras' analysers and send their outputs; returns what to
         checkpoint and the latest state per camera (for Redis)."""
         by_cam: dict[str, list[tuple[Any, dict[str, Any], Detections]]] = defaultdict(list)
@@ -512,20 +579,32 @@ class AnalysisProcessor(_Producing):
             cfg = self.cameras.get(cam)
             if cfg is None:
                 for ev, _, _ in items:
-                    await _dead_letter(self._out, self.topics["dead_letter"], ev, "unknown_camera",
-                                       f"camera {cam!r} is not in the registry")
+                    await _dead_letter(
+                        self._out,
+                        self.topics["dead_letter"],
+                        ev,
+                        "unknown_camera",
+                        f"camera {cam!r} is not in the registry",
+                    )
                 continue
             run_id = items[0][1].get("run_id") or ""
             try:
                 held = self._restore(cam, cfg, run_id)
                 if held is None:
                     held = (-1, -1, self.factory(cfg, run_id, None), run_id)
-            except Exception as exc:  # a camera whose analyser cannot be built must not stop the rest
+            except (
+                Exception
+            ) as exc:  # a camera whose analyser cannot be built must not stop the rest
                 log.exception("camera %s: analyser cannot be created", cam)
                 metrics.ERRORS.labels("analysis").inc()
                 for ev, _, _ in items:
-                    await _dead_letter(self._out, self.topics["dead_letter"], ev, REASON_ANALYSIS,
-                                       f"analyser cannot be created: {exc!r}")
+                    await _dead_letter(
+                        self._out,
+                        self.topics["dead_letter"],
+                        ev,
+                        REASON_ANALYSIS,
+                        f"analyser cannot be created: {exc!r}",
+                    )
                 continue
             part, off, analyzer, run = held
             for ev, rec, dets in items:
@@ -537,15 +616,20 @@ class AnalysisProcessor(_Producing):
                     run = rec.get("run_id") or ""
                     analyzer = self.factory(cfg, run, None)
                 try:
-                    out = analyzer.update(rec["capture_ts_us"] / 1e6, rec["frame_seq"], dets,
-                                          bool(rec.get("healthy", True)))
+                    out = analyzer.update(
+                        rec["capture_ts_us"] / 1e6,
+                        rec["frame_seq"],
+                        dets,
+                        bool(rec.get("healthy", True)),
+                    )
                 except Exception as exc:
                     # Keep the record (dead letter) and the worker going; the
                     # analyser skips this frame, like a dropped frame.
                     log.exception("camera %s: analysis of frame %s failed", cam, rec["frame_seq"])
                     metrics.ERRORS.labels("analysis").inc()
-                    await _dead_letter(self._out, self.topics["dead_letter"], ev, REASON_ANALYSIS,
-                                       repr(exc))
+                    await _dead_letter(
+                        self._out, self.topics["dead_letter"], ev, REASON_ANALYSIS, repr(exc)
+                    )
                     continue
                 self.frames += 1
                 part, off = m.partition, m.offset
@@ -562,14 +646,23 @@ class AnalysisProcessor(_Producing):
         key = _key(cam)
         for c in _outputs(out, "crossings"):
             metrics.CROSSINGS.labels(cam).inc()
-            await self._out(self.topics["crossings"], key,
-                            encode_record(SCHEMA_CROSSING, CROSSING_FIELDS, c, camera_id=cam, run_id=run_id))
+            await self._out(
+                self.topics["crossings"],
+                key,
+                encode_record(SCHEMA_CROSSING, CROSSING_FIELDS, c, camera_id=cam, run_id=run_id),
+            )
         for r in _outputs(out, "minute_rows", "counts", "counts_1m"):
-            await self._out(self.topics["counts_1m"], key,
-                            encode_record(SCHEMA_COUNTS_1M, COUNTS_FIELDS, r, camera_id=cam, run_id=run_id))
+            await self._out(
+                self.topics["counts_1m"],
+                key,
+                encode_record(SCHEMA_COUNTS_1M, COUNTS_FIELDS, r, camera_id=cam, run_id=run_id),
+            )
         for e in _outputs(out, "events"):
-            await self._out(self.topics["events"], key,
-                            encode_record(SCHEMA_EVENT, EVENT_FIELDS, e, camera_id=cam, run_id=run_id))
+            await self._out(
+                self.topics["events"],
+                key,
+                encode_record(SCHEMA_EVENT, EVENT_FIELDS, e, camera_id=cam, run_id=run_id),
+            )
 
 
 # --------------------------------------------------------------------------- sinks
@@ -578,8 +671,15 @@ class AnalysisProcessor(_Producing):
 class SinkProcessor(_Producing):
     """Decode sink-topic records, write them to PostgreSQL (retrying until it works)."""
 
-    def __init__(self, topics: dict[str, str], send: Send, pg: PostgresSink,
-                 metrics_sink: MetricsSink | None = None, *, max_backoff_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        topics: dict[str, str],
+        send: Send,
+        pg: PostgresSink,
+        metrics_sink: MetricsSink | None = None,
+        *,
+        max_backoff_s: float = 10.0,
+    ) -> None:
         self.topics = topics
         self.send = send
         self._pending: list[Any] = []
@@ -589,7 +689,9 @@ class SinkProcessor(_Producing):
         self.rows: dict[str, int] = defaultdict(int)
         self.retrying = 0  # writes now waiting for PostgreSQL to come back
 
-    async def _write(self, batches: Mapping[str, tuple[Sequence[str], list[tuple], int | None]]) -> None:
+    async def _write(
+        self, batches: Mapping[str, tuple[Sequence[str], list[tuple], int | None]]
+    ) -> None:
         delay = 0.5
         failing = False
         while True:
@@ -631,10 +733,12 @@ class SinkProcessor(_Producing):
             return
         frames = [frame_row(r) for r in recs]
         dets = [row for r in recs for row in detection_rows(r)]
-        await self._write({
-            "camera_data.frame_metadata": (FRAME_COLUMNS, frames, 1),
-            "analytics.vehicle_detections": (DETECTION_COLUMNS, dets, 1),
-        })
+        await self._write(
+            {
+                "camera_data.frame_metadata": (FRAME_COLUMNS, frames, 1),
+                "analytics.vehicle_detections": (DETECTION_COLUMNS, dets, 1),
+            }
+        )
         if self.metrics_sink is not None:
             await asyncio.to_thread(self.metrics_sink.write, camera_metrics(recs))
 
@@ -645,8 +749,10 @@ class SinkProcessor(_Producing):
             try:
                 rec = loads(ev.message.value, SCHEMA_CAMERA_HEALTH)
                 latest[rec["camera_id"]] = {
-                    "ingest_status": rec["status"], "ingest_fps": rec.get("fps"),
-                    "ingest_ts_us": rec["ts_us"], "ingest_frames": rec.get("frames_sent"),
+                    "ingest_status": rec["status"],
+                    "ingest_fps": rec.get("fps"),
+                    "ingest_ts_us": rec["ts_us"],
+                    "ingest_frames": rec.get("frames_sent"),
                     "last_capture_ts_us": rec.get("last_capture_ts_us"),
                 }
             except (ContractViolation, KeyError, TypeError) as exc:
@@ -658,11 +764,27 @@ class SinkProcessor(_Producing):
 
     async def process_analytics(self, events: Sequence[Any]) -> None:
         spec = {
-            self.topics["crossings"]: (SCHEMA_CROSSING, "analytics.crossings", CROSSING_COLUMNS,
-                                       crossing_row, 6),
-            self.topics["counts_1m"]: (SCHEMA_COUNTS_1M, "analytics.lane_counts_1m", COUNTS_COLUMNS,
-                                       counts_row, 3),
-            self.topics["events"]: (SCHEMA_EVENT, "analytics.events", EVENT_COLUMNS, event_row, None),
+            self.topics["crossings"]: (
+                SCHEMA_CROSSING,
+                "analytics.crossings",
+                CROSSING_COLUMNS,
+                crossing_row,
+                6,
+            ),
+            self.topics["counts_1m"]: (
+                SCHEMA_COUNTS_1M,
+                "analytics.lane_counts_1m",
+                COUNTS_COLUMNS,
+                counts_row,
+                3,
+            ),
+            self.topics["events"]: (
+                SCHEMA_EVENT,
+                "analytics.events",
+                EVENT_COLUMNS,
+                event_row,
+                None,
+            ),
         }
         rows: dict[str, list[tuple]] = defaultdict(list)
         for ev in events:
@@ -673,8 +795,11 @@ class SinkProcessor(_Producing):
                 reason = exc.reason if isinstance(exc, ContractViolation) else REASON_SCHEMA
                 await _dead_letter(self._out, self.topics["dead_letter"], ev, reason, str(exc))
         await self._flush()
-        batches = {table: (cols, rows[table], tcol) for _, table, cols, _, tcol in spec.values()
-                   if rows.get(table)}
+        batches = {
+            table: (cols, rows[table], tcol)
+            for _, table, cols, _, tcol in spec.values()
+            if rows.get(table)
+        }
         if batches:
             await self._write(batches)
 
@@ -685,23 +810,42 @@ class SinkProcessor(_Producing):
 class Runtime:
     """Per-worker singletons: settings, detector, camera directory, sinks, processors."""
 
-    def __init__(self, settings: Settings, *, state_table: Any, send: Send | None = None,
-                 detector_factory: Callable[[], Any] | None = None,
-                 analyzer_factory: Callable[..., Any] = make_analyzer,
-                 cameras: Any = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        state_table: Any,
+        send: Send | None = None,
+        detector_factory: Callable[[], Any] | None = None,
+        analyzer_factory: Callable[..., Any] = make_analyzer,
+        cameras: Any = None,
+    ) -> None:
         self.settings = settings
-        self.topics = {n: settings.topic(n) for n in
-                       ("frames", "detections", "crossings", "counts_1m", "events", "dead_letter")}
+        self.topics = {
+            n: settings.topic(n)
+            for n in ("frames", "detections", "crossings", "counts_1m", "events", "dead_letter")
+        }
         self.send = send or self._faust_send
         self.cameras = cameras if cameras is not None else CameraDirectory(settings)
         self.state_sink = StateSink(settings)
-        self.analysis = AnalysisProcessor(self.topics, self._send, self.cameras, state_table,
-                                          analyzer_factory=analyzer_factory,
-                                          state_sink=self.state_sink)
-        self.frames = FrameProcessor(self.topics, self._send, detector_factory or self._make_detector,
-                                     self.cameras, analysis=self.analysis)
-        self.sink = SinkProcessor(self.topics, self._send, PostgresSink(settings),
-                                  MetricsSink(settings))
+        self.analysis = AnalysisProcessor(
+            self.topics,
+            self._send,
+            self.cameras,
+            state_table,
+            analyzer_factory=analyzer_factory,
+            state_sink=self.state_sink,
+        )
+        self.frames = FrameProcessor(
+            self.topics,
+            self._send,
+            detector_factory or self._make_detector,
+            self.cameras,
+            analysis=self.analysis,
+        )
+        self.sink = SinkProcessor(
+            self.topics, self._send, PostgresSink(settings), MetricsSink(settings)
+        )
         self._metrics_started = False
         self._faust_topics: dict[str, Any] = {}
         self.watchdog = ProgressWatchdog(settings.stall_exit_s)
@@ -714,7 +858,9 @@ class Runtime:
         from itscam.clients.kafka import group_offsets, lag_by_topic
         from streaming.app import APP_ID
 
-        topics = [self.topics[t] for t in ("frames", "detections", "crossings", "counts_1m", "events")]
+        topics = [
+            self.topics[t] for t in ("frames", "detections", "crossings", "counts_1m", "events")
+        ]
         committed, ends = await group_offsets(self.settings, APP_ID, topics)
         for topic, n in lag_by_topic(topics, committed, ends).items():
             metrics.LAG.labels(topic).set(n)
@@ -724,8 +870,9 @@ class Runtime:
         # group and never rejoined (seen once) holds none and would otherwise never notice.
         held = assigned()
         mine = {tp for tp in ends if tp in held} or set(ends)
-        stalled = self.watchdog.observe(time.monotonic(), {tp: committed[tp] for tp in mine},
-                                        {tp: ends[tp] for tp in mine})
+        stalled = self.watchdog.observe(
+            time.monotonic(), {tp: committed[tp] for tp in mine}, {tp: ends[tp] for tp in mine}
+        )
         metrics.STALLED.set(stalled)
         return stalled
 
@@ -737,8 +884,9 @@ class Runtime:
         if t is None:
             from streaming.app import app
 
-            t = self._faust_topics[topic] = app.topic(topic, key_serializer="raw",
-                                                      value_serializer="raw")
+            t = self._faust_topics[topic] = app.topic(
+                topic, key_serializer="raw", value_serializer="raw"
+            )
         # force: send now and hand back the delivery future (see _Producing),
         # instead of attaching the message to whichever event is current.
         return await t.send(key=key, value=value, headers=headers, force=True)

@@ -15,6 +15,11 @@ from streaming.contracts import (
 )
 
 __all__ = [
-    "SCHEMA_CAMERA_HEALTH", "SCHEMA_COUNTS_1M", "SCHEMA_CROSSING", "SCHEMA_DEAD_LETTER",
-    "SCHEMA_DETECTIONS", "SCHEMA_EVENT", "Frame",
+    "SCHEMA_CAMERA_HEALTH",
+    "SCHEMA_COUNTS_1M",
+    "SCHEMA_CROSSING",
+    "SCHEMA_DEAD_LETTER",
+    "SCHEMA_DETECTIONS",
+    "SCHEMA_EVENT",
+    "Frame",
 ]

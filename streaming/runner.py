@@ -66,8 +66,16 @@ def _run_sync(coro: Any) -> Any:
 class WorkerPool:
     """``n`` Faust worker subprocesses; logs under ``state_dir/logs/stream-worker-<i>.log``."""
 
-    def __init__(self, settings: Settings, n: int = 1, *, extra_env: dict[str, str] | None = None,
-                 metrics_port: int = 0, module: str = "streaming", group_id: str = APP_ID) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        n: int = 1,
+        *,
+        extra_env: dict[str, str] | None = None,
+        metrics_port: int = 0,
+        module: str = "streaming",
+        group_id: str = APP_ID,
+    ) -> None:
         self.settings = settings
         self.module = module
         self.group_id = group_id
@@ -125,12 +133,20 @@ class WorkerPool:
 
     def _popen(self, index: int, metrics_port: int = 0) -> subprocess.Popen:
         """Start worker ``index`` (appending to its log); a restarted one serves no metrics."""
-        env = {**os.environ, **settings_env(self.settings), **self.extra_env,
-               "ITSCAM_METRICS_PORT": str(metrics_port), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **settings_env(self.settings),
+            **self.extra_env,
+            "ITSCAM_METRICS_PORT": str(metrics_port),
+            "PYTHONUNBUFFERED": "1",
+        }
         with self.logs[index].open("ab") as fh:
             return subprocess.Popen(
                 [sys.executable, "-m", self.module, "worker", "-l", "info", "--without-web"],
-                cwd=str(REPO_ROOT), env=env, stdout=fh, stderr=subprocess.STDOUT,
+                cwd=str(REPO_ROOT),
+                env=env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
 
@@ -156,9 +172,15 @@ class WorkerPool:
         self.stop()
 
 
-async def wait_drained(settings: Settings, pool: WorkerPool | None = None, *,
-                       timeout_s: float = 600.0, poll_s: float = 1.0,
-                       stall_s: float = STALL_RESTART_S, lag_fn: Any = None) -> float:
+async def wait_drained(
+    settings: Settings,
+    pool: WorkerPool | None = None,
+    *,
+    timeout_s: float = 600.0,
+    poll_s: float = 1.0,
+    stall_s: float = STALL_RESTART_S,
+    lag_fn: Any = None,
+) -> float:
     """Wait until the worker group has committed every record of :data:`CONSUMED` topics.
 
     A group that commits nothing for ``stall_s`` while records wait has stopped (seen
@@ -184,13 +206,18 @@ async def wait_drained(settings: Settings, pool: WorkerPool | None = None, *,
         if clean >= 2:
             return now - t0
         if pool is not None and total > 0 and now - last_change > stall_s:
-            log.warning("stream workers committed nothing for %.0f s with lag %s: restarting them",
-                        now - last_change, lag)
+            log.warning(
+                "stream workers committed nothing for %.0f s with lag %s: restarting them",
+                now - last_change,
+                lag,
+            )
             pool.restart_all()
             last_change = now
         if now - t0 > timeout_s:
-            raise ServiceError(f"stream workers did not drain within {timeout_s:.0f} s (lag {lag}); "
-                               "see the worker logs under state_dir/logs/")
+            raise ServiceError(
+                f"stream workers did not drain within {timeout_s:.0f} s (lag {lag}); "
+                "see the worker logs under state_dir/logs/"
+            )
         await asyncio.sleep(poll_s)
 
 
@@ -206,7 +233,9 @@ def run_counts(settings: Settings, run_id: str) -> dict[str, int]:
         "events": "SELECT count(*) FROM analytics.events WHERE run_id = %s",
     }
     with connect(settings, autocommit=True) as conn:
-        return {k: int(cast(tuple, conn.execute(sql, (run_id,)).fetchone())[0]) for k, sql in q.items()}
+        return {
+            k: int(cast(tuple, conn.execute(sql, (run_id,)).fetchone())[0]) for k, sql in q.items()
+        }
 
 
 async def _dead_letter_end(settings: Settings) -> int:
@@ -222,12 +251,20 @@ def register_sources(settings: Settings, cameras: Sequence[Any]) -> int:
     return register_cameras(settings, configs) if configs else 0
 
 
-async def run_pipeline_async(settings: Settings, cameras: Sequence[Any], duration_s: float | None,
-                             run_id: str, *, workers: int = 1, pool: WorkerPool | None = None,
-                             fps: float | None = None, realtime: bool = False,
-                             drain_timeout_s: float = 3600.0,
-                             worker_env: dict[str, str] | None = None,
-                             on_frame: Any = None) -> dict[str, Any]:
+async def run_pipeline_async(
+    settings: Settings,
+    cameras: Sequence[Any],
+    duration_s: float | None,
+    run_id: str,
+    *,
+    workers: int = 1,
+    pool: WorkerPool | None = None,
+    fps: float | None = None,
+    realtime: bool = False,
+    drain_timeout_s: float = 3600.0,
+    worker_env: dict[str, str] | None = None,
+    on_frame: Any = None,
+) -> dict[str, Any]:
     t0 = time.monotonic()
     await ensure_topics(settings, TOPICS)
     register_sources(settings, cameras)
@@ -235,8 +272,15 @@ async def run_pipeline_async(settings: Settings, cameras: Sequence[Any], duratio
     own_pool = pool is None
     pool = pool or WorkerPool(settings, workers, extra_env=worker_env).start()
     try:
-        stats: IngestStats = await run_ingest(settings, cameras, run_id=run_id, duration_s=duration_s,
-                                              fps=fps, realtime=realtime, on_frame=on_frame)
+        stats: IngestStats = await run_ingest(
+            settings,
+            cameras,
+            run_id=run_id,
+            duration_s=duration_s,
+            fps=fps,
+            realtime=realtime,
+            on_frame=on_frame,
+        )
         drain_s = await wait_drained(settings, pool, timeout_s=drain_timeout_s)
     finally:
         if own_pool:
@@ -260,8 +304,9 @@ async def run_pipeline_async(settings: Settings, cameras: Sequence[Any], duratio
     }
 
 
-def run_pipeline(settings: Settings, cameras: list[Any], duration_s: float | None, run_id: str,
-                 **kwargs: Any) -> dict[str, Any]:
+def run_pipeline(
+    settings: Settings, cameras: list[Any], duration_s: float | None, run_id: str, **kwargs: Any
+) -> dict[str, Any]:
     """Run ingest + Faust worker(s) until the sources end (or ``duration_s``) and all is sunk.
 
     Returns counts for ``run_id``: ``frames_ingested``, ``frames_inferred``,

@@ -27,17 +27,74 @@ from streaming.contracts import us_to_datetime
 
 log = logging.getLogger(__name__)
 
-FRAME_COLUMNS = ("camera_id", "capture_ts", "frame_seq", "ingest_ts", "width", "height",
-                 "image_bytes", "model_version", "inference_ms", "num_detections", "run_id")
-DETECTION_COLUMNS = ("camera_id", "capture_ts", "frame_seq", "det_idx", "class_id", "class_name",
-                     "confidence", "x1", "y1", "x2", "y2", "track_id", "run_id")
-CROSSING_COLUMNS = ("camera_id", "line_id", "lane_id", "direction", "track_id", "class_name",
-                    "crossing_ts", "speed_kmh", "run_id")
-COUNTS_COLUMNS = ("camera_id", "lane_id", "direction", "minute_ts", "car", "motorcycle", "bus",
-                  "truck", "total", "mean_speed_kmh", "speed_count", "occupancy", "mean_headway_s",
-                  "healthy_s", "run_id")
-EVENT_COLUMNS = ("event_id", "camera_id", "event_type", "severity", "start_ts", "end_ts",
-                 "lane_id", "zone_id", "evidence", "run_id")
+FRAME_COLUMNS = (
+    "camera_id",
+    "capture_ts",
+    "frame_seq",
+    "ingest_ts",
+    "width",
+    "height",
+    "image_bytes",
+    "model_version",
+    "inference_ms",
+    "num_detections",
+    "run_id",
+)
+DETECTION_COLUMNS = (
+    "camera_id",
+    "capture_ts",
+    "frame_seq",
+    "det_idx",
+    "class_id",
+    "class_name",
+    "confidence",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "track_id",
+    "run_id",
+)
+CROSSING_COLUMNS = (
+    "camera_id",
+    "line_id",
+    "lane_id",
+    "direction",
+    "track_id",
+    "class_name",
+    "crossing_ts",
+    "speed_kmh",
+    "run_id",
+)
+COUNTS_COLUMNS = (
+    "camera_id",
+    "lane_id",
+    "direction",
+    "minute_ts",
+    "car",
+    "motorcycle",
+    "bus",
+    "truck",
+    "total",
+    "mean_speed_kmh",
+    "speed_count",
+    "occupancy",
+    "mean_headway_s",
+    "healthy_s",
+    "run_id",
+)
+EVENT_COLUMNS = (
+    "event_id",
+    "camera_id",
+    "event_type",
+    "severity",
+    "start_ts",
+    "end_ts",
+    "lane_id",
+    "zone_id",
+    "evidence",
+    "run_id",
+)
 EVENT_KEY = ("event_id",)
 
 
@@ -48,10 +105,17 @@ def _cls_name(k: int) -> str:
 def frame_row(rec: dict[str, Any]) -> tuple:
     """A ``camera_data.frame_metadata`` row from a decoded detections record."""
     return (
-        rec["camera_id"], us_to_datetime(rec["capture_ts_us"]), rec["frame_seq"],
+        rec["camera_id"],
+        us_to_datetime(rec["capture_ts_us"]),
+        rec["frame_seq"],
         us_to_datetime(rec["ingest_ts_us"]) if rec.get("ingest_ts_us") else None,
-        rec.get("width"), rec.get("height"), rec.get("image_bytes"), rec.get("model_version"),
-        rec.get("inference_ms"), len(rec["boxes"]), rec.get("run_id") or None,
+        rec.get("width"),
+        rec.get("height"),
+        rec.get("image_bytes"),
+        rec.get("model_version"),
+        rec.get("inference_ms"),
+        len(rec["boxes"]),
+        rec.get("run_id") or None,
     )
 
 
@@ -61,11 +125,28 @@ def detection_rows(rec: dict[str, Any]) -> list[tuple]:
     ``track_id`` stays NULL: tracks are an analysis output (crossings, events),
     and raw detections are the short-lived tier.
     """
-    cam, ts, seq, run = (rec["camera_id"], us_to_datetime(rec["capture_ts_us"]), rec["frame_seq"],
-                         rec.get("run_id") or None)
+    cam, ts, seq, run = (
+        rec["camera_id"],
+        us_to_datetime(rec["capture_ts_us"]),
+        rec["frame_seq"],
+        rec.get("run_id") or None,
+    )
     return [
-        (cam, ts, seq, i, int(b[5]), _cls_name(int(b[5])), float(b[4]), float(b[0]), float(b[1]),
-         float(b[2]), float(b[3]), None, run)
+        (
+            cam,
+            ts,
+            seq,
+            i,
+            int(b[5]),
+            _cls_name(int(b[5])),
+            float(b[4]),
+            float(b[0]),
+            float(b[1]),
+            float(b[2]),
+            float(b[3]),
+            None,
+            run,
+        )
         for i, b in enumerate(rec["boxes"])
     ]
 
@@ -76,22 +157,52 @@ def _ts(rec: dict[str, Any], name: str) -> datetime | None:
 
 
 def crossing_row(rec: dict[str, Any]) -> tuple:
-    return (rec["camera_id"], rec["line_id"], rec["lane_id"], rec["direction"], int(rec["track_id"]),
-            rec["class_name"], _ts(rec, "crossing_ts"), rec.get("speed_kmh"), rec.get("run_id") or None)
+    return (
+        rec["camera_id"],
+        rec["line_id"],
+        rec["lane_id"],
+        rec["direction"],
+        int(rec["track_id"]),
+        rec["class_name"],
+        _ts(rec, "crossing_ts"),
+        rec.get("speed_kmh"),
+        rec.get("run_id") or None,
+    )
 
 
 def counts_row(rec: dict[str, Any]) -> tuple:
-    return (rec["camera_id"], rec["lane_id"], rec["direction"], _ts(rec, "minute_ts"),
-            int(rec.get("car") or 0), int(rec.get("motorcycle") or 0), int(rec.get("bus") or 0),
-            int(rec.get("truck") or 0), int(rec.get("total") or 0), rec.get("mean_speed_kmh"),
-            int(rec.get("speed_count") or 0), float(rec.get("occupancy") or 0.0),
-            rec.get("mean_headway_s"), float(rec.get("healthy_s", 60.0)), rec.get("run_id") or None)
+    return (
+        rec["camera_id"],
+        rec["lane_id"],
+        rec["direction"],
+        _ts(rec, "minute_ts"),
+        int(rec.get("car") or 0),
+        int(rec.get("motorcycle") or 0),
+        int(rec.get("bus") or 0),
+        int(rec.get("truck") or 0),
+        int(rec.get("total") or 0),
+        rec.get("mean_speed_kmh"),
+        int(rec.get("speed_count") or 0),
+        float(rec.get("occupancy") or 0.0),
+        rec.get("mean_headway_s"),
+        float(rec.get("healthy_s", 60.0)),
+        rec.get("run_id") or None,
+    )
 
 
 def event_row(rec: dict[str, Any]) -> tuple:
-    return (rec["event_id"], rec["camera_id"], rec["event_type"], rec["severity"],
-            _ts(rec, "start_ts"), _ts(rec, "end_ts"), rec.get("lane_id"), rec.get("zone_id"),
-            json.dumps(rec.get("evidence") or {}), rec.get("run_id") or None)
+    return (
+        rec["event_id"],
+        rec["camera_id"],
+        rec["event_type"],
+        rec["severity"],
+        _ts(rec, "start_ts"),
+        _ts(rec, "end_ts"),
+        rec.get("lane_id"),
+        rec.get("zone_id"),
+        json.dumps(rec.get("evidence") or {}),
+        rec.get("run_id") or None,
+    )
 
 
 def merge_events(rows: Iterable[tuple]) -> list[tuple]:
@@ -133,7 +244,9 @@ class PostgresSink:
             self._conn = connect(self.settings)
         return self._conn
 
-    def write(self, batches: Mapping[str, tuple[Sequence[str], list[tuple], int | None]]) -> dict[str, int]:
+    def write(
+        self, batches: Mapping[str, tuple[Sequence[str], list[tuple], int | None]]
+    ) -> dict[str, int]:
         """Write ``{table: (columns, rows, time column index)}`` in one transaction.
 
         Returns new rows per table. On a connection error the transaction is
@@ -160,7 +273,9 @@ class PostgresSink:
                         ensure_partitions(conn, table, span[0], span[1])
                 if table == "analytics.events":
                     rows = merge_events(rows)
-                    written[table] = copy_rows(conn, table, columns, rows, conflict="update", key=EVENT_KEY)
+                    written[table] = copy_rows(
+                        conn, table, columns, rows, conflict="update", key=EVENT_KEY
+                    )
                 else:
                     written[table] = copy_rows(conn, table, columns, rows)
             conn.commit()

@@ -71,23 +71,28 @@ def render_frames(name: str, n: int, fps: float = 10.0) -> tuple[Any, list[bytes
     return src.config, jpegs
 
 
-def raw_detector_fps(settings: Settings, jpegs: list[bytes], batch: int = 8, repeats: int = 2) -> float:
+def raw_detector_fps(
+    settings: Settings, jpegs: list[bytes], batch: int = 8, repeats: int = 2
+) -> float:
     """Images/s of the in-process detector over ``jpegs`` (after one warm-up batch)."""
     from itscam.inference.inprocess import OnnxRuntimeDetector, model_path
 
-    det = OnnxRuntimeDetector(model_path(settings.model_repository, settings.triton_model_version),
-                              max_batch=batch)
+    det = OnnxRuntimeDetector(
+        model_path(settings.model_repository, settings.triton_model_version), max_batch=batch
+    )
     det.detect_sync(jpegs[:batch])
     t0 = time.perf_counter()
     n = 0
     for _ in range(repeats):
         for i in range(0, len(jpegs), batch):
-            det.detect_sync(jpegs[i:i + batch])
-            n += len(jpegs[i:i + batch])
+            det.detect_sync(jpegs[i : i + batch])
+            n += len(jpegs[i : i + batch])
     return n / (time.perf_counter() - t0)
 
 
-async def _wait_stable(settings: Settings, group: str, members: int, timeout_s: float = 120.0) -> None:
+async def _wait_stable(
+    settings: Settings, group: str, members: int, timeout_s: float = 120.0
+) -> None:
     from itscam.clients.kafka import group_state
 
     t0 = time.monotonic()
@@ -102,9 +107,18 @@ async def _wait_stable(settings: Settings, group: str, members: int, timeout_s: 
     raise ItscamError(f"consumer group {group} did not become stable in {timeout_s:.0f} s")
 
 
-async def _produce_frames(settings: Settings, camera_id: str, jpegs: list[bytes], n: int, *,
-                          run_id: str, rate: float | None = None, start_ts: float | None = None,
-                          fps: float = 10.0, first_seq: int = 0) -> float:
+async def _produce_frames(
+    settings: Settings,
+    camera_id: str,
+    jpegs: list[bytes],
+    n: int,
+    *,
+    run_id: str,
+    rate: float | None = None,
+    start_ts: float | None = None,
+    fps: float = 10.0,
+    first_seq: int = 0,
+) -> float:
     """Produce ``n`` frames cycling ``jpegs``; capture time = send time when paced (``rate``)."""
     from itscam.clients.kafka import start_producer
     from streaming.contracts import Frame, frame_headers
@@ -125,18 +139,36 @@ async def _produce_frames(settings: Settings, camera_id: str, jpegs: list[bytes]
                 ts = base_ts + i / fps
             seq = first_seq + i
             img = unique_jpeg(jpegs[i % len(jpegs)], seq)
-            f = Frame(camera_id=camera_id, capture_ts_us=round(ts * 1e6), seq=seq, width=640,
-                      height=360, image=img, event_id=f"{run_id}/{seq}", run_id=run_id)
-            futs.append(await producer.send(topic, value=img, key=camera_id.encode(),
-                                            headers=frame_headers(f)))
+            f = Frame(
+                camera_id=camera_id,
+                capture_ts_us=round(ts * 1e6),
+                seq=seq,
+                width=640,
+                height=360,
+                image=img,
+                event_id=f"{run_id}/{seq}",
+                run_id=run_id,
+            )
+            futs.append(
+                await producer.send(
+                    topic, value=img, key=camera_id.encode(), headers=frame_headers(f)
+                )
+            )
         await asyncio.gather(*futs)
     finally:
         await producer.stop()
     return time.time() - t0
 
 
-async def _measure(settings: Settings, group: str, first: str, topics: list[str], n: int,
-                   timeout_s: float = 900.0, poll_s: float = 0.2) -> dict[str, float]:
+async def _measure(
+    settings: Settings,
+    group: str,
+    first: str,
+    topics: list[str],
+    n: int,
+    timeout_s: float = 900.0,
+    poll_s: float = 0.2,
+) -> dict[str, float]:
     """Frames/s of ``group`` over ``n`` new records on ``first``, until ``topics`` are drained.
 
     Timed from the first offset commit seen on ``first`` to the first poll with
@@ -157,11 +189,15 @@ async def _measure(settings: Settings, group: str, first: str, topics: list[str]
             secs = max(now - t_first, 1e-3)
             return {"fps": done / secs, "frames": n, "seconds": round(now - t0, 2)}
         if now - t0 > timeout_s:
-            raise ItscamError(f"{group} did not drain {topics} within {timeout_s:.0f} s (lag {lag})")
+            raise ItscamError(
+                f"{group} did not drain {topics} within {timeout_s:.0f} s (lag {lag})"
+            )
         await asyncio.sleep(poll_s)
 
 
-async def _read_latencies(settings: Settings, offsets: dict[Any, int], run_id: str) -> dict[str, list[float]]:
+async def _read_latencies(
+    settings: Settings, offsets: dict[Any, int], run_id: str
+) -> dict[str, list[float]]:
     """Latencies (ms) of detections and crossings records of ``run_id`` after ``offsets``."""
     from aiokafka import AIOKafkaConsumer
 
@@ -201,8 +237,9 @@ def _pct(xs: list[float], q: float) -> float | None:
     return round(float(np.percentile(xs, q)), 1) if xs else None
 
 
-async def pipeline_phase(settings: Settings, camera: Any, jpegs: list[bytes], n: int,
-                         latency_s: float) -> dict[str, Any]:
+async def pipeline_phase(
+    settings: Settings, camera: Any, jpegs: list[bytes], n: int, latency_s: float
+) -> dict[str, Any]:
     """End-to-end throughput with the real detector, then latency at half that rate."""
     from itscam.clients.kafka import TOPICS, end_offsets, ensure_topics, skip_to_end
     from streaming.app import APP_ID
@@ -217,47 +254,65 @@ async def pipeline_phase(settings: Settings, camera: Any, jpegs: list[bytes], n:
     try:
         await _wait_stable(settings, APP_ID, 1)
         # Warm up (model load, first Triton call, JIT paths) outside the measurement.
-        await _produce_frames(settings, camera.camera_id, jpegs, 16, run_id=f"bench-warm-{uuid.uuid4().hex[:6]}")
+        await _produce_frames(
+            settings, camera.camera_id, jpegs, 16, run_id=f"bench-warm-{uuid.uuid4().hex[:6]}"
+        )
         await _measure(settings, APP_ID, topics[0], topics, 16)
         run_id = f"bench-e2e-{uuid.uuid4().hex[:8]}"
         await _produce_frames(settings, camera.camera_id, jpegs, n, run_id=run_id, first_seq=100)
         e2e = await _measure(settings, APP_ID, topics[0], topics, n)
         rate = e2e["fps"] / 2
         lat_run = f"bench-lat-{uuid.uuid4().hex[:8]}"
-        before = await end_offsets(settings, [settings.topic("detections"), settings.topic("crossings")])
+        before = await end_offsets(
+            settings, [settings.topic("detections"), settings.topic("crossings")]
+        )
         n_lat = max(10, int(rate * latency_s))
-        await _produce_frames(settings, camera.camera_id, jpegs, n_lat, run_id=lat_run, rate=rate,
-                              first_seq=100 + n)
+        await _produce_frames(
+            settings, camera.camera_id, jpegs, n_lat, run_id=lat_run, rate=rate, first_seq=100 + n
+        )
         await _measure(settings, APP_ID, topics[0], topics, n_lat)
         lat = await _read_latencies(settings, before, lat_run)
     finally:
         pool.stop()
     return {
-        "pipeline_fps": round(e2e["fps"], 2), "pipeline_frames": n,
-        "latency_rate_fps": round(rate, 2), "latency_frames": n_lat,
-        "latency_p50_ms": _pct(lat["crossings"], 50), "latency_p99_ms": _pct(lat["crossings"], 99),
+        "pipeline_fps": round(e2e["fps"], 2),
+        "pipeline_frames": n,
+        "latency_rate_fps": round(rate, 2),
+        "latency_frames": n_lat,
+        "latency_p50_ms": _pct(lat["crossings"], 50),
+        "latency_p99_ms": _pct(lat["crossings"], 99),
         "latency_events": len(lat["crossings"]),
         "detect_latency_p50_ms": _pct(lat["detections"], 50),
         "detect_latency_p99_ms": _pct(lat["detections"], 99),
     }
 
 
-def _null_frames(settings: Settings, n: int, base_jpeg: bytes) -> tuple[Any, list[tuple[bytes, Any, float]], Path]:
+def _null_frames(
+    settings: Settings, n: int, base_jpeg: bytes
+) -> tuple[Any, list[tuple[bytes, Any, float]], Path]:
     """A ~40-vehicle synthetic stream as (jpeg, detections, ts) frames and its lookup file."""
     from itscam.domain.bench_analysis import synthetic_stream
     from streaming.precomputed import save
 
     stream = synthetic_stream(seconds=n / 10.0 + 0.1, fps=10.0)
-    frames = [(unique_jpeg(base_jpeg, i), stream.detections[i], float(stream.ts[i]))
-              for i in range(min(n, len(stream.detections)))]
+    frames = [
+        (unique_jpeg(base_jpeg, i), stream.detections[i], float(stream.ts[i]))
+        for i in range(min(n, len(stream.detections)))
+    ]
     path = Path(settings.state_dir) / "bench" / "precomputed.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     save(path, [(j, d) for j, d, _ in frames])
     return stream.camera, frames, path
 
 
-async def _produce_null(settings: Settings, camera_id: str, frames: list[tuple[bytes, Any, float]],
-                        run_id: str, *, naive: bool) -> None:
+async def _produce_null(
+    settings: Settings,
+    camera_id: str,
+    frames: list[tuple[bytes, Any, float]],
+    run_id: str,
+    *,
+    naive: bool,
+) -> None:
     from itscam.clients.kafka import start_producer
     from streaming.contracts import Frame, frame_headers
 
@@ -268,17 +323,41 @@ async def _produce_null(settings: Settings, camera_id: str, frames: list[tuple[b
         for seq, (jpeg, _, ts) in enumerate(frames):
             cts = ts + shift
             if naive:
-                value = json.dumps({
-                    "camera_id": camera_id, "capture_ts": cts, "seq": seq, "width": 640,
-                    "height": 360, "image_b64": base64.b64encode(jpeg).decode(), "run_id": run_id,
-                }).encode()
-                futs.append(await producer.send(settings.topic("bench_naive"), value=value,
-                                                key=camera_id.encode()))
+                value = json.dumps(
+                    {
+                        "camera_id": camera_id,
+                        "capture_ts": cts,
+                        "seq": seq,
+                        "width": 640,
+                        "height": 360,
+                        "image_b64": base64.b64encode(jpeg).decode(),
+                        "run_id": run_id,
+                    }
+                ).encode()
+                futs.append(
+                    await producer.send(
+                        settings.topic("bench_naive"), value=value, key=camera_id.encode()
+                    )
+                )
             else:
-                f = Frame(camera_id=camera_id, capture_ts_us=round(cts * 1e6), seq=seq, width=640,
-                          height=360, image=jpeg, event_id=f"{run_id}/{seq}", run_id=run_id)
-                futs.append(await producer.send(settings.topic("frames"), value=jpeg,
-                                                key=camera_id.encode(), headers=frame_headers(f)))
+                f = Frame(
+                    camera_id=camera_id,
+                    capture_ts_us=round(cts * 1e6),
+                    seq=seq,
+                    width=640,
+                    height=360,
+                    image=jpeg,
+                    event_id=f"{run_id}/{seq}",
+                    run_id=run_id,
+                )
+                futs.append(
+                    await producer.send(
+                        settings.topic("frames"),
+                        value=jpeg,
+                        key=camera_id.encode(),
+                        headers=frame_headers(f),
+                    )
+                )
         await asyncio.gather(*futs)
     finally:
         await producer.stop()
@@ -300,7 +379,9 @@ async def null_phase(settings: Settings, n: int, base_jpeg: bytes) -> dict[str, 
     # worker can auto-create them with one partition (a fresh broker).
     await ensure_topics(settings, TOPICS)
     await skip_to_end(settings, APP_ID, topics)
-    await _produce_null(settings, camera.camera_id, frames, f"bench-null-{uuid.uuid4().hex[:8]}", naive=False)
+    await _produce_null(
+        settings, camera.camera_id, frames, f"bench-null-{uuid.uuid4().hex[:8]}", naive=False
+    )
     pool = WorkerPool(settings, 1, extra_env=env).start()
     try:
         ours = await _measure(settings, APP_ID, topics[0], topics, len(frames))
@@ -310,31 +391,45 @@ async def null_phase(settings: Settings, n: int, base_jpeg: bytes) -> dict[str, 
     await ensure_topics(settings, ("bench_naive", "bench_naive_crossings"))
     naive_topics = [settings.topic("bench_naive")]
     await skip_to_end(settings, NAIVE_APP_ID, naive_topics)
-    await _produce_null(settings, camera.camera_id, frames, f"bench-naive-{uuid.uuid4().hex[:8]}", naive=True)
-    naive_pool = WorkerPool(settings, 1, extra_env=env, module="streaming.naive",
-                            group_id=NAIVE_APP_ID).start()
+    await _produce_null(
+        settings, camera.camera_id, frames, f"bench-naive-{uuid.uuid4().hex[:8]}", naive=True
+    )
+    naive_pool = WorkerPool(
+        settings, 1, extra_env=env, module="streaming.naive", group_id=NAIVE_APP_ID
+    ).start()
     try:
         naive = await _measure(settings, NAIVE_APP_ID, naive_topics[0], naive_topics, len(frames))
     finally:
         naive_pool.stop()
     objects = float(np.mean([len(d) for _, d, _ in frames]))
     return {
-        "null_fps": round(ours["fps"], 1), "naive_fps": round(naive["fps"], 1),
+        "null_fps": round(ours["fps"], 1),
+        "naive_fps": round(naive["fps"], 1),
         "null_vs_naive": round(ours["fps"] / naive["fps"], 2) if naive["fps"] else None,
-        "null_frames": len(frames), "null_objects_per_frame": round(objects, 1),
+        "null_frames": len(frames),
+        "null_objects_per_frame": round(objects, 1),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="itscam bench pipeline", description=__doc__.split("\n\n")[0])
-    p.add_argument("--frames", type=int, default=600,
-                   help="frames for the end-to-end phase (the drain is seen through offset "
-                        "commits, one a second: a short run reads slow by up to a second)")
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=600,
+        help="frames for the end-to-end phase (the drain is seen through offset "
+        "commits, one a second: a short run reads slow by up to a second)",
+    )
     p.add_argument("--null-frames", type=int, default=3000, help="frames for null vs naive")
     p.add_argument("--latency-s", type=float, default=20.0, help="seconds of paced traffic")
     p.add_argument("--scenario", default="highway", help="scenario whose camera renders the frames")
-    p.add_argument("--skip", action="append", default=[], choices=["raw", "pipeline", "null", "analysis"],
-                   help="leave a phase out (repeatable)")
+    p.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["raw", "pipeline", "null", "analysis"],
+        help="leave a phase out (repeatable)",
+    )
     p.add_argument("--keep-services", action="store_true")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
@@ -352,7 +447,11 @@ def main(argv: list[str] | None = None) -> int:
                 out["raw_detector_fps"] = round(raw_detector_fps(settings, jpegs), 2)
             if "pipeline" not in args.skip:
                 out["inference_backend"] = settings.inference_backend
-                out.update(asyncio.run(pipeline_phase(settings, camera, jpegs, args.frames, args.latency_s)))
+                out.update(
+                    asyncio.run(
+                        pipeline_phase(settings, camera, jpegs, args.frames, args.latency_s)
+                    )
+                )
                 if out.get("raw_detector_fps"):
                     out["pipeline_vs_raw"] = round(out["pipeline_fps"] / out["raw_detector_fps"], 3)
             if "null" not in args.skip:
@@ -361,9 +460,20 @@ def main(argv: list[str] | None = None) -> int:
                 from itscam.domain.bench_analysis import run_analysis_bench
 
                 a = run_analysis_bench()
-                out.update({k: a.get(k) for k in ("analysis_ms_per_frame", "peer_ms_per_frame",
-                                                   "analysis_vs_peer", "mota", "idf1", "peer_mota",
-                                                   "peer_idf1")})
+                out.update(
+                    {
+                        k: a.get(k)
+                        for k in (
+                            "analysis_ms_per_frame",
+                            "peer_ms_per_frame",
+                            "analysis_vs_peer",
+                            "mota",
+                            "idf1",
+                            "peer_mota",
+                            "peer_idf1",
+                        )
+                    }
+                )
     except ItscamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

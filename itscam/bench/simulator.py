@@ -34,8 +34,12 @@ def _states(sc: Scenario, n: int, warmup_s: float) -> list[list]:
 def bench(name: str, frames: int, warmup_s: float) -> dict:
     base = Scenario.load(name)
     states = _states(base, frames, warmup_s)
-    result: dict = {"bench": "simulator", "scenario": name, "frames": frames,
-                    "vehicles_on_road_mean": round(sum(map(len, states)) / len(states), 1)}
+    result: dict = {
+        "bench": "simulator",
+        "scenario": name,
+        "frames": frames,
+        "vehicles_on_road_mean": round(sum(map(len, states)) / len(states), 1),
+    }
     fps = {}
     for w, h in ((640, 360), (1280, 720)):
         cam = base.cameras[0]
@@ -53,8 +57,11 @@ def bench(name: str, frames: int, warmup_s: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="itscam bench simulator", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="itscam bench simulator",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--scenario", default="highway")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--warmup-s", type=float, default=60.0)

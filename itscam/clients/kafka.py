@@ -41,7 +41,8 @@ def install_empty_fetch_backoff(seconds: float) -> None:
     from aiokafka.consumer.fetcher import Fetcher
 
     Fetcher._proc_fetch_request = with_empty_fetch_backoff(  # type: ignore[method-assign]
-        Fetcher._proc_fetch_request, lambda: _FETCH_BACKOFF["s"])
+        Fetcher._proc_fetch_request, lambda: _FETCH_BACKOFF["s"]
+    )
     _FETCH_BACKOFF["installed"] = True
 
 
@@ -64,7 +65,13 @@ def with_empty_fetch_backoff(original, pause_s):  # type: ignore[no-untyped-def]
 
 #: Every topic of the system, by short name (``settings.topic(name)`` is the full name).
 TOPICS: tuple[str, ...] = (
-    "frames", "detections", "crossings", "counts_1m", "events", "camera_health", "dead_letter",
+    "frames",
+    "detections",
+    "crossings",
+    "counts_1m",
+    "events",
+    "camera_health",
+    "dead_letter",
 )
 #: Frames are large and short-lived; everything else is small. Retention in ms.
 RETENTION_MS = {"frames": 3_600_000, "detections": 6 * 3_600_000}
@@ -78,8 +85,9 @@ def _unreachable(settings: Settings, exc: Exception) -> ServiceError:
     )
 
 
-async def ensure_topics(settings: Settings, names: Iterable[str] = TOPICS,
-                        partitions: int | None = None) -> dict[str, int]:
+async def ensure_topics(
+    settings: Settings, names: Iterable[str] = TOPICS, partitions: int | None = None
+) -> dict[str, int]:
     """Create the topics (full names from ``settings.topic``) that do not exist yet.
 
     Returns ``{full_name: partition_count}`` as the broker reports it. An
@@ -96,9 +104,14 @@ async def ensure_topics(settings: Settings, names: Iterable[str] = TOPICS,
     try:
         existing = set(await admin.list_topics())
         new = [
-            NewTopic(full, num_partitions=nparts, replication_factor=1,
-                     topic_configs={"retention.ms": str(RETENTION_MS.get(short, DEFAULT_RETENTION_MS))})
-            for full, short in wanted.items() if full not in existing
+            NewTopic(
+                full,
+                num_partitions=nparts,
+                replication_factor=1,
+                topic_configs={"retention.ms": str(RETENTION_MS.get(short, DEFAULT_RETENTION_MS))},
+            )
+            for full, short in wanted.items()
+            if full not in existing
         ]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
@@ -117,13 +130,15 @@ async def ensure_topics(settings: Settings, names: Iterable[str] = TOPICS,
     return counts
 
 
-def ensure_topics_sync(settings: Settings, names: Iterable[str] = TOPICS,
-                       partitions: int | None = None) -> dict[str, int]:
+def ensure_topics_sync(
+    settings: Settings, names: Iterable[str] = TOPICS, partitions: int | None = None
+) -> dict[str, int]:
     return asyncio.run(ensure_topics(settings, names, partitions))
 
 
-def make_producer(settings: Settings, *, linger_ms: int = 5, max_request_size: int = 1_048_576,
-                  **kwargs: object) -> AIOKafkaProducer:
+def make_producer(
+    settings: Settings, *, linger_ms: int = 5, max_request_size: int = 1_048_576, **kwargs: object
+) -> AIOKafkaProducer:
     """Idempotent producer (acks=all, no duplicates on retry) that batches for ``linger_ms``."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_servers,
@@ -165,8 +180,9 @@ async def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPa
         await consumer.stop()
 
 
-async def group_offsets(settings: Settings, group_id: str, topics: Iterable[str]
-                        ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+async def group_offsets(
+    settings: Settings, group_id: str, topics: Iterable[str]
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
     """``(committed, ends)``: ``group_id``'s committed offset (0 if none) and the log-end
     offset of every partition of ``topics`` (full names)."""
     ends = await end_offsets(settings, list(topics))
@@ -183,8 +199,9 @@ async def group_offsets(settings: Settings, group_id: str, topics: Iterable[str]
     return committed, ends
 
 
-def lag_by_topic(topics: Iterable[str], committed: dict[TopicPartition, int],
-                 ends: dict[TopicPartition, int]) -> dict[str, int]:
+def lag_by_topic(
+    topics: Iterable[str], committed: dict[TopicPartition, int], ends: dict[TopicPartition, int]
+) -> dict[str, int]:
     """Records not yet committed, per topic, from :func:`group_offsets`' answer."""
     lag = dict.fromkeys(topics, 0)
     for tp, end in ends.items():
@@ -247,8 +264,9 @@ async def skip_to_end(settings: Settings, group_id: str, topics: Iterable[str]) 
     """
     ends = await end_offsets(settings, topics)
     lag = await group_lag(settings, group_id, topics)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_servers, group_id=group_id,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_servers, group_id=group_id, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         consumer.assign(list(ends))

@@ -146,18 +146,23 @@ class AnalysisOutput:
 
 def tracker_config(cfg: CameraConfig) -> TrackerConfig:
     p = cfg.params
-    return TrackerConfig(high_conf=p.high_conf, low_conf=p.low_conf,
-                         new_track_conf=min(1.0, p.high_conf + 0.1), match_iou=p.match_iou,
-                         min_hits=p.min_hits, max_lost_s=p.max_lost_s,
-                         class_groups=tuple(int(k >= LARGE_CLASS_MIN)
-                                            for k in range(len(VEHICLE_CLASSES))))
+    return TrackerConfig(
+        high_conf=p.high_conf,
+        low_conf=p.low_conf,
+        new_track_conf=min(1.0, p.high_conf + 0.1),
+        match_iou=p.match_iou,
+        min_hits=p.min_hits,
+        max_lost_s=p.max_lost_s,
+        class_groups=tuple(int(k >= LARGE_CLASS_MIN) for k in range(len(VEHICLE_CLASSES))),
+    )
 
 
 class CameraAnalyzer:
     """All per-camera analysis state. Not thread-safe; one instance per camera."""
 
-    def __init__(self, config: CameraConfig, *, run_id: str = "",
-                 tracker: ByteTracker | None = None) -> None:
+    def __init__(
+        self, config: CameraConfig, *, run_id: str = "", tracker: ByteTracker | None = None
+    ) -> None:
         self.config = cfg = config
         self.params = p = config.params
         self.run_id = run_id
@@ -168,9 +173,15 @@ class CameraAnalyzer:
         self.table = TrackTable()
         self.counter = LineCounter(cfg.lines, self.table)
         tb = self.table
-        for name, fill in (("stopped_since", np.nan), ("moving_ts", np.nan),
-                           ("moving_speed", np.nan), ("rev_m", 0.0), ("rev_since", np.nan), ("rev_last", np.nan),
-                           ("speed", np.nan)):
+        for name, fill in (
+            ("stopped_since", np.nan),
+            ("moving_ts", np.nan),
+            ("moving_speed", np.nan),
+            ("rev_m", 0.0),
+            ("rev_since", np.nan),
+            ("rev_last", np.nan),
+            ("speed", np.nan),
+        ):
             tb.add_column(name, (), np.float64, fill)
         tb.add_column("anchor", (2,), np.float64, np.nan)
         tb.add_column("born_line", (), np.int16, -1)
@@ -210,12 +221,20 @@ class CameraAnalyzer:
         # (area id, polygon or None, lane index or None); without incident zones each
         # lane is its own incident area.
         inc: list[tuple[str, np.ndarray | None, int | None]] = [
-            (z.zone_id, z.polygon, None) for z in cfg.zones if z.kind == "incident"]
-        self.incident_areas = inc or [(f"lane:{ln.lane_id}", None, i)
-                                      for i, ln in enumerate(cfg.lanes)]
+            (z.zone_id, z.polygon, None) for z in cfg.zones if z.kind == "incident"
+        ]
+        self.incident_areas = inc or [
+            (f"lane:{ln.lane_id}", None, i) for i, ln in enumerate(cfg.lanes)
+        ]
         lengths = cfg.lane_visible_m
-        self.windows = MinuteWindows(cfg.camera_id, self.lane_ids, lengths, run_id=run_id,
-                                     lateness_s=p.lateness_s, heavy_pce=p.heavy_pce)
+        self.windows = MinuteWindows(
+            cfg.camera_id,
+            self.lane_ids,
+            lengths,
+            run_id=run_id,
+            lateness_s=p.lateness_s,
+            heavy_pce=p.heavy_pce,
+        )
         self.book = EventBook(cfg.camera_id, run_id)
         self.congestion = CongestionDetector(p.congestion_density, p.congestion_minutes)
         self.offline = OfflineDetector(p.offline_after_s)
@@ -238,8 +257,9 @@ class CameraAnalyzer:
 
     # ------------------------------------------------------------------ per frame
 
-    def update(self, capture_ts: float, frame_seq: int, detections: Detections,
-               healthy: bool = True) -> AnalysisOutput:
+    def update(
+        self, capture_ts: float, frame_seq: int, detections: Detections, healthy: bool = True
+    ) -> AnalysisOutput:
         """Analyse one frame; see the module docstring for the outputs."""
         ts = float(capture_ts)
         self.offline.alive(self.book, ts, (frame_seq, ts))
@@ -331,11 +351,22 @@ class CameraAnalyzer:
             inside = self.detector_set.contains(np.concatenate([xy, xy - half, xy + half]))
             occupied[self.detector_lane[inside.any(axis=0)]] = True
         in_lane = lane >= 0
-        pcu = np.bincount(lane[in_lane], weights=self.windows.pcu_weights(maj[in_lane]),
-                          minlength=n_lanes) if n else np.zeros(n_lanes)
+        pcu = (
+            np.bincount(
+                lane[in_lane], weights=self.windows.pcu_weights(maj[in_lane]), minlength=n_lanes
+            )
+            if n
+            else np.zeros(n_lanes)
+        )
         self.windows.add_frame(ts, dt, True, occupied, pcu)
-        self._last = {"xy": xy, "lane": lane, "speed": speed, "length": length,
-                      "occupied": occupied, "ids": ids}
+        self._last = {
+            "xy": xy,
+            "lane": lane,
+            "speed": speed,
+            "length": length,
+            "occupied": occupied,
+            "ids": ids,
+        }
         self._close_minutes(out)
         out.events = self.book.drain()
         if ts - self._last_latest >= LATEST_EVERY_S:
@@ -368,8 +399,9 @@ class CameraAnalyzer:
 
     # ------------------------------------------------------------------ internals
 
-    def _assign_lanes(self, xy: np.ndarray, any_distance: bool = False
-                      ) -> tuple[np.ndarray, np.ndarray]:
+    def _assign_lanes(
+        self, xy: np.ndarray, any_distance: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Lane index ``(n,)`` (-1 outside every lane) and lane direction ``(n, 2)``.
 
         ``any_distance``: take the nearest lane however far (for a heading prior).
@@ -386,8 +418,9 @@ class CameraAnalyzer:
         tangent = np.where(ok[:, None], self.seg_unit[k], 0.0)
         return lane, tangent
 
-    def _link_fragments(self, slots: np.ndarray, is_new: np.ndarray, xy: np.ndarray,
-                        tangent: np.ndarray, ts: float) -> None:
+    def _link_fragments(
+        self, slots: np.ndarray, is_new: np.ndarray, xy: np.ndarray, tangent: np.ndarray, ts: float
+    ) -> None:
         """Let a new track continue the counting state of a track lost moments ago.
 
         Occlusion behind other vehicles breaks tracks; a fragment that reappears past a
@@ -425,8 +458,10 @@ class CameraAnalyzer:
             tb.line_prev_ts[s_new] = tb.line_prev_ts[s_old]
             tb.votes[s_new] += tb.votes[s_old]
             tb.first_ts[s_new] = tb.first_ts[s_old]
-            if np.isfinite(tb.stopped_since[s_old]) and \
-                    np.hypot(*(xy[new[i]] - tb.anchor[s_old])) <= STALL_RADIUS_M:
+            if (
+                np.isfinite(tb.stopped_since[s_old])
+                and np.hypot(*(xy[new[i]] - tb.anchor[s_old])) <= STALL_RADIUS_M
+            ):
                 # Still standing where the lost fragment stopped: the stop goes on.
                 tb.stopped_since[s_new] = tb.stopped_since[s_old]
                 tb.anchor[s_new] = tb.anchor[s_old]
@@ -437,8 +472,9 @@ class CameraAnalyzer:
             cost[i, :] = np.inf
             cost[:, j] = np.inf
 
-    def _recently_lost(self, slots: np.ndarray, ts: float, *, counted: bool
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _recently_lost(
+        self, slots: np.ndarray, ts: float, *, counted: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Tracks lost within ``LINK_S`` that a new track may continue.
 
         Those with counting-line sides (``counted``: on the far side of a line, i.e.
@@ -450,15 +486,18 @@ class CameraAnalyzer:
         seen = np.zeros(tb.cap, bool)
         seen[slots] = True
         sides = tb.line_side > 0 if counted else tb.line_side != 0
-        cand = np.flatnonzero(tb.alive & ~seen & (tb.last_ts < ts) & (ts - tb.last_ts <= LINK_S)
-                              & sides.any(axis=1))
+        cand = np.flatnonzero(
+            tb.alive & ~seen & (tb.last_ts < ts) & (ts - tb.last_ts <= LINK_S) & sides.any(axis=1)
+        )
         gap = ts - tb.last_ts[cand]
         pred = tb.latest_xy(cand) + tb.vel[cand] * gap[:, None]
         speed = np.hypot(tb.vel[cand, 0], tb.vel[cand, 1])
         reach = np.clip(0.5 * speed * gap + 1.5 * gap**2, LINK_ALONG_M, LINK_REACH_MAX_M)
         return cand, pred, speed, reach
 
-    def _note_births(self, slots: np.ndarray, xy: np.ndarray, ts: float, present: np.ndarray) -> None:
+    def _note_births(
+        self, slots: np.ndarray, xy: np.ndarray, ts: float, present: np.ndarray
+    ) -> None:
         """Remember new, unlinked tracks first seen just past a counting line.
 
         Not between BIRTH_RESUME_S and BIRTH_WARMUP_S of observation (see those).
@@ -483,8 +522,13 @@ class CameraAnalyzer:
         # leaves the band, and a change from side 0 is never a crossing, so a vehicle
         # that first came into view on the line (out of a queue, from behind a truck)
         # was never counted. It counts once it moves forward, like one born past the line.
-        ok = ((d > -ctr.margin) & (d <= BIRTH_PAST_M) & ctr.allow_fwd
-              & (along >= 0.0) & (along <= ctr.seg_len))
+        ok = (
+            (d > -ctr.margin)
+            & (d <= BIRTH_PAST_M)
+            & ctr.allow_fwd
+            & (along >= 0.0)
+            & (along <= ctr.seg_len)
+        )
         d = np.where(ok, d, np.inf)
         j = np.argmin(d, axis=1)
         has = np.isfinite(d[np.arange(len(slots)), j])
@@ -493,8 +537,9 @@ class CameraAnalyzer:
         tb.born_ts[slots[has]] = ts
         tb.born_watch[slots[has]] = 0.0 if watched >= BIRTH_WARMUP_S else self.watch_since
 
-    def _maybe_counted(self, slots: np.ndarray, xy: np.ndarray, ts: float, present: np.ndarray
-                       ) -> np.ndarray:
+    def _maybe_counted(
+        self, slots: np.ndarray, xy: np.ndarray, ts: float, present: np.ndarray
+    ) -> np.ndarray:
         """``(n,)`` bool: new tracks that may continue a vehicle counted already."""
         tb = self.table
         veto = np.zeros(len(slots), bool)
@@ -509,8 +554,13 @@ class CameraAnalyzer:
             side = np.abs(rel[..., 0] * unit[None, :, 1] - rel[..., 1] * unit[None, :, 0])
             slow = (speed < BIRTH_MIN_MPS)[None]
             near = np.hypot(rel[..., 0], rel[..., 1]) <= BIRTH_SLOW_NEAR_M
-            veto |= (np.where(slow, near, (along >= -LINK_ALONG_M) & (along <= reach[None])
-                              & (side <= BIRTH_VETO_SIDE_M))).any(axis=1)
+            veto |= (
+                np.where(
+                    slow,
+                    near,
+                    (along >= -LINK_ALONG_M) & (along <= reach[None]) & (side <= BIRTH_VETO_SIDE_M),
+                )
+            ).any(axis=1)
         for o in self.orphans:
             veto |= np.hypot(xy[:, 0] - o[1], xy[:, 1] - o[2]) <= 2 * ADOPT_RADIUS_M
         self.lost_counted = [e for e in self.lost_counted if ts - e[0] <= BIRTH_MEMORY_S]
@@ -524,8 +574,9 @@ class CameraAnalyzer:
                 self.lost_counted.pop(k)
         return veto
 
-    def _hidden_crossings(self, out: AnalysisOutput, slots: np.ndarray, vel: np.ndarray,
-                          frame_seq: int) -> None:
+    def _hidden_crossings(
+        self, out: AnalysisOutput, slots: np.ndarray, vel: np.ndarray, frame_seq: int
+    ) -> None:
         """Count tracks born past a line once they move forward (see BIRTH_PAST_M)."""
         tb = self.table
         pend = np.flatnonzero(tb.born_line[slots] >= 0)
@@ -549,8 +600,14 @@ class CameraAnalyzer:
             if hidden <= BIRTH_HIDDEN_S and t >= tb.born_watch[s]:
                 self._crossing(out, j, s, "forward", t, frame_seq)
 
-    def _hold_lateral_at_edges(self, box: np.ndarray, slots: np.ndarray, is_new: np.ndarray,
-                               xy: np.ndarray, tangent: np.ndarray) -> None:
+    def _hold_lateral_at_edges(
+        self,
+        box: np.ndarray,
+        slots: np.ndarray,
+        is_new: np.ndarray,
+        xy: np.ndarray,
+        tangent: np.ndarray,
+    ) -> None:
         """Keep the across-lane position of vehicles cut by the image's side edges.
 
         A box clipped by the left or right edge has a false horizontal centre, and a
@@ -567,8 +624,14 @@ class CameraAnalyzer:
         drift = ((xy[i] - self.table.latest_xy(slots[i])) * nrm).sum(1)
         xy[i] -= drift[:, None] * nrm
 
-    def _left_on_the_line(self, out: AnalysisOutput, present: np.ndarray, prev_ts: float | None,
-                          ts: float, frame_seq: int) -> None:
+    def _left_on_the_line(
+        self,
+        out: AnalysisOutput,
+        present: np.ndarray,
+        prev_ts: float | None,
+        ts: float,
+        frame_seq: int,
+    ) -> None:
         """Count tracks lost this frame while driving through a line's hysteresis band.
 
         A vehicle whose centre had just passed a line (``0 < d <= margin``), or was
@@ -597,9 +660,16 @@ class CameraAnalyzer:
         xy = tb.latest_xy(gone)
         along = xy @ ctr.unit.T - ctr.along0
         step = v * (ts - prev_ts)  # its travel since it was last seen
-        hit = ((tb.line_side[gone] < 0) & (d > -step) & (d <= ctr.margin) & (v >= LEFT_MIN_MPS)
-               & (d + step > ctr.margin) & ctr.allow_fwd
-               & (along >= -END_SLACK_M) & (along <= ctr.seg_len + END_SLACK_M))
+        hit = (
+            (tb.line_side[gone] < 0)
+            & (d > -step)
+            & (d <= ctr.margin)
+            & (v >= LEFT_MIN_MPS)
+            & (d + step > ctr.margin)
+            & ctr.allow_fwd
+            & (along >= -END_SLACK_M)
+            & (along <= ctr.seg_len + END_SLACK_M)
+        )
         for i in np.flatnonzero(hit.any(axis=1)):
             j = ctr.most_central(along[i], np.flatnonzero(hit[i]))
             s = int(gone[i])
@@ -611,36 +681,61 @@ class CameraAnalyzer:
                 t = prev_ts - float(d[i, j]) / float(v[i, j])
             self._crossing(out, j, s, "forward", t, frame_seq)
 
-    def _crossing(self, out: AnalysisOutput, line_index: int, slot: int, direction: str,
-                  ts: float, frame_seq: int) -> None:
+    def _crossing(
+        self,
+        out: AnalysisOutput,
+        line_index: int,
+        slot: int,
+        direction: str,
+        ts: float,
+        frame_seq: int,
+    ) -> None:
         tb = self.table
         line = self.config.lines[line_index]
         cls = int(tb.majority_class(np.array([slot]))[0])
         sp = float(tb.speed[slot])
         speed_kmh = round(sp * 3.6, 2) if math.isfinite(sp) else None
         track_id = int(tb.track_id[slot])
-        out.crossings.append({
-            "camera_id": self.camera_id,
-            "line_id": line.line_id,
-            "lane_id": line.lane_id,
-            "direction": direction,
-            "track_id": track_id,
-            "class_name": VEHICLE_CLASSES[cls],
-            "crossing_ts": ts,
-            "speed_kmh": speed_kmh,
-            "run_id": self.run_id,
-        })
+        out.crossings.append(
+            {
+                "camera_id": self.camera_id,
+                "line_id": line.line_id,
+                "lane_id": line.lane_id,
+                "direction": direction,
+                "track_id": track_id,
+                "class_name": VEHICLE_CLASSES[cls],
+                "crossing_ts": ts,
+                "speed_kmh": speed_kmh,
+                "run_id": self.run_id,
+            }
+        )
         self.windows.add_crossing(line.lane_id, direction, cls, ts, speed_kmh)
         if direction == "reverse" and not tb.wrong_way[slot]:
             tb.wrong_way[slot] = True
             start = tb.rev_since[slot]
-            self.book.start(f"wrong_way:{track_id}", "wrong_way",
-                            float(start) if math.isfinite(start) else ts, severity="critical",
-                            lane_id=line.lane_id, track_ids=[track_id], frame=(frame_seq, ts))
+            self.book.start(
+                f"wrong_way:{track_id}",
+                "wrong_way",
+                float(start) if math.isfinite(start) else ts,
+                severity="critical",
+                lane_id=line.lane_id,
+                track_ids=[track_id],
+                frame=(frame_seq, ts),
+            )
 
-    def _behaviour(self, slots: np.ndarray, ids: np.ndarray, xy: np.ndarray, vel: np.ndarray,
-                   speed: np.ndarray, lane: np.ndarray, tangent: np.ndarray, ts: float,
-                   dt: float, frame_seq: int) -> None:
+    def _behaviour(
+        self,
+        slots: np.ndarray,
+        ids: np.ndarray,
+        xy: np.ndarray,
+        vel: np.ndarray,
+        speed: np.ndarray,
+        lane: np.ndarray,
+        tangent: np.ndarray,
+        ts: float,
+        dt: float,
+        frame_seq: int,
+    ) -> None:
         """Stalls, abrupt stops, wrong-way travel and incidents for this frame's tracks."""
         p, tb = self.params, self.table
         kmh = speed * 3.6
@@ -660,7 +755,7 @@ class CameraAnalyzer:
             with np.errstate(invalid="ignore", divide="ignore"):
                 decel = m_sp / np.maximum(ts - m_ts, 1e-3)
             for i in np.flatnonzero(newly)[np.nan_to_num(decel, nan=0.0) >= p.abrupt_decel_mps2]:
-                for area in self._areas_of(xy[i:i + 1], lane[i:i + 1]):
+                for area in self._areas_of(xy[i : i + 1], lane[i : i + 1]):
                     self.abrupt.setdefault(area, []).append([ts, int(ids[i])])
         # A stop ends when the vehicle is clearly moving or has crept away from where it
         # stopped: a crawl in a jam (instantaneous speed around the threshold) is no stop.
@@ -671,16 +766,18 @@ class CameraAnalyzer:
             # A stalled vehicle's box jumps when traffic occludes it: it has left only
             # once clearly moving or well away from where it stood.
             was = tb.stalled[slots]
-            left = has & np.where(was, moving | (drift > STALL_LEAVE_M),
-                                  (drift > STALL_RADIUS_M) | moving)
+            left = has & np.where(
+                was, moving | (drift > STALL_LEAVE_M), (drift > STALL_RADIUS_M) | moving
+            )
             if left.any():
                 gone = slots[left]
                 # Remember where vehicles stood for a while and then drove on: stop lines,
                 # stop signs and bus stops, where a long stop is routine, not a breakdown.
                 routine = left & ~was & (ts - since >= STOP_SPOT_MIN_S)
                 for i in np.flatnonzero(routine):
-                    self.stop_spots.append([ts, float(tb.anchor[slots[i], 0]),
-                                            float(tb.anchor[slots[i], 1])])
+                    self.stop_spots.append(
+                        [ts, float(tb.anchor[slots[i], 0]), float(tb.anchor[slots[i], 1])]
+                    )
                 for s in gone[tb.stalled[gone]]:
                     tb.stalled[s] = False
                     self.book.end(f"stalled:{int(tb.track_id[s])}", ts, (frame_seq, ts))
@@ -709,11 +806,17 @@ class CameraAnalyzer:
             t = tangent[k][:, None, :]
             ahead = (rel * t).sum(-1)
             side = np.abs(rel[..., 0] * t[..., 1] - rel[..., 1] * t[..., 0])
-            blocked = ((ahead > 0.5) & (ahead <= QUEUE_AHEAD_M) & (side < QUEUE_SIDE_M)
-                       & slow[None]).any(axis=1)
+            blocked = (
+                (ahead > 0.5) & (ahead <= QUEUE_AHEAD_M) & (side < QUEUE_SIDE_M) & slow[None]
+            ).any(axis=1)
             tb.queued[slots[k[blocked]]] = True
-        cand = (~np.isnan(since) & ~tb.stalled[slots] & ~tb.queued[slots] & (lane >= 0)
-                & (ts - np.nan_to_num(since, nan=ts) >= p.stall_s))
+        cand = (
+            ~np.isnan(since)
+            & ~tb.stalled[slots]
+            & ~tb.queued[slots]
+            & (lane >= 0)
+            & (ts - np.nan_to_num(since, nan=ts) >= p.stall_s)
+        )
         if cand.any():
             cand &= ~self._routine_stop(slots, xy, lane, tangent, since, ts, cand)
         if cand.any():
@@ -723,11 +826,17 @@ class CameraAnalyzer:
             for i in np.flatnonzero(cand & ~in_queue):
                 s = slots[i]
                 tb.stalled[s] = True
-                zone = self._incident_zone(xy[i:i + 1])
-                self.book.start(f"stalled:{int(ids[i])}", "stalled_vehicle", float(since[i]),
-                                severity="warning",
-                                lane_id=self.lane_ids[lane[i]] if lane[i] >= 0 else None,
-                                zone_id=zone, track_ids=[int(ids[i])], frame=(frame_seq, ts))
+                zone = self._incident_zone(xy[i : i + 1])
+                self.book.start(
+                    f"stalled:{int(ids[i])}",
+                    "stalled_vehicle",
+                    float(since[i]),
+                    severity="warning",
+                    lane_id=self.lane_ids[lane[i]] if lane[i] >= 0 else None,
+                    zone_id=zone,
+                    track_ids=[int(ids[i])],
+                    frame=(frame_seq, ts),
+                )
         # Wrong-way: distance travelled against the lane direction while in the lane.
         along = (vel * tangent).sum(1)
         inl = (lane >= 0) & np.isfinite(along)
@@ -749,13 +858,21 @@ class CameraAnalyzer:
             tb.rev_since[b[fresh]] = ts
             for i in np.flatnonzero(back):
                 s = slots[i]
-                if tb.rev_m[s] >= p.wrong_way_min_m and not tb.wrong_way[s] \
-                        and ts - tb.rev_since[s] >= WRONG_WAY_MIN_S:
+                if (
+                    tb.rev_m[s] >= p.wrong_way_min_m
+                    and not tb.wrong_way[s]
+                    and ts - tb.rev_since[s] >= WRONG_WAY_MIN_S
+                ):
                     tb.wrong_way[s] = True
-                    self.book.start(f"wrong_way:{int(ids[i])}", "wrong_way",
-                                    float(tb.rev_since[s]), severity="critical",
-                                    lane_id=self.lane_ids[lane[i]], track_ids=[int(ids[i])],
-                                    frame=(frame_seq, ts))
+                    self.book.start(
+                        f"wrong_way:{int(ids[i])}",
+                        "wrong_way",
+                        float(tb.rev_since[s]),
+                        severity="critical",
+                        lane_id=self.lane_ids[lane[i]],
+                        track_ids=[int(ids[i])],
+                        frame=(frame_seq, ts),
+                    )
         if fwd.any():
             f = slots[fwd & ~tb.wrong_way[slots]]
             tb.rev_m[f] = 0.0
@@ -767,8 +884,9 @@ class CameraAnalyzer:
             tb.wrong_way[s] = False
             tb.rev_m[s] = 0.0
             tb.rev_since[s] = np.nan
-            self.book.end(f"wrong_way:{int(tb.track_id[s])}", float(tb.rev_last[s]),
-                          (frame_seq, ts))
+            self.book.end(
+                f"wrong_way:{int(tb.track_id[s])}", float(tb.rev_last[s]), (frame_seq, ts)
+            )
         if self.abrupt or tb.stalled[slots].any() or self._incident_open():
             self._incidents(ts, frame_seq)
 
@@ -782,9 +900,16 @@ class CameraAnalyzer:
                 out.append(area)
         return out
 
-    def _routine_stop(self, slots: np.ndarray, xy: np.ndarray, lane: np.ndarray,
-                      tangent: np.ndarray, since: np.ndarray, ts: float,
-                      cand: np.ndarray) -> np.ndarray:
+    def _routine_stop(
+        self,
+        slots: np.ndarray,
+        xy: np.ndarray,
+        lane: np.ndarray,
+        tangent: np.ndarray,
+        since: np.ndarray,
+        ts: float,
+        cand: np.ndarray,
+    ) -> np.ndarray:
         """``(n,)`` bool: candidates whose stop looks routine (a signal or a stop line).
 
         Routine: another vehicle stood within STOP_SPOT_M of the same place for at least
@@ -803,21 +928,36 @@ class CameraAnalyzer:
                 continue
             rel = xy - xy[i]
             along = np.abs(rel @ tangent[i])
-            abreast = (stopped_now & (lane >= 0) & (lane != lane[i]) & (along <= STOP_SPOT_M)
-                       & ((tangent @ tangent[i]) > 0.9))
+            abreast = (
+                stopped_now
+                & (lane >= 0)
+                & (lane != lane[i])
+                & (along <= STOP_SPOT_M)
+                & ((tangent @ tangent[i]) > 0.9)
+            )
             if abreast.any():
                 out[i] = True
         tb.queued[slots[out]] = True
         return out
 
-    def _adopt_orphans(self, slots: np.ndarray, ids: np.ndarray, xy: np.ndarray,
-                       stopped: np.ndarray, ts: float, frame_seq: int) -> None:
+    def _adopt_orphans(
+        self,
+        slots: np.ndarray,
+        ids: np.ndarray,
+        xy: np.ndarray,
+        stopped: np.ndarray,
+        ts: float,
+        frame_seq: int,
+    ) -> None:
         """Hand a lost stalled vehicle's open event to a stopped track at the same spot."""
         tb, keep = self.table, []
         for o in self.orphans:
             key, x, y, last, since = o[:5]
-            cand = np.flatnonzero(stopped & ~tb.stalled[slots]
-                                  & (np.hypot(xy[:, 0] - x, xy[:, 1] - y) <= ADOPT_RADIUS_M))
+            cand = np.flatnonzero(
+                stopped
+                & ~tb.stalled[slots]
+                & (np.hypot(xy[:, 0] - x, xy[:, 1] - y) <= ADOPT_RADIUS_M)
+            )
             if len(cand):
                 i = int(cand[0])
                 new_key = f"stalled:{int(ids[i])}"
@@ -889,9 +1029,16 @@ class CameraAnalyzer:
             if ev is None and len(evid) >= p.incident_min_vehicles:
                 zone = area if poly is not None else None
                 lane_id = self.lane_ids[li] if li is not None else None
-                self.book.start(key, "incident", min(evid.values()), severity="critical",
-                                lane_id=lane_id, zone_id=zone, track_ids=sorted(evid),
-                                frame=(frame_seq, ts))
+                self.book.start(
+                    key,
+                    "incident",
+                    min(evid.values()),
+                    severity="critical",
+                    lane_id=lane_id,
+                    zone_id=zone,
+                    track_ids=sorted(evid),
+                    frame=(frame_seq, ts),
+                )
             elif ev is not None:
                 for t in evid:
                     ev.add_track(t)
@@ -905,12 +1052,16 @@ class CameraAnalyzer:
         last = float(tb.last_ts[s])
         if tb.stalled[s]:
             x, y = tb.anchor[s]
-            self.orphans.append([f"stalled:{tid}", float(x), float(y), last,
-                                 float(tb.stopped_since[s]), None])
+            self.orphans.append(
+                [f"stalled:{tid}", float(x), float(y), last, float(tb.stopped_since[s]), None]
+            )
         if (tb.line_side[s] > 0).any() and np.hypot(*tb.vel[s]) < BIRTH_SLOW_MPS:
             x, y = tb.latest_xy(np.array([s]))[0]
-            d = float(x) * self.counter.normal[:, 0] + float(y) * self.counter.normal[:, 1] \
+            d = (
+                float(x) * self.counter.normal[:, 0]
+                + float(y) * self.counter.normal[:, 1]
                 - self.counter.offset
+            )
             if ((tb.line_side[s] > 0) & (d <= BIRTH_PAST_M)).any():
                 self.lost_counted.append([last, float(x), float(y)])
         if tb.wrong_way[s]:
@@ -936,8 +1087,11 @@ class CameraAnalyzer:
             m = lane == i
             sp = speed[m]
             sp = sp[np.isfinite(sp)]
-            lanes[lid] = {"vehicles": int(m.sum()), "occupied": bool(occ[i]),
-                          "mean_speed_kmh": round(float(sp.mean()) * 3.6, 1) if len(sp) else None}
+            lanes[lid] = {
+                "vehicles": int(m.sum()),
+                "occupied": bool(occ[i]),
+                "mean_speed_kmh": round(float(sp.mean()) * 3.6, 1) if len(sp) else None,
+            }
         for z in self.queue_zones:
             lane_id = str(z.lane_id)  # queue zones always name their lane
             li = self.lane_ids.index(lane_id)
@@ -957,8 +1111,10 @@ class CameraAnalyzer:
             "frame_seq": self.frame_seq,
             "tracks": len(last.get("ids", [])),
             "lanes": lanes,
-            "open_events": [{"event_id": e.event_id, "event_type": e.event_type,
-                             "start_ts": e.start_ts} for e in self.book.open.values()],
+            "open_events": [
+                {"event_id": e.event_id, "event_type": e.event_type, "start_ts": e.start_ts}
+                for e in self.book.open.values()
+            ],
         }
 
     def queue_lengths(self) -> dict[str, float]:
@@ -989,16 +1145,20 @@ class CameraAnalyzer:
         }
 
     @classmethod
-    def from_state(cls, config: CameraConfig, state: dict[str, Any], *,
-                   run_id: str = "") -> CameraAnalyzer:
+    def from_state(
+        cls, config: CameraConfig, state: dict[str, Any], *, run_id: str = ""
+    ) -> CameraAnalyzer:
         """Resume from :meth:`to_state` (same camera configuration)."""
         if state.get("version") != STATE_VERSION or state.get("camera_id") != config.camera_id:
             raise ValueError(
                 f"analyzer state is for camera {state.get('camera_id')!r} version "
                 f"{state.get('version')!r}, expected {config.camera_id!r} v{STATE_VERSION}"
             )
-        a = cls(config, run_id=run_id,
-                tracker=ByteTracker.from_state(state["tracker"], tracker_config(config)))
+        a = cls(
+            config,
+            run_id=run_id,
+            tracker=ByteTracker.from_state(state["tracker"], tracker_config(config)),
+        )
         a.table.load_state(state["tracks"])
         a.windows.load_state(state["windows"])
         a.book.load_state(state["events"])

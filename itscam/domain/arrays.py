@@ -19,8 +19,11 @@ def pack(a: np.ndarray) -> dict[str, Any]:
     """``{"dtype", "shape", "b64"}``: the array's little-endian bytes, base64."""
     a = np.ascontiguousarray(a)
     dt = a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype
-    return {"dtype": dt.str, "shape": list(a.shape),
-            "b64": base64.b64encode(a.astype(dt, copy=False).tobytes()).decode("ascii")}
+    return {
+        "dtype": dt.str,
+        "shape": list(a.shape),
+        "b64": base64.b64encode(a.astype(dt, copy=False).tobytes()).decode("ascii"),
+    }
 
 
 def unpack(v: Any, dtype: Any) -> np.ndarray:

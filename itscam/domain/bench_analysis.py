@@ -40,8 +40,12 @@ from itscam.domain.registry import CameraConfig, parse_camera
 from itscam.domain.tracker import iou_matrix
 
 #: (length, width, height) m and share of traffic per class.
-_DIMS = {"car": (4.5, 1.8, 1.5), "motorcycle": (2.1, 0.8, 1.4), "bus": (12.0, 2.55, 3.2),
-         "truck": (10.0, 2.5, 3.8)}
+_DIMS = {
+    "car": (4.5, 1.8, 1.5),
+    "motorcycle": (2.1, 0.8, 1.4),
+    "bus": (12.0, 2.55, 3.2),
+    "truck": (10.0, 2.5, 3.8),
+}
 _MIX = (0.8, 0.05, 0.05, 0.1)
 LANE_W = 3.5
 ROAD_Y = (0.0, 150.0)  # modelled stretch along the road (m)
@@ -72,37 +76,61 @@ class Stream:
 def _camera_dict(n_lanes_each_way: int = 3) -> tuple[dict[str, Any], Any]:
     from itscam.sim.camera import PinholeCamera
 
-    cam = PinholeCamera.from_hfov(hfov_deg=70, x=0.0, y=-12.0, height=12.0, yaw_deg=90,
-                                  tilt_deg=20)
+    cam = PinholeCamera.from_hfov(hfov_deg=70, x=0.0, y=-12.0, height=12.0, yaw_deg=90, tilt_deg=20)
     world = np.array([[-9, 6], [9, 6], [-9, 80], [9, 80], [0, 30]], np.float64)
     uv, _ = cam.project(np.c_[world, np.zeros(len(world))])
     lanes, lines = [], []
     for k in range(n_lanes_each_way):
         x = LANE_W * (k + 0.5)
-        lanes.append({"lane_id": f"nb-{k + 1}", "centerline": [[x, 4], [x, 150]], "width_m": LANE_W})
-        lanes.append({"lane_id": f"sb-{k + 1}", "centerline": [[-x, 150], [-x, 4]],
-                      "width_m": LANE_W})
+        lanes.append(
+            {"lane_id": f"nb-{k + 1}", "centerline": [[x, 4], [x, 150]], "width_m": LANE_W}
+        )
+        lanes.append(
+            {"lane_id": f"sb-{k + 1}", "centerline": [[-x, 150], [-x, 4]], "width_m": LANE_W}
+        )
         for side, sgn in (("nb", 1), ("sb", -1)):
             x0 = sgn * LANE_W * k
-            lines.append({"line_id": f"{side}-{k + 1}-count", "lane_id": f"{side}-{k + 1}",
-                          "world": [[x0, 20.0], [x0 + sgn * LANE_W, 20.0]], "margin_m": 1.0})
+            lines.append(
+                {
+                    "line_id": f"{side}-{k + 1}-count",
+                    "lane_id": f"{side}-{k + 1}",
+                    "world": [[x0, 20.0], [x0 + sgn * LANE_W, 20.0]],
+                    "margin_m": 1.0,
+                }
+            )
     d = {
         "camera_id": "bench-6-lane",
-        "width": 640, "height": 360, "fps": 10,
-        "calibration": {"points": [{"image": [float(a), float(b)], "world": [float(x), float(y)]}
-                                   for (a, b), (x, y) in zip(uv, world, strict=True)]},
+        "width": 640,
+        "height": 360,
+        "fps": 10,
+        "calibration": {
+            "points": [
+                {"image": [float(a), float(b)], "world": [float(x), float(y)]}
+                for (a, b), (x, y) in zip(uv, world, strict=True)
+            ]
+        },
         "lanes": lanes,
         "lines": lines,
-        "zones": [{"zone_id": "nb-1-queue", "kind": "queue", "lane_id": "nb-1",
-                   "world": [[0, 8], [3.5, 8], [3.5, 40], [0, 40]]},
-                  {"zone_id": "road", "kind": "incident",
-                   "world": [[-10, 6], [10, 6], [10, 60], [-10, 60]]}],
+        "zones": [
+            {
+                "zone_id": "nb-1-queue",
+                "kind": "queue",
+                "lane_id": "nb-1",
+                "world": [[0, 8], [3.5, 8], [3.5, 40], [0, 40]],
+            },
+            {
+                "zone_id": "road",
+                "kind": "incident",
+                "world": [[-10, 6], [10, 6], [10, 60], [-10, 60]],
+            },
+        ],
     }
     return d, cam
 
 
-def _project_boxes(cam: Any, centre: np.ndarray, heading: np.ndarray,
-                   dims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _project_boxes(
+    cam: Any, centre: np.ndarray, heading: np.ndarray, dims: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Boxes ``(n, 4)`` of cuboid vehicles and a validity mask (in front, in the image)."""
     n = len(centre)
     sx = np.array([-1, 1, -1, 1, -1, 1, -1, 1]) * 0.5
@@ -129,8 +157,9 @@ def _project_boxes(cam: Any, centre: np.ndarray, heading: np.ndarray,
     return box, ok
 
 
-def synthetic_stream(*, seconds: float = 60.0, fps: float = 10.0, seed: int = 7,
-                     target_objects: int = 63) -> Stream:
+def synthetic_stream(
+    *, seconds: float = 60.0, fps: float = 10.0, seed: int = 7, target_objects: int = 63
+) -> Stream:
     """A six-lane road with ``target_objects`` vehicles on 150 m (about 40 detectable in view)."""
     rng = np.random.default_rng(seed)
     d, cam = _camera_dict()
@@ -147,8 +176,15 @@ def synthetic_stream(*, seconds: float = 60.0, fps: float = 10.0, seed: int = 7,
     def spawn(li: int, s: float) -> None:
         nonlocal next_id
         cls = rng.choice(4, p=_MIX)
-        vehicles.append({"id": next_id, "lane": li, "s": s, "cls": int(cls),
-                         "v": lane_speed[li] * rng.uniform(0.97, 1.03)})
+        vehicles.append(
+            {
+                "id": next_id,
+                "lane": li,
+                "s": s,
+                "cls": int(cls),
+                "v": lane_speed[li] * rng.uniform(0.97, 1.03),
+            }
+        )
         next_id += 1
 
     for li in range(n_lanes):
@@ -163,8 +199,10 @@ def synthetic_stream(*, seconds: float = 60.0, fps: float = 10.0, seed: int = 7,
     ts = t0 + np.arange(frames) * dt
     out_det, out_tb, out_tid = [], [], []
     crossings: list[tuple[str, str, str, float]] = []
-    line_s = {ln.lane_id: float(config.lane(ln.lane_id).locate(((ln.p1 + ln.p2) / 2)[None])[0][0])
-              for ln in config.lines}
+    line_s = {
+        ln.lane_id: float(config.lane(ln.lane_id).locate(((ln.p1 + ln.p2) / 2)[None])[0][0])
+        for ln in config.lines
+    }
     for f in range(frames):
         # Move; record true crossings of the counting lines (lines at y = 20 m).
         for v in vehicles:
@@ -172,14 +210,14 @@ def synthetic_stream(*, seconds: float = 60.0, fps: float = 10.0, seed: int = 7,
             v["s"] += v["v"] * dt
             lane = lanes[v["lane"]]
             if s0 < line_s[lane.lane_id] <= v["s"]:
-                crossings.append((lane.lane_id, "forward", VEHICLE_CLASSES[v["cls"]],
-                                  v["v"] * 3.6))
+                crossings.append((lane.lane_id, "forward", VEHICLE_CLASSES[v["cls"]], v["v"] * 3.6))
         vehicles = [v for v in vehicles if v["s"] < ROAD_Y[1] - ROAD_Y[0] - 4 + 10]
         for li in range(n_lanes):
             lane_vs = [v["s"] for v in vehicles if v["lane"] == li]
             # Same spacing as the initial fill, so the stream is stationary.
-            if (not lane_vs or min(lane_vs) > SPAWN_S + spacing * rng.uniform(0.8, 1.2)) and \
-                    ts[f] - last_spawn[li] > 0.5:
+            if (not lane_vs or min(lane_vs) > SPAWN_S + spacing * rng.uniform(0.8, 1.2)) and ts[
+                f
+            ] - last_spawn[li] > 0.5:
                 spawn(li, SPAWN_S)
                 last_spawn[li] = ts[f]
         ids = np.array([v["id"] for v in vehicles])
@@ -238,12 +276,15 @@ def synthetic_stream(*, seconds: float = 60.0, fps: float = 10.0, seed: int = 7,
     return Stream(config, ts, out_det, out_tb, out_tid, crossings)
 
 
-def _mot(stream: Stream, hyp_boxes: list[np.ndarray], hyp_ids: list[np.ndarray]) -> dict[str, float]:
+def _mot(
+    stream: Stream, hyp_boxes: list[np.ndarray], hyp_ids: list[np.ndarray]
+) -> dict[str, float]:
     import motmetrics as mm
 
     acc = mm.MOTAccumulator(auto_id=True)
-    for tb, tid, hb, hid in zip(stream.truth_boxes, stream.truth_ids, hyp_boxes, hyp_ids,
-                                strict=True):
+    for tb, tid, hb, hid in zip(
+        stream.truth_boxes, stream.truth_ids, hyp_boxes, hyp_ids, strict=True
+    ):
         a = np.asarray(tb, np.float64)
         b = np.asarray(hb, np.float64)
         # motmetrics' own iou_matrix uses np.asfarray, gone in numpy 2: same maths here
@@ -253,8 +294,11 @@ def _mot(stream: Stream, hyp_boxes: list[np.ndarray], hyp_ids: list[np.ndarray])
         acc.update(list(tid), list(hid), dist)
     mh = mm.metrics.create()
     s = mh.compute(acc, metrics=["mota", "idf1", "num_switches"], name="x")
-    return {"mota": float(s["mota"].iloc[0]), "idf1": float(s["idf1"].iloc[0]),
-            "id_switches": int(s["num_switches"].iloc[0])}
+    return {
+        "mota": float(s["mota"].iloc[0]),
+        "idf1": float(s["idf1"].iloc[0]),
+        "id_switches": int(s["num_switches"].iloc[0]),
+    }
 
 
 def run_ours(stream: Stream) -> tuple[float, list[np.ndarray], list[np.ndarray], list[dict]]:
@@ -283,11 +327,18 @@ def run_peer(stream: Stream) -> tuple[float, list[np.ndarray], list[np.ndarray]]
     zones = []
     for ln in cfg.lines:
         uv = cfg.homography.to_image(np.stack([ln.p1, ln.p2]))
-        zones.append(sv.LineZone(start=sv.Point(*uv[0]), end=sv.Point(*uv[1]),
-                                 triggering_anchors=(sv.Position.BOTTOM_CENTER,)))
+        zones.append(
+            sv.LineZone(
+                start=sv.Point(*uv[0]),
+                end=sv.Point(*uv[1]),
+                triggering_anchors=(sv.Position.BOTTOM_CENTER,),
+            )
+        )
     boxes, ids = [], []
-    sv_dets = [sv.Detections(xyxy=d.xyxy.astype(np.float32), confidence=d.confidence,
-                             class_id=d.class_id) for d in stream.detections]
+    sv_dets = [
+        sv.Detections(xyxy=d.xyxy.astype(np.float32), confidence=d.confidence, class_id=d.class_id)
+        for d in stream.detections
+    ]
     t = time.perf_counter()
     for ts, det in zip(stream.ts, sv_dets, strict=True):
         tr = tracker.update(det, timestamp=float(ts))
@@ -331,8 +382,11 @@ def run_analysis_bench(*, seconds: float = 60.0, seed: int = 7, repeats: int = 1
     for c in crossings:
         if c["speed_kmh"] is not None:
             by_lane_ours.setdefault(c["lane_id"], []).append(c["speed_kmh"])
-    errs = [abs(np.mean(by_lane_ours[k]) - np.mean(v)) for k, v in by_lane_true.items()
-            if k in by_lane_ours]
+    errs = [
+        abs(np.mean(by_lane_ours[k]) - np.mean(v))
+        for k, v in by_lane_true.items()
+        if k in by_lane_ours
+    ]
     best_o, best_p = min(ours_t), min(peer_t)
     return {
         "analysis_ms_per_frame": round(best_o * 1000, 3),

@@ -112,6 +112,12 @@ class LineCounter:
             if (fwd and not self.allow_fwd[j]) or (not fwd and not self.allow_rev[j]):
                 continue
             t = zc_all[i, j]
-            out.append(LineCrossing(int(j), int(slots[i]), "forward" if fwd else "reverse",
-                                    float(t) if np.isfinite(t) else ts))
+            out.append(
+                LineCrossing(
+                    int(j),
+                    int(slots[i]),
+                    "forward" if fwd else "reverse",
+                    float(t) if np.isfinite(t) else ts,
+                )
+            )
         return out

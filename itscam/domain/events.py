@@ -71,10 +71,11 @@ class Event:
             "end_ts": self.end_ts,
             "lane_id": self.lane_id,
             "zone_id": self.zone_id,
-            "evidence": {"track_ids": list(self.evidence.get("track_ids", [])),
-                         "frames": [list(f) for f in self.evidence.get("frames", [])],
-                         **{k: v for k, v in self.evidence.items()
-                            if k not in ("track_ids", "frames")}},
+            "evidence": {
+                "track_ids": list(self.evidence.get("track_ids", [])),
+                "frames": [list(f) for f in self.evidence.get("frames", [])],
+                **{k: v for k, v in self.evidence.items() if k not in ("track_ids", "frames")},
+            },
             "run_id": self.run_id,
         }
 
@@ -94,9 +95,23 @@ class Event:
 
     @classmethod
     def from_row(cls, r: dict[str, Any]) -> Event:
-        return cls(**{k: r[k] for k in ("event_id", "camera_id", "event_type", "severity",
-                                         "start_ts", "end_ts", "lane_id", "zone_id",
-                                         "evidence", "run_id")})
+        return cls(
+            **{
+                k: r[k]
+                for k in (
+                    "event_id",
+                    "camera_id",
+                    "event_type",
+                    "severity",
+                    "start_ts",
+                    "end_ts",
+                    "lane_id",
+                    "zone_id",
+                    "evidence",
+                    "run_id",
+                )
+            }
+        )
 
 
 def as_db_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -117,12 +132,30 @@ class EventBook:
         self.open: dict[str, Event] = {}
         self.pending: list[dict[str, Any]] = []
 
-    def start(self, key: str, event_type: str, start_ts: float, *, severity: str,
-              lane_id: str | None = None, zone_id: str | None = None,
-              track_ids: list[int] | None = None, frame: tuple[int, float] | None = None,
-              emit: bool = True) -> Event:
-        ev = Event(event_id(self.camera_id, event_type, start_ts, key), self.camera_id,
-                   event_type, severity, start_ts, None, lane_id, zone_id, run_id=self.run_id)
+    def start(
+        self,
+        key: str,
+        event_type: str,
+        start_ts: float,
+        *,
+        severity: str,
+        lane_id: str | None = None,
+        zone_id: str | None = None,
+        track_ids: list[int] | None = None,
+        frame: tuple[int, float] | None = None,
+        emit: bool = True,
+    ) -> Event:
+        ev = Event(
+            event_id(self.camera_id, event_type, start_ts, key),
+            self.camera_id,
+            event_type,
+            severity,
+            start_ts,
+            None,
+            lane_id,
+            zone_id,
+            run_id=self.run_id,
+        )
         for t in track_ids or []:
             ev.add_track(t)
         if frame is not None:
@@ -185,8 +218,9 @@ class CongestionDetector:
                     self.worst[lane] = max(self.worst.get(lane, 0.0), k or 0.0)
                     if len(streak) >= self.minutes:
                         sev = "critical" if self.worst[lane] > LOS_F_DENSITY else "warning"
-                        ev = book.start(key, "congestion", streak[0], severity=sev, lane_id=lane,
-                                        emit=True)
+                        ev = book.start(
+                            key, "congestion", streak[0], severity=sev, lane_id=lane, emit=True
+                        )
                         ev.evidence["density_pcmpl"] = round(self.worst[lane], 1)
                         streak.clear()
                 else:
@@ -227,8 +261,9 @@ class OfflineDetector:
         """A frame or heartbeat at ``ts``: close an open outage, or record a past one."""
         if self.last_alive is not None and ts - self.last_alive > self.after:
             if book.get(self.KEY) is None:
-                book.start(self.KEY, "camera_offline", self.last_alive, severity="warning",
-                           emit=False)
+                book.start(
+                    self.KEY, "camera_offline", self.last_alive, severity="warning", emit=False
+                )
             book.end(self.KEY, ts, frame)
         elif book.get(self.KEY) is not None:
             book.end(self.KEY, ts, frame)
@@ -237,6 +272,9 @@ class OfflineDetector:
 
     def check(self, book: EventBook, now: float) -> None:
         """Open an outage when ``now`` is more than ``offline_after_s`` past the last sign of life."""
-        if (self.last_alive is not None and now - self.last_alive > self.after
-                and book.get(self.KEY) is None):
+        if (
+            self.last_alive is not None
+            and now - self.last_alive > self.after
+            and book.get(self.KEY) is None
+        ):
             book.start(self.KEY, "camera_offline", self.last_alive, severity="warning")

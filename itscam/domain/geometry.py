@@ -178,8 +178,9 @@ def check_in_image(
         )
 
 
-def check_in_front(H_inv: np.ndarray, world_pts: np.ndarray, *, camera_id: str, field: str,
-                   sign: float = 1.0) -> None:
+def check_in_front(
+    H_inv: np.ndarray, world_pts: np.ndarray, *, camera_id: str, field: str, sign: float = 1.0
+) -> None:
     """Raise GeometryError when a world point maps to or beyond the horizon.
 
     ``sign`` is the sign of the projective ``w`` of road points in front of the camera
@@ -227,8 +228,9 @@ def footprint_centres(
     nrm = np.stack([-t[:, 1], t[:, 0]], axis=1)
     hl = (size_m[:, 0] * 0.5)[:, None]
     hw = (size_m[:, 1] * 0.5)[:, None]
-    offs = np.stack([t * hl + nrm * hw, t * hl - nrm * hw, -t * hl + nrm * hw,
-                     -t * hl - nrm * hw], axis=1)  # (n, 4, 2)
+    offs = np.stack(
+        [t * hl + nrm * hw, t * hl - nrm * hw, -t * hl + nrm * hw, -t * hl - nrm * hw], axis=1
+    )  # (n, 4, 2)
     c = raw.copy()
     for _ in range(iterations):
         corners = (c[:, None, :] + offs).reshape(-1, 2)
@@ -266,8 +268,9 @@ class Homography:
     ) -> Homography:
         """Fit from ``N >= 4`` pairs (see :func:`fit_homography`)."""
         return cls(
-            fit_homography(image_pts, world_pts, camera_id=camera_id, field=field,
-                           image_size=image_size),
+            fit_homography(
+                image_pts, world_pts, camera_id=camera_id, field=field, image_size=image_size
+            ),
             camera_id=camera_id,
             field=field,
         )

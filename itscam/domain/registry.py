@@ -319,7 +319,13 @@ def _id(value: Any, *, camera_id: str, fld: str) -> str:
 
 
 def _world_or_image(
-    d: Mapping, *, cam: str, fld: str, hom: Homography, size: tuple[int, int], min_n: int,
+    d: Mapping,
+    *,
+    cam: str,
+    fld: str,
+    hom: Homography,
+    size: tuple[int, int],
+    min_n: int,
     front: float,
 ) -> np.ndarray:
     """World points of a geometry given either as ``world`` or ``image`` coordinates.
@@ -327,7 +333,9 @@ def _world_or_image(
     Both forms must map inside the image and in front of the camera.
     """
     if ("world" in d) == ("image" in d):
-        raise GeometryError(f"camera {cam!r}, field {fld!r}: give exactly one of 'world' or 'image'")
+        raise GeometryError(
+            f"camera {cam!r}, field {fld!r}: give exactly one of 'world' or 'image'"
+        )
     if "image" in d:
         img = _pts(d["image"], camera_id=cam, fld=f"{fld}.image", min_n=min_n)
         check_in_image(img, size, camera_id=cam, field=f"{fld}.image")
@@ -347,8 +355,9 @@ def _parse_lane(d: Mapping, *, cam: str, fld: str) -> Lane:
     if "centerline" in d:
         cl = _pts(d["centerline"], camera_id=cam, fld=f"{fld}.centerline", min_n=2)
     elif "direction" in d:
-        start = _pts([_req(d, "start", camera_id=cam, fld=fld)], camera_id=cam,
-                     fld=f"{fld}.start", min_n=1)[0]
+        start = _pts(
+            [_req(d, "start", camera_id=cam, fld=fld)], camera_id=cam, fld=f"{fld}.start", min_n=1
+        )[0]
         vec = _pts([d["direction"]], camera_id=cam, fld=f"{fld}.direction", min_n=1)[0]
         norm = float(np.hypot(*vec))
         if norm < 1e-9:
@@ -394,7 +403,9 @@ def _default_line(lane: Lane, params: AnalysisParams) -> tuple[np.ndarray, np.nd
     return c - n * lane.width_m / 2, c + n * lane.width_m / 2
 
 
-def parse_camera(d: Mapping[str, Any], *, defaults: Mapping[str, Any] | None = None) -> CameraConfig:
+def parse_camera(
+    d: Mapping[str, Any], *, defaults: Mapping[str, Any] | None = None
+) -> CameraConfig:
     """Validate one camera dict (schema in the module docstring) into a :class:`CameraConfig`.
 
     Raises:
@@ -404,8 +415,10 @@ def parse_camera(d: Mapping[str, Any], *, defaults: Mapping[str, Any] | None = N
         raise ConfigError(f"camera entry must be a mapping, got {type(d).__name__}")
     cam = _id(_req(d, "camera_id", camera_id="?", fld="camera_id"), camera_id="?", fld="camera_id")
     try:
-        width, height = int(_req(d, "width", camera_id=cam, fld="width")), int(
-            _req(d, "height", camera_id=cam, fld="height"))
+        width, height = (
+            int(_req(d, "width", camera_id=cam, fld="width")),
+            int(_req(d, "height", camera_id=cam, fld="height")),
+        )
         fps = float(d.get("fps", 10.0))
     except (TypeError, ValueError):
         raise ConfigError(f"camera {cam!r}, field 'width/height/fps': must be numbers") from None
@@ -431,13 +444,21 @@ def parse_camera(d: Mapping[str, Any], *, defaults: Mapping[str, Any] | None = N
                 f"camera {cam!r}, field 'calibration.points': expected a list of "
                 "{image: [u, v], world: [x, y]}"
             )
-        img = _pts([p["image"] for p in pairs], camera_id=cam, fld="calibration.points.image", min_n=1)
-        wld = _pts([p["world"] for p in pairs], camera_id=cam, fld="calibration.points.world", min_n=1)
-        hom = Homography.from_points(img, wld, camera_id=cam, field="calibration.points",
-                                     image_size=size)
+        img = _pts(
+            [p["image"] for p in pairs], camera_id=cam, fld="calibration.points.image", min_n=1
+        )
+        wld = _pts(
+            [p["world"] for p in pairs], camera_id=cam, fld="calibration.points.world", min_n=1
+        )
+        hom = Homography.from_points(
+            img, wld, camera_id=cam, field="calibration.points", image_size=size
+        )
     else:
-        hom = Homography(np.asarray(calib["homography"], np.float64), camera_id=cam,
-                         field="calibration.homography")
+        hom = Homography(
+            np.asarray(calib["homography"], np.float64),
+            camera_id=cam,
+            field="calibration.homography",
+        )
     # Road cameras look down: the bottom-centre pixel is on the road in front of the
     # camera. The horizon (where w changes sign) must not cross the bottom edge.
     bottom = np.array([[0, height], [width, height], [width / 2, height]], np.float64)
@@ -460,7 +481,9 @@ def parse_camera(d: Mapping[str, Any], *, defaults: Mapping[str, Any] | None = N
     lines: list[CountLine] = []
     for i, ld in enumerate(d.get("lines") or []):
         fld = f"lines[{i}]"
-        line_id = _id(_req(ld, "line_id", camera_id=cam, fld=fld), camera_id=cam, fld=f"{fld}.line_id")
+        line_id = _id(
+            _req(ld, "line_id", camera_id=cam, fld=fld), camera_id=cam, fld=f"{fld}.line_id"
+        )
         fld = f"lines[{line_id}]"
         lane_id = str(_req(ld, "lane_id", camera_id=cam, fld=fld))
         if lane_id not in lane_by_id:
@@ -492,11 +515,15 @@ def parse_camera(d: Mapping[str, Any], *, defaults: Mapping[str, Any] | None = N
     zones: list[Zone] = []
     for i, zd in enumerate(d.get("zones") or []):
         fld = f"zones[{i}]"
-        zone_id = _id(_req(zd, "zone_id", camera_id=cam, fld=fld), camera_id=cam, fld=f"{fld}.zone_id")
+        zone_id = _id(
+            _req(zd, "zone_id", camera_id=cam, fld=fld), camera_id=cam, fld=f"{fld}.zone_id"
+        )
         fld = f"zones[{zone_id}]"
         kind = str(_req(zd, "kind", camera_id=cam, fld=fld))
         if kind not in ZONE_KINDS:
-            raise ConfigError(f"camera {cam!r}, field '{fld}.kind': one of {ZONE_KINDS}, got {kind!r}")
+            raise ConfigError(
+                f"camera {cam!r}, field '{fld}.kind': one of {ZONE_KINDS}, got {kind!r}"
+            )
         lane_id = zd.get("lane_id")
         if lane_id is not None and lane_id not in lane_by_id:
             raise ConfigError(f"camera {cam!r}, field '{fld}.lane_id': no lane {lane_id!r}")

@@ -127,8 +127,14 @@ class TrackTable:
 
     # ------------------------------------------------------------------ observations
 
-    def observe(self, slots: np.ndarray, ts: float, xy: np.ndarray, class_id: np.ndarray,
-                confidence: np.ndarray) -> None:
+    def observe(
+        self,
+        slots: np.ndarray,
+        ts: float,
+        xy: np.ndarray,
+        class_id: np.ndarray,
+        confidence: np.ndarray,
+    ) -> None:
         """Append one ground point per slot: ``xy`` ``(n, 2)`` metres at time ``ts``."""
         k = self.n[slots] % HISTORY
         self.t[slots, k] = ts

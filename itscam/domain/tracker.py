@@ -130,8 +130,13 @@ def _buffer(xyxy: np.ndarray, scale: float) -> np.ndarray:
 
 def _xyxy_to_state(xyxy: np.ndarray) -> np.ndarray:
     return np.stack(
-        [(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2,
-         xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]], axis=1
+        [
+            (xyxy[:, 0] + xyxy[:, 2]) / 2,
+            (xyxy[:, 1] + xyxy[:, 3]) / 2,
+            xyxy[:, 2] - xyxy[:, 0],
+            xyxy[:, 3] - xyxy[:, 1],
+        ],
+        axis=1,
     ).astype(np.float64)
 
 
@@ -215,8 +220,10 @@ class ByteTracker:
         tent_tr = np.flatnonzero(self.status == _TENTATIVE)
         # Stage 1: high detections vs confirmed (incl. lost) tracks.
         groups = self._groups(detections.class_id)
-        r, c = _assign(self._gated_iou(pred[conf_tr], xyxy[high], self.grp[conf_tr],
-                                       groups[high]), cfg.match_iou)
+        r, c = _assign(
+            self._gated_iou(pred[conf_tr], xyxy[high], self.grp[conf_tr], groups[high]),
+            cfg.match_iou,
+        )
         det_for[conf_tr[r]] = high[c]
         high_left = np.delete(high, c)
         # Stage 1b (C-BIoU cascade): confirmed tracks still unmatched vs the high
@@ -225,12 +232,22 @@ class ByteTracker:
         bscale = max(1.0, dt / cfg.buffer_dt) if dt > 0 else 1.0
         seen_lately = self.last_seen >= self._prev - cfg.low_stage_lost_s
         if cfg.confirmed_buffer > 0 and len(high_left):
-            left = conf_tr[(det_for[conf_tr] < 0) & (self.hits[conf_tr] <= cfg.young_hits)
-                           & seen_lately[conf_tr]]
+            left = conf_tr[
+                (det_for[conf_tr] < 0)
+                & (self.hits[conf_tr] <= cfg.young_hits)
+                & seen_lately[conf_tr]
+            ]
             if len(left):
                 bb = cfg.confirmed_buffer * bscale
-                r, c = _assign(self._gated_iou(_buffer(pred[left], bb), _buffer(xyxy[high_left], bb),
-                                               self.grp[left], groups[high_left]), cfg.match_iou)
+                r, c = _assign(
+                    self._gated_iou(
+                        _buffer(pred[left], bb),
+                        _buffer(xyxy[high_left], bb),
+                        self.grp[left],
+                        groups[high_left],
+                    ),
+                    cfg.match_iou,
+                )
                 det_for[left[r]] = high_left[c]
                 high_left = np.delete(high_left, c)
         # Stage 2: low detections vs confirmed tracks matched in the previous frame or
@@ -239,8 +256,10 @@ class ByteTracker:
         # one missed frame followed by a low score is common in occlusions).
         recent = conf_tr[(det_for[conf_tr] < 0) & seen_lately[conf_tr]]
         if len(recent) and len(low):
-            r, c = _assign(self._gated_iou(pred[recent], xyxy[low], self.grp[recent],
-                                           groups[low]), cfg.low_match_iou)
+            r, c = _assign(
+                self._gated_iou(pred[recent], xyxy[low], self.grp[recent], groups[low]),
+                cfg.low_match_iou,
+            )
             det_for[recent[r]] = low[c]
         # Stage 3: tentative tracks vs remaining high detections. A tentative track has
         # no velocity yet, so a small fast vehicle (a motorcycle moving most of its own
@@ -254,8 +273,10 @@ class ByteTracker:
         high_left = np.delete(high_left, c)
         b = cfg.tentative_buffer * bscale
         if b > 0 and len(tent_left) and len(high_left):
-            r, c = _assign(iou_matrix(_buffer(pred[tent_left], b), _buffer(xyxy[high_left], b)),
-                           cfg.tentative_match_iou)
+            r, c = _assign(
+                iou_matrix(_buffer(pred[tent_left], b), _buffer(xyxy[high_left], b)),
+                cfg.tentative_match_iou,
+            )
             det_for[tent_left[r]] = high_left[c]
             high_left = np.delete(high_left, c)
         new_dets = high_left
@@ -344,14 +365,18 @@ class ByteTracker:
         cls = np.asarray(class_id, np.int64)
         return np.where((cls >= 0) & (cls < len(table)), table[np.clip(cls, 0, len(table) - 1)], -1)
 
-    def _gated_iou(self, tracks: np.ndarray, dets: np.ndarray, track_grp: np.ndarray,
-                   det_grp: np.ndarray) -> np.ndarray:
+    def _gated_iou(
+        self, tracks: np.ndarray, dets: np.ndarray, track_grp: np.ndarray, det_grp: np.ndarray
+    ) -> np.ndarray:
         """IoU, zero where the class group differs (unless IoU >= ``class_switch_iou``)."""
         iou = iou_matrix(tracks, dets)
         if iou.size:
-            iou[(track_grp[:, None] >= 0) & (det_grp[None, :] >= 0)
+            iou[
+                (track_grp[:, None] >= 0)
+                & (det_grp[None, :] >= 0)
                 & (track_grp[:, None] != det_grp[None, :])
-                & (iou < self.config.class_switch_iou)] = 0.0
+                & (iou < self.config.class_switch_iou)
+            ] = 0.0
         return iou
 
     def _correct(self, idx: np.ndarray, z: np.ndarray, dt: float, ts: float) -> None:

@@ -57,11 +57,20 @@ class _Minute:
     @classmethod
     def new(cls, n_lanes: int) -> _Minute:
         z2 = np.zeros((n_lanes, 2))
-        return cls(np.zeros((n_lanes, 2, len(VEHICLE_CLASSES)), np.int64), z2.copy(), z2.copy(),
-                   z2.copy(), z2.copy(), np.zeros(n_lanes), np.zeros(n_lanes))
+        return cls(
+            np.zeros((n_lanes, 2, len(VEHICLE_CLASSES)), np.int64),
+            z2.copy(),
+            z2.copy(),
+            z2.copy(),
+            z2.copy(),
+            np.zeros(n_lanes),
+            np.zeros(n_lanes),
+        )
 
     def to_state(self) -> dict[str, Any]:
-        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
+        return {
+            k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()
+        }
 
     @classmethod
     def from_state(cls, st: dict[str, Any]) -> _Minute:
@@ -93,8 +102,16 @@ class MinuteWindows:
         heavy_pce: passenger-car equivalent of buses and trucks (density in pc/mi/ln).
     """
 
-    def __init__(self, camera_id: str, lane_ids: list[str], lane_length_m: np.ndarray, *,
-                 run_id: str = "", lateness_s: float = 2.0, heavy_pce: float = 2.0) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        lane_ids: list[str],
+        lane_length_m: np.ndarray,
+        *,
+        run_id: str = "",
+        lateness_s: float = 2.0,
+        heavy_pce: float = 2.0,
+    ) -> None:
         self.camera_id = camera_id
         self.run_id = run_id
         self.lane_ids = list(lane_ids)
@@ -120,8 +137,9 @@ class MinuteWindows:
             w = self.open[m] = _Minute.new(len(self.lane_ids))
         return w
 
-    def add_crossing(self, lane_id: str, direction: str, class_id: int, ts: float,
-                     speed_kmh: float | None) -> bool:
+    def add_crossing(
+        self, lane_id: str, direction: str, class_id: int, ts: float, speed_kmh: float | None
+    ) -> bool:
         """Count one crossing; returns False when it arrived after its minute closed."""
         w = self._minute(ts)
         if w is None:
@@ -139,8 +157,14 @@ class MinuteWindows:
             self.last_cross[li, di] = ts
         return True
 
-    def add_frame(self, ts: float, dt: float, healthy: bool, occupied: np.ndarray | None = None,
-                  pcu_present: np.ndarray | None = None) -> None:
+    def add_frame(
+        self,
+        ts: float,
+        dt: float,
+        healthy: bool,
+        occupied: np.ndarray | None = None,
+        pcu_present: np.ndarray | None = None,
+    ) -> None:
         """Account ``dt`` seconds of video ending at ``ts``.
 
         Args:
@@ -185,8 +209,11 @@ class MinuteWindows:
     def _close(self, m: int, w: _Minute) -> ClosedMinute:
         rows = []
         healthy = min(60.0, w.healthy_s)
-        occ = np.clip(w.occ_s / max(w.healthy_s, 1e-9), 0, 1) if w.healthy_s > 0 else np.zeros(
-            len(self.lane_ids))
+        occ = (
+            np.clip(w.occ_s / max(w.healthy_s, 1e-9), 0, 1)
+            if w.healthy_s > 0
+            else np.zeros(len(self.lane_ids))
+        )
         density: dict[str, float | None] = {}
         for li, lane in enumerate(self.lane_ids):
             if w.healthy_s >= MIN_DENSITY_S and self.lane_length_m[li] > 0:
@@ -200,20 +227,22 @@ class MinuteWindows:
                     continue
                 sn = int(w.speed_n[li, di])
                 hn = int(w.headway_n[li, di])
-                rows.append({
-                    "camera_id": self.camera_id,
-                    "lane_id": lane,
-                    "direction": direction,
-                    "minute_ts": float(m),
-                    **{cls: int(c[i]) for i, cls in enumerate(VEHICLE_CLASSES)},
-                    "total": int(c.sum()),
-                    "mean_speed_kmh": float(w.speed_sum[li, di] / sn) if sn else None,
-                    "speed_count": sn,
-                    "occupancy": float(occ[li]),
-                    "mean_headway_s": float(w.headway_sum[li, di] / hn) if hn else None,
-                    "healthy_s": float(healthy),
-                    "run_id": self.run_id,
-                })
+                rows.append(
+                    {
+                        "camera_id": self.camera_id,
+                        "lane_id": lane,
+                        "direction": direction,
+                        "minute_ts": float(m),
+                        **{cls: int(c[i]) for i, cls in enumerate(VEHICLE_CLASSES)},
+                        "total": int(c.sum()),
+                        "mean_speed_kmh": float(w.speed_sum[li, di] / sn) if sn else None,
+                        "speed_count": sn,
+                        "occupancy": float(occ[li]),
+                        "mean_headway_s": float(w.headway_sum[li, di] / hn) if hn else None,
+                        "healthy_s": float(healthy),
+                        "run_id": self.run_id,
+                    }
+                )
         return ClosedMinute(float(m), rows, density, healthy)
 
     def pcu_weights(self, class_id: np.ndarray) -> np.ndarray:
@@ -226,8 +255,9 @@ class MinuteWindows:
             "open": {str(k): v.to_state() for k, v in self.open.items()},
             "next_minute": self.next_minute,
             "watermark": self.watermark if math.isfinite(self.watermark) else None,
-            "last_cross": [[x if math.isfinite(x) else None for x in row]
-                           for row in self.last_cross.tolist()],
+            "last_cross": [
+                [x if math.isfinite(x) else None for x in row] for row in self.last_cross.tolist()
+            ],
             "late_dropped": self.late_dropped,
         }
 

@@ -42,8 +42,11 @@ class PolygonSet:
         self.n = len(polygons)
         e1 = [np.asarray(p, np.float64) for p in polygons]
         e2 = [np.roll(p, -1, axis=0) for p in e1]
-        self.owner = np.concatenate([np.full(len(p), i) for i, p in enumerate(e1)]) if e1 else \
-            np.zeros(0, np.intp)
+        self.owner = (
+            np.concatenate([np.full(len(p), i) for i, p in enumerate(e1)])
+            if e1
+            else np.zeros(0, np.intp)
+        )
         a = np.concatenate(e1) if e1 else np.zeros((0, 2))
         b = np.concatenate(e2) if e2 else np.zeros((0, 2))
         self.x1, self.y1 = a[:, 0], a[:, 1]

@@ -115,8 +115,9 @@ class CameraSource(ABC):
         """Ask :meth:`frames` to end at its next frame or retry (thread-safe)."""
         self._stop.set()
 
-    def _emit(self, image: np.ndarray, ts: float, truth: list | None = None,
-              healthy: bool = True) -> SourceFrame:
+    def _emit(
+        self, image: np.ndarray, ts: float, truth: list | None = None, healthy: bool = True
+    ) -> SourceFrame:
         h = self._health
         frame = SourceFrame(image, ts, h.frames, truth, healthy)
         h.frames += 1
@@ -142,8 +143,15 @@ class SimulatorSource(CameraSource):
     yielded frame.
     """
 
-    def __init__(self, scenario: Any, camera_id: str | None = None, *, fps: float | None = None,
-                 duration_s: float | None = None, start_ts: float | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Any,
+        camera_id: str | None = None,
+        *,
+        fps: float | None = None,
+        duration_s: float | None = None,
+        start_ts: float | None = None,
+    ) -> None:
         from itscam.sim.scenario import Scenario, ScenarioTruth
 
         sc = Scenario.load(scenario) if isinstance(scenario, str | Path) else scenario
@@ -167,8 +175,9 @@ class SimulatorSource(CameraSource):
         return parse_camera(self.registry_entry)
 
     def frames(self) -> Iterator[SourceFrame]:
-        for step in self.scenario.run(cameras=[self.camera_id], duration_s=self.duration_s,
-                                      truth=self.truth, every=self.every):
+        for step in self.scenario.run(
+            cameras=[self.camera_id], duration_s=self.duration_s, truth=self.truth, every=self.every
+        ):
             if self._stop.is_set():
                 break
             fr = step.frames.get(self.camera_id)
@@ -193,9 +202,16 @@ class VideoFileSource(CameraSource):
         max_frames: stop after yielding this many frames (None: no limit).
     """
 
-    def __init__(self, path: str | Path, camera_id: str = "video-1", *, fps: float | None = None,
-                 loop: bool = False, start_ts: float | None = None,
-                 max_frames: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        camera_id: str = "video-1",
+        *,
+        fps: float | None = None,
+        loop: bool = False,
+        start_ts: float | None = None,
+        max_frames: int | None = None,
+    ) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise ConfigError(f"video file {self.path} not found")
@@ -205,8 +221,10 @@ class VideoFileSource(CameraSource):
                 raise DataError(f"cannot open video {self.path}: not a format FFmpeg decodes")
             native = cap.get(cv2.CAP_PROP_FPS) or 0.0
             self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-            self.size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                         int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+            self.size = (
+                int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            )
         finally:
             cap.release()
         self.native_fps = native if native > 0 else 25.0
@@ -259,11 +277,20 @@ class StreamSource(CameraSource):
         clock, sleep: injectable for tests of the timing logic.
     """
 
-    def __init__(self, url: str, camera_id: str = "stream-1", *, fps: float = 10.0,
-                 backoff_initial_s: float = 0.5, backoff_max_s: float = 8.0,
-                 max_retries: int | None = None, open_timeout_s: float = 5.0,
-                 read_timeout_s: float = 5.0, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        camera_id: str = "stream-1",
+        *,
+        fps: float = 10.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 8.0,
+        max_retries: int | None = None,
+        open_timeout_s: float = 5.0,
+        read_timeout_s: float = 5.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
         super().__init__(camera_id, fps)
         self.url = url
         self.backoff_initial_s = backoff_initial_s
@@ -281,8 +308,12 @@ class StreamSource(CameraSource):
         return base * self._rng.uniform(0.8, 1.2)
 
     def _open(self) -> cv2.VideoCapture:
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.open_timeout_s * 1000),
-                  cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.read_timeout_s * 1000)]
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            int(self.open_timeout_s * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            int(self.read_timeout_s * 1000),
+        ]
         return cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
 
     def frames(self) -> Iterator[SourceFrame]:
@@ -320,30 +351,39 @@ RtspSource = StreamSource
 HttpSource = StreamSource
 
 
-def open_source(uri: str, camera_id: str, *, fps: float | None = None,
-                loop: bool = False) -> CameraSource:
+def open_source(
+    uri: str, camera_id: str, *, fps: float | None = None, loop: bool = False
+) -> CameraSource:
     """A source from a URI: ``rtsp://``/``http(s)://`` stream, ``sim://SCENARIO[/CAMERA]``,
     or a file path."""
     if uri.startswith(("rtsp://", "rtsps://", "http://", "https://")):
         return StreamSource(uri, camera_id, fps=fps or 10.0)
     if uri.startswith("sim://"):
-        name, _, cam = uri[len("sim://"):].partition("/")
+        name, _, cam = uri[len("sim://") :].partition("/")
         return SimulatorSource(name, cam or None, fps=fps)
     return VideoFileSource(uri, camera_id, fps=fps, loop=loop)
 
 
-def scenario_sources(name: str, *, fps: float | None = None, duration_s: float | None = None,
-                     start_ts: float | None = None) -> list[SimulatorSource]:
+def scenario_sources(
+    name: str,
+    *,
+    fps: float | None = None,
+    duration_s: float | None = None,
+    start_ts: float | None = None,
+) -> list[SimulatorSource]:
     """One :class:`SimulatorSource` per camera of a shipped (or YAML-path) scenario."""
     from itscam.sim.scenario import Scenario
 
     sc = Scenario.load(name)
-    return [SimulatorSource(sc, c.camera_id, fps=fps, duration_s=duration_s, start_ts=start_ts)
-            for c in sc.cameras]
+    return [
+        SimulatorSource(sc, c.camera_id, fps=fps, duration_s=duration_s, start_ts=start_ts)
+        for c in sc.cameras
+    ]
 
 
-def demo_sources(n_cameras: int = 4, seconds: float = 60.0, fps: float = 10.0,
-                 *, start_ts: float | None = None) -> tuple[list[SimulatorSource], int]:
+def demo_sources(
+    n_cameras: int = 4, seconds: float = 60.0, fps: float = 10.0, *, start_ts: float | None = None
+) -> tuple[list[SimulatorSource], int]:
     """Simulated cameras over different geometries for the demo, and their true vehicle count.
 
     Cameras cycle through the shipped scenarios (a second round reseeds them and
@@ -364,12 +404,14 @@ def demo_sources(n_cameras: int = 4, seconds: float = 60.0, fps: float = 10.0,
         rnd = k // len(names)
         spec = dict(base.spec, start_ts=ts0)
         if rnd:
-            spec["cameras"] = [dict(c, camera_id=f"{c['camera_id']}-{rnd + 1}")
-                               for c in base.spec["cameras"]]
+            spec["cameras"] = [
+                dict(c, camera_id=f"{c['camera_id']}-{rnd + 1}") for c in base.spec["cameras"]
+            ]
         sc = Scenario(spec, seed=base.seed + 1000 * rnd)
         truth = sc.ground_truth(duration_s=seconds)
         cam_id = sc.cameras[0].camera_id
-        true_vehicles += sum(1 for c in truth.crossings
-                             if c["camera_id"] == cam_id and c["camera_online"])
+        true_vehicles += sum(
+            1 for c in truth.crossings if c["camera_id"] == cam_id and c["camera_online"]
+        )
         out.append(SimulatorSource(sc, cam_id, fps=fps, duration_s=seconds))
     return out, true_vehicles

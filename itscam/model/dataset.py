@@ -44,8 +44,10 @@ def yolo_lines(boxes: list[GroundTruthBox], width: int, height: int) -> list[str
         if not b.labelled(height):
             continue
         x1, y1, x2, y2 = b.xyxy
-        out.append(f"{b.class_id} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
-                   f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}")
+        out.append(
+            f"{b.class_id} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
+            f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}"
+        )
     return out
 
 
@@ -113,11 +115,21 @@ def coco_ground_truth(frames: list[tuple[str, Frame]]) -> dict:
             if x2 - x1 <= 0 or y2 - y1 <= 0:
                 continue
             crowd = 0 if b.labelled(h) else 1
-            anns.append({"id": len(anns) + 1, "image_id": img_id, "category_id": b.class_id,
-                         "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1),
-                         "iscrowd": crowd})
-    return {"images": images, "annotations": anns,
-            "categories": [{"id": i, "name": n} for i, n in enumerate(VEHICLE_CLASSES)]}
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": img_id,
+                    "category_id": b.class_id,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "area": (x2 - x1) * (y2 - y1),
+                    "iscrowd": crowd,
+                }
+            )
+    return {
+        "images": images,
+        "annotations": anns,
+        "categories": [{"id": i, "name": n} for i, n in enumerate(VEHICLE_CLASSES)],
+    }
 
 
 def test_frames(n_random: int, n_scenario: int) -> list[tuple[str, Frame]]:
@@ -126,8 +138,7 @@ def test_frames(n_random: int, n_scenario: int) -> list[tuple[str, Frame]]:
     if n_scenario:
         from itscam.sim.scenario import held_out_frames
 
-        frames += [(f"s{i:05d}", fr) for i, fr in enumerate(held_out_frames(n_scenario,
-                                                                             TEST_SEED))]
+        frames += [(f"s{i:05d}", fr) for i, fr in enumerate(held_out_frames(n_scenario, TEST_SEED))]
     return frames
 
 
@@ -144,32 +155,48 @@ def build(out: Path, splits: dict[str, int], n_scenario_test: int = 0, jobs: int
             n = len(frames)
         else:
             counts = write_split_parallel(out, split, n, jobs)
-        manifest["splits"][split] = {"images": n, "first_seed": SPLIT_SEEDS[split],
-                                     "scenario_frames": n_scenario_test if split == "test" else 0,
-                                     "boxes": dict(counts)}
+        manifest["splits"][split] = {
+            "images": n,
+            "first_seed": SPLIT_SEEDS[split],
+            "scenario_frames": n_scenario_test if split == "test" else 0,
+            "boxes": dict(counts),
+        }
     manifest["classes"] = list(VEHICLE_CLASSES)
     manifest["image_size"] = [640, 360]
     manifest_path.write_text(json.dumps(manifest, indent=2))
     (out / "data.yaml").write_text(
         f"path: {out.resolve()}\ntrain: images/train\nval: images/val\n"
-        f"test: images/test\nnames:\n" + "".join(f"  {i}: {n}\n"
-                                                 for i, n in enumerate(VEHICLE_CLASSES)))
+        f"test: images/test\nnames:\n"
+        + "".join(f"  {i}: {n}\n" for i, n in enumerate(VEHICLE_CLASSES))
+    )
     return manifest
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="itscam model dataset", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="itscam model dataset",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--train", type=int, default=1600, help="training frames")
     ap.add_argument("--val", type=int, default=100, help="validation frames")
     ap.add_argument("--test", type=int, default=200, help="held-out random frames")
-    ap.add_argument("--test-scenario", type=int, default=100,
-                    help="held-out frames from the shipped scenarios' cameras")
-    ap.add_argument("--splits", default="train,val,test",
-                    help="comma-separated splits to (re)render")
-    ap.add_argument("--jobs", type=int, default=1,
-                    help="processes rendering the train/val splits (same files for any count)")
+    ap.add_argument(
+        "--test-scenario",
+        type=int,
+        default=100,
+        help="held-out frames from the shipped scenarios' cameras",
+    )
+    ap.add_argument(
+        "--splits", default="train,val,test", help="comma-separated splits to (re)render"
+    )
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="processes rendering the train/val splits (same files for any count)",
+    )
     args = ap.parse_args(argv)
     sizes = {"train": args.train, "val": args.val, "test": args.test}
     chosen = {s: sizes[s] for s in args.splits.split(",") if s}

@@ -57,11 +57,12 @@ def detect(model: Path, images: list[np.ndarray], batch: int = 8) -> tuple[list[
     input_hw = session_input_hw(sess) or INPUT_HW
     out = []
     for i in range(0, len(images), batch):
-        chunk = [letterbox(im, input_hw) for im in images[i:i + batch]]
+        chunk = [letterbox(im, input_hw) for im in images[i : i + batch]]
         preds = sess.run(["output0"], {"images": np.stack([t for t, _ in chunk])})[0]
         if preds.shape[1] != 4 + len(VEHICLE_CLASSES):
-            raise ModelError(f"{model}: output has {preds.shape[1] - 4} classes, expected "
-                             f"{len(VEHICLE_CLASSES)}")
+            raise ModelError(
+                f"{model}: output has {preds.shape[1] - 4} classes, expected {len(VEHICLE_CLASSES)}"
+            )
         out += [postprocess_one(p, lb, EVAL_NMS) for p, (_, lb) in zip(preds, chunk, strict=True)]
     return out, input_hw
 
@@ -86,8 +87,11 @@ def coco_metrics(gt: dict, dets: list[dict]) -> dict:
         p = prec[0, :, k, 0, -1]
         p = p[p > -1]
         per_class[VEHICLE_CLASSES[cat]] = round(float(p.mean()) if p.size else 0.0, 4)
-    return {"map50": round(float(ev.stats[1]), 4), "map50_95": round(float(ev.stats[0]), 4),
-            "per_class_ap50": per_class}
+    return {
+        "map50": round(float(ev.stats[1]), 4),
+        "map50_95": round(float(ev.stats[0]), 4),
+        "per_class_ap50": per_class,
+    }
 
 
 def _is_scenario(image: dict) -> bool:
@@ -97,9 +101,14 @@ def _is_scenario(image: dict) -> bool:
 
 def _subset(gt: dict, dets: list[dict], scenario: bool) -> tuple[dict, list[dict]]:
     ids = {im["id"] for im in gt["images"] if _is_scenario(im) == scenario}
-    return (dict(gt, images=[im for im in gt["images"] if im["id"] in ids],
-                 annotations=[a for a in gt["annotations"] if a["image_id"] in ids]),
-            [d for d in dets if d["image_id"] in ids])
+    return (
+        dict(
+            gt,
+            images=[im for im in gt["images"] if im["id"] in ids],
+            annotations=[a for a in gt["annotations"] if a["image_id"] in ids],
+        ),
+        [d for d in dets if d["image_id"] in ids],
+    )
 
 
 def evaluate(model: Path, data: Path) -> dict:
@@ -112,8 +121,10 @@ def evaluate(model: Path, data: Path) -> dict:
     for im in gt["images"]:
         img = cv2.imread(str(img_dir / im["file_name"]))
         if img is None:
-            raise DataError(f"{img_dir / im['file_name']} unreadable: rerun "
-                            "`itscam model dataset --splits test`")
+            raise DataError(
+                f"{img_dir / im['file_name']} unreadable: rerun "
+                "`itscam model dataset --splits test`"
+            )
         images.append(img)
     t0 = time.perf_counter()
     results, input_hw = detect(model, images)
@@ -121,24 +132,36 @@ def evaluate(model: Path, data: Path) -> dict:
     dets = []
     for im, (xyxy, score, cls) in zip(gt["images"], results, strict=True):
         for b, s, c in zip(xyxy.tolist(), score.tolist(), cls.tolist(), strict=True):
-            dets.append({"image_id": im["id"], "category_id": int(c), "score": float(s),
-                         "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]})
+            dets.append(
+                {
+                    "image_id": im["id"],
+                    "category_id": int(c),
+                    "score": float(s),
+                    "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                }
+            )
     metrics = coco_metrics(gt, dets)
-    metrics["per_subset"] = {name: coco_metrics(*_subset(gt, dets, scenario))
-                             for name, scenario in (("random_scenes", False),
-                                                    ("scenario_cameras", True))
-                             if any(_is_scenario(im) == scenario for im in gt["images"])}
-    metrics.update(images=len(images), labelled_boxes=sum(1 for a in gt["annotations"]
-                                                           if not a["iscrowd"]),
-                   input_hw=list(input_hw),
-                   ms_per_image=round(1000 * elapsed / max(len(images), 1), 2),
-                   model=str(model))
+    metrics["per_subset"] = {
+        name: coco_metrics(*_subset(gt, dets, scenario))
+        for name, scenario in (("random_scenes", False), ("scenario_cameras", True))
+        if any(_is_scenario(im) == scenario for im in gt["images"])
+    }
+    metrics.update(
+        images=len(images),
+        labelled_boxes=sum(1 for a in gt["annotations"] if not a["iscrowd"]),
+        input_hw=list(input_hw),
+        ms_per_image=round(1000 * elapsed / max(len(images), 1), 2),
+        model=str(model),
+    )
     return metrics
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="itscam model evaluate", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="itscam model evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--model", type=Path, default=MODEL_PATH)
     ap.add_argument("--data", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)

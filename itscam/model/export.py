@@ -19,17 +19,34 @@ from itscam.vision import INPUT_HW, anchor_count
 WORKER = Path(__file__).with_name("yolo_export_worker.py")
 
 
-def run_export(out: Path, *, weights: Path | None = None, untrained_nc: int = 0,
-               save_pt: Path | None = None, class_rows: list[int] | None = None,
-               names: list[str] | None = None, hw: tuple[int, int] = INPUT_HW) -> dict:
+def run_export(
+    out: Path,
+    *,
+    weights: Path | None = None,
+    untrained_nc: int = 0,
+    save_pt: Path | None = None,
+    class_rows: list[int] | None = None,
+    names: list[str] | None = None,
+    hw: tuple[int, int] = INPUT_HW,
+) -> dict:
     """Export to ``out`` and return the worker's summary; raises ModelError on failure."""
-    cmd = [str(train_python()), str(WORKER), "--out", str(Path(out).resolve()),
-           "--imgsz", str(hw[0]), str(hw[1]),
-           "--config-dir", str(ROOT / ".itscam" / "ultralytics")]
+    cmd = [
+        str(train_python()),
+        str(WORKER),
+        "--out",
+        str(Path(out).resolve()),
+        "--imgsz",
+        str(hw[0]),
+        str(hw[1]),
+        "--config-dir",
+        str(ROOT / ".itscam" / "ultralytics"),
+    ]
     if weights is not None:
         if not Path(weights).exists():
-            raise ModelError(f"checkpoint {weights} not found: train first (`itscam model train`)"
-                             " or pass --weights")
+            raise ModelError(
+                f"checkpoint {weights} not found: train first (`itscam model train`)"
+                " or pass --weights"
+            )
         cmd += ["--weights", str(Path(weights).resolve())]
     else:
         cmd += ["--untrained", str(untrained_nc)]
@@ -42,8 +59,9 @@ def run_export(out: Path, *, weights: Path | None = None, untrained_nc: int = 0,
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("EXPORT_RESULT ")]
     if proc.returncode != 0 or not lines:
-        raise ModelError(f"ONNX export failed (exit {proc.returncode}): "
-                         f"{(proc.stderr or proc.stdout)[-1500:]}")
+        raise ModelError(
+            f"ONNX export failed (exit {proc.returncode}): {(proc.stderr or proc.stdout)[-1500:]}"
+        )
     return json.loads(lines[-1].split(" ", 1)[1])
 
 

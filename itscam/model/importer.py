@@ -25,14 +25,19 @@ from itscam.model.install import MODEL_PATH
 COCO_VEHICLE_ROWS = (2, 3, 5, 7)
 
 
-def import_checkpoint(weights: Path, out: Path, class_rows: tuple[int, ...] | None
-                      = COCO_VEHICLE_ROWS) -> dict:
+def import_checkpoint(
+    weights: Path, out: Path, class_rows: tuple[int, ...] | None = COCO_VEHICLE_ROWS
+) -> dict:
     if not weights.exists():
         raise ModelError(f"checkpoint {weights} not found")
     with tempfile.TemporaryDirectory() as tmp:
         tmp_out = Path(tmp) / "model.onnx"
-        info = run_export(tmp_out, weights=weights, class_rows=list(class_rows or []) or None,
-                          names=list(VEHICLE_CLASSES))
+        info = run_export(
+            tmp_out,
+            weights=weights,
+            class_rows=list(class_rows or []) or None,
+            names=list(VEHICLE_CLASSES),
+        )
         check_onnx(tmp_out, len(VEHICLE_CLASSES))
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(tmp_out, out)
@@ -40,14 +45,24 @@ def import_checkpoint(weights: Path, out: Path, class_rows: tuple[int, ...] | No
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="itscam model import", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="itscam model import",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("weights", type=Path, help="Ultralytics YOLO11 .pt checkpoint")
-    ap.add_argument("--out", type=Path, default=MODEL_PATH,
-                    help="where to write the ONNX (default: the Triton model repository)")
-    ap.add_argument("--class-rows", default="2,3,5,7",
-                    help="source class index of car,motorcycle,bus,truck ('' keeps all; "
-                         "use for 4-class checkpoints)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=MODEL_PATH,
+        help="where to write the ONNX (default: the Triton model repository)",
+    )
+    ap.add_argument(
+        "--class-rows",
+        default="2,3,5,7",
+        help="source class index of car,motorcycle,bus,truck ('' keeps all; "
+        "use for 4-class checkpoints)",
+    )
     args = ap.parse_args(argv)
     rows = tuple(int(r) for r in args.class_rows.split(",") if r.strip()) or None
     info = import_checkpoint(args.weights, args.out, rows)

@@ -41,16 +41,22 @@ def _untrained(nc: int, work: Path):
     import yaml
     from ultralytics import YOLO
 
-    cfg = yaml.safe_load((Path(ultralytics.__file__).parent / "cfg/models/11/yolo11.yaml")
-                         .read_text())
+    cfg = yaml.safe_load(
+        (Path(ultralytics.__file__).parent / "cfg/models/11/yolo11.yaml").read_text()
+    )
     cfg["nc"] = nc
     path = work / "yolo11n.yaml"  # the "n" in the name selects the nano scale
     path.write_text(yaml.safe_dump(cfg))
     return YOLO(str(path))
 
 
-def _edit_graph(path: Path, out: Path, hw: tuple[int, int], class_rows: list[int] | None,
-                names: list[str] | None) -> dict:
+def _edit_graph(
+    path: Path,
+    out: Path,
+    hw: tuple[int, int],
+    class_rows: list[int] | None,
+    names: list[str] | None,
+) -> dict:
     import onnx
     from onnx import TensorProto, helper
 
@@ -80,15 +86,27 @@ def _edit_graph(path: Path, out: Path, hw: tuple[int, int], class_rows: list[int
             for i, o in enumerate(node.output):
                 if o == "output0":
                     node.output[i] = "output0_all_classes"
-        idx = helper.make_tensor("vehicle_rows", TensorProto.INT64, [4 + len(class_rows)],
-                                 [0, 1, 2, 3] + [4 + r for r in class_rows])
+        idx = helper.make_tensor(
+            "vehicle_rows",
+            TensorProto.INT64,
+            [4 + len(class_rows)],
+            [0, 1, 2, 3] + [4 + r for r in class_rows],
+        )
         g.initializer.append(idx)
-        g.node.append(helper.make_node("Gather", ["output0_all_classes", "vehicle_rows"],
-                                       ["output0"], axis=1, name="select_vehicle_classes"))
+        g.node.append(
+            helper.make_node(
+                "Gather",
+                ["output0_all_classes", "vehicle_rows"],
+                ["output0"],
+                axis=1,
+                name="select_vehicle_classes",
+            )
+        )
         nrows = 4 + len(class_rows)
     g.ClearField("output")
-    g.output.append(helper.make_tensor_value_info("output0", TensorProto.FLOAT,
-                                                  ["batch", nrows, anchors]))
+    g.output.append(
+        helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", nrows, anchors])
+    )
     if names is not None:
         for prop in m.metadata_props:
             if prop.key == "names":
@@ -102,8 +120,12 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--weights", help="Ultralytics .pt checkpoint")
-    src.add_argument("--untrained", type=int, metavar="NC",
-                     help="export a freshly initialised yolo11n.yaml model with NC classes")
+    src.add_argument(
+        "--untrained",
+        type=int,
+        metavar="NC",
+        help="export a freshly initialised yolo11n.yaml model with NC classes",
+    )
     ap.add_argument("--save-pt", help="with --untrained: also save the model as this .pt")
     ap.add_argument("--out", required=True)
     # No default: the caller passes itscam.vision.INPUT_HW (this worker cannot import itscam).
@@ -129,8 +151,9 @@ def main() -> int:
                 model.save(str(Path(args.save_pt).resolve()))
         src_names = [model.names[i] for i in sorted(model.names)]
         os.chdir(work)
-        exported = model.export(format="onnx", imgsz=tuple(args.imgsz), dynamic=True, opset=17,
-                                simplify=True)
+        exported = model.export(
+            format="onnx", imgsz=tuple(args.imgsz), dynamic=True, opset=17, simplify=True
+        )
         rows = [int(r) for r in args.class_rows.split(",") if r.strip()] or None
         names = [n for n in args.names.split(",") if n] or None
         out = Path(args.out).resolve()

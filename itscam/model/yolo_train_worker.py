@@ -29,9 +29,13 @@ def _prepare_offline(config_dir: Path) -> None:
         if not ttfs:  # a bare machine: matplotlib (an ultralytics dependency) ships DejaVu
             import matplotlib
 
-            ttfs = sorted((Path(matplotlib.get_data_path()) / "fonts" / "ttf").glob("DejaVuSans.ttf"))
+            ttfs = sorted(
+                (Path(matplotlib.get_data_path()) / "fonts" / "ttf").glob("DejaVuSans.ttf")
+            )
         if not ttfs:
-            sys.exit("no TTF font under /usr/share/fonts or matplotlib's data to stand in for Arial.ttf")
+            sys.exit(
+                "no TTF font under /usr/share/fonts or matplotlib's data to stand in for Arial.ttf"
+            )
         shutil.copy(ttfs[0], font)
 
 
@@ -88,19 +92,34 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--config-dir", required=True)
-    ap.add_argument("--set-epochs", type=int, default=0,
-                    help="change the target epoch count of an existing run, then resume")
-    ap.add_argument("--close-mosaic", type=int, default=10,
-                    help="train the last N epochs without mosaic (also on resume)")
-    ap.add_argument("--deadline", type=float, default=0.0,
-                    help="epoch seconds by which training should end (adapts the epoch count)")
+    ap.add_argument(
+        "--set-epochs",
+        type=int,
+        default=0,
+        help="change the target epoch count of an existing run, then resume",
+    )
+    ap.add_argument(
+        "--close-mosaic",
+        type=int,
+        default=10,
+        help="train the last N epochs without mosaic (also on resume)",
+    )
+    ap.add_argument(
+        "--deadline",
+        type=float,
+        default=0.0,
+        help="epoch seconds by which training should end (adapts the epoch count)",
+    )
     ap.add_argument("--lr0", type=float, default=0.002)
     ap.add_argument("--mosaic", type=float, default=1.0, help="mosaic probability (0 = off)")
     ap.add_argument("--warmup-epochs", type=float, default=2.0)
     ap.add_argument("--warmup-bias-lr", type=float, default=0.1)
     ap.add_argument("--rect", action="store_true")
-    ap.add_argument("--init", default="",
-                    help="start a new run from these weights (fine-tune) instead of yolo11n.yaml")
+    ap.add_argument(
+        "--init",
+        default="",
+        help="start a new run from these weights (fine-tune) instead of yolo11n.yaml",
+    )
     ap.add_argument("--fresh", action="store_true", help="ignore last.pt and start over")
     ap.add_argument("--device", default="cpu", help="torch device: cpu, or a CUDA index such as 0")
     args = ap.parse_args()
@@ -126,19 +145,36 @@ def main() -> int:
     model.add_callback("on_train_start", cb)
     model.add_callback("on_train_epoch_start", cb)
     if args.deadline:
-        model.add_callback("on_fit_epoch_end", _deadline_callback(args.deadline,
-                                                                   args.set_epochs or args.epochs))
+        model.add_callback(
+            "on_fit_epoch_end", _deadline_callback(args.deadline, args.set_epochs or args.epochs)
+        )
     if resume:
         model.train(resume=True, close_mosaic=args.close_mosaic)
     else:
-        model.train(data=args.data, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
-                    workers=args.workers, device=args.device, project=args.project, name=args.name,
-                    exist_ok=True, plots=False, patience=0, optimizer="AdamW", lr0=args.lr0,
-                    mosaic=args.mosaic, warmup_epochs=args.warmup_epochs,
-                    warmup_bias_lr=args.warmup_bias_lr,
-                    close_mosaic=args.close_mosaic, seed=args.seed, cache="ram", amp=False,
-                    rect=args.rect,
-                    verbose=True)
+        model.train(
+            data=args.data,
+            epochs=args.epochs,
+            imgsz=args.imgsz,
+            batch=args.batch,
+            workers=args.workers,
+            device=args.device,
+            project=args.project,
+            name=args.name,
+            exist_ok=True,
+            plots=False,
+            patience=0,
+            optimizer="AdamW",
+            lr0=args.lr0,
+            mosaic=args.mosaic,
+            warmup_epochs=args.warmup_epochs,
+            warmup_bias_lr=args.warmup_bias_lr,
+            close_mosaic=args.close_mosaic,
+            seed=args.seed,
+            cache="ram",
+            amp=False,
+            rect=args.rect,
+            verbose=True,
+        )
     return 0
 
 

@@ -650,7 +650,9 @@ def local_services(settings: Settings, *, keep: bool = False) -> Iterator[list[s
         return
     mgr = ServiceManager(settings)
     before = set(mgr.running())
-    names = [n for n in ALL_SERVICES if n != "triton" or settings.inference_backend != "onnxruntime"]
+    names = [
+        n for n in ALL_SERVICES if n != "triton" or settings.inference_backend != "onnxruntime"
+    ]
     started: list[str] = []
     try:
         mgr.up(names)

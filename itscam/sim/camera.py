@@ -58,8 +58,9 @@ class PinholeCamera:
             raise GeometryError("camera focal length and image size must be positive")
 
     @classmethod
-    def from_hfov(cls, *, hfov_deg: float, width: int = 640, height_px: int = 360,
-                  **kw: float) -> PinholeCamera:
+    def from_hfov(
+        cls, *, hfov_deg: float, width: int = 640, height_px: int = 360, **kw: float
+    ) -> PinholeCamera:
         """Build from a horizontal field of view instead of a focal length."""
         focal = (width / 2) / math.tan(math.radians(hfov_deg) / 2)
         return cls(focal_px=focal, width=width, height_px=height_px, **kw)
@@ -67,8 +68,17 @@ class PinholeCamera:
     def resized(self, width: int, height_px: int) -> PinholeCamera:
         """The same view at another resolution (focal length scaled with the width)."""
         s = width / self.width
-        return PinholeCamera(self.x, self.y, self.height, self.yaw_deg, self.tilt_deg,
-                             self.focal_px * s, width, height_px, self.roll_deg)
+        return PinholeCamera(
+            self.x,
+            self.y,
+            self.height,
+            self.yaw_deg,
+            self.tilt_deg,
+            self.focal_px * s,
+            width,
+            height_px,
+            self.roll_deg,
+        )
 
     @property
     def center(self) -> np.ndarray:
@@ -78,22 +88,26 @@ class PinholeCamera:
     @property
     def K(self) -> np.ndarray:
         """``(3, 3)`` intrinsics; principal point at the image centre."""
-        return np.array([[self.focal_px, 0, self.width / 2],
-                         [0, self.focal_px, self.height_px / 2],
-                         [0, 0, 1]], dtype=np.float64)
+        return np.array(
+            [[self.focal_px, 0, self.width / 2], [0, self.focal_px, self.height_px / 2], [0, 0, 1]],
+            dtype=np.float64,
+        )
 
     @property
     def R(self) -> np.ndarray:
         """``(3, 3)`` world-to-camera rotation; rows are the camera's right, down, forward axes."""
         yaw, tilt = math.radians(self.yaw_deg), math.radians(self.tilt_deg)
-        fwd = np.array([math.cos(tilt) * math.cos(yaw), math.cos(tilt) * math.sin(yaw),
-                        -math.sin(tilt)])
+        fwd = np.array(
+            [math.cos(tilt) * math.cos(yaw), math.cos(tilt) * math.sin(yaw), -math.sin(tilt)]
+        )
         right = np.array([math.sin(yaw), -math.cos(yaw), 0.0])
         down = np.cross(fwd, right)
         if self.roll_deg:
             a = math.radians(self.roll_deg)
-            right, down = (math.cos(a) * right + math.sin(a) * down,
-                           -math.sin(a) * right + math.cos(a) * down)
+            right, down = (
+                math.cos(a) * right + math.sin(a) * down,
+                -math.sin(a) * right + math.cos(a) * down,
+            )
         return np.stack([right, down, fwd])
 
     def world_to_camera(self, pts: np.ndarray) -> np.ndarray:
@@ -110,8 +124,13 @@ class PinholeCamera:
         pc = self.world_to_camera(pts)
         z = pc[:, 2]
         zs = np.where(np.abs(z) < 1e-9, 1e-9, z)
-        uv = np.stack([self.focal_px * pc[:, 0] / zs + self.width / 2,
-                       self.focal_px * pc[:, 1] / zs + self.height_px / 2], axis=1)
+        uv = np.stack(
+            [
+                self.focal_px * pc[:, 0] / zs + self.width / 2,
+                self.focal_px * pc[:, 1] / zs + self.height_px / 2,
+            ],
+            axis=1,
+        )
         return uv, z
 
     @property
@@ -129,9 +148,13 @@ class PinholeCamera:
         meets the road in front of the camera).
         """
         uv = np.asarray(uv, np.float64).reshape(-1, 2)
-        rays_cam = np.column_stack([(uv[:, 0] - self.width / 2) / self.focal_px,
-                                    (uv[:, 1] - self.height_px / 2) / self.focal_px,
-                                    np.ones(len(uv))])
+        rays_cam = np.column_stack(
+            [
+                (uv[:, 0] - self.width / 2) / self.focal_px,
+                (uv[:, 1] - self.height_px / 2) / self.focal_px,
+                np.ones(len(uv)),
+            ]
+        )
         rays = rays_cam @ self.R  # camera -> world directions (R is orthonormal)
         if np.any(rays[:, 2] >= -1e-9):
             raise GeometryError("pixel at or above the horizon has no road-plane point")

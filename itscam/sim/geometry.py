@@ -56,8 +56,11 @@ class Road:
     name: str = ""
 
     def __post_init__(self) -> None:
-        if self.lanes_forward < 0 or self.lanes_backward < 0 or \
-                self.lanes_forward + self.lanes_backward == 0:
+        if (
+            self.lanes_forward < 0
+            or self.lanes_backward < 0
+            or self.lanes_forward + self.lanes_backward == 0
+        ):
             raise GeometryError(f"road {self.id}: needs at least one lane")
         if not 2.0 <= self.lane_width <= 6.0:
             raise GeometryError(f"road {self.id}: lane width {self.lane_width} m is not 2-6 m")
@@ -110,8 +113,9 @@ class Road:
 
     def quad(self, s0: float, s1: float, off0: float, off1: float) -> np.ndarray:
         """``(4, 2)`` world corners of the road-aligned rectangle ``[s0,s1] x [off0,off1]``."""
-        return np.array([self.point(s0, off0), self.point(s1, off0),
-                         self.point(s1, off1), self.point(s0, off1)])
+        return np.array(
+            [self.point(s0, off0), self.point(s1, off0), self.point(s1, off1), self.point(s0, off1)]
+        )
 
 
 @dataclass(frozen=True)
@@ -157,18 +161,46 @@ class Layout:
         return max(abs(o.left_edge), abs(o.right_edge)) + o.shoulder
 
 
-def straight_layout(*, lanes_forward: int = 2, lanes_backward: int = 2, lane_width: float = 3.5,
-                    median: float = 0.0, heading_deg: float = 90.0) -> Layout:
+def straight_layout(
+    *,
+    lanes_forward: int = 2,
+    lanes_backward: int = 2,
+    lane_width: float = 3.5,
+    median: float = 0.0,
+    heading_deg: float = 90.0,
+) -> Layout:
     """One straight road through the origin."""
-    return Layout("straight", (Road("main", (0.0, 0.0), heading_deg, lanes_forward,
-                                    lanes_backward, lane_width, median, name="main road"),))
+    return Layout(
+        "straight",
+        (
+            Road(
+                "main",
+                (0.0, 0.0),
+                heading_deg,
+                lanes_forward,
+                lanes_backward,
+                lane_width,
+                median,
+                name="main road",
+            ),
+        ),
+    )
 
 
-def intersection_layout(*, lanes_main: int = 2, lanes_cross: int = 1, lane_width: float = 3.5,
-                        heading_deg: float = 90.0) -> Layout:
+def intersection_layout(
+    *, lanes_main: int = 2, lanes_cross: int = 1, lane_width: float = 3.5, heading_deg: float = 90.0
+) -> Layout:
     """Two roads crossing at right angles at the origin (vehicles go straight through)."""
-    main = Road("main", (0.0, 0.0), heading_deg, lanes_main, lanes_main, lane_width,
-                name="main road")
-    cross = Road("cross", (0.0, 0.0), heading_deg - 90.0, lanes_cross, lanes_cross, lane_width,
-                 name="cross street")
+    main = Road(
+        "main", (0.0, 0.0), heading_deg, lanes_main, lanes_main, lane_width, name="main road"
+    )
+    cross = Road(
+        "cross",
+        (0.0, 0.0),
+        heading_deg - 90.0,
+        lanes_cross,
+        lanes_cross,
+        lane_width,
+        name="cross street",
+    )
     return Layout("intersection", (main, cross))

@@ -72,34 +72,70 @@ class Look:
         a = float(rng.uniform(80, 110))
         asphalt = (int(a + rng.uniform(-5, 5)), int(a), int(a + rng.uniform(0, 8)))
         grass = (int(rng.uniform(40, 90)), int(rng.uniform(95, 145)), int(rng.uniform(70, 110)))
-        common: dict[str, Any] = dict(sun_azimuth=float(rng.uniform(0, 2 * math.pi)), asphalt=asphalt,
-                      grass=grass, noise_sigma=float(rng.uniform(1.5, 5.0)),
-                      blur_sigma=float(rng.choice([0.0, 0.0, rng.uniform(0.4, 1.0)])))
+        common: dict[str, Any] = dict(
+            sun_azimuth=float(rng.uniform(0, 2 * math.pi)),
+            asphalt=asphalt,
+            grass=grass,
+            noise_sigma=float(rng.uniform(1.5, 5.0)),
+            blur_sigma=float(rng.choice([0.0, 0.0, rng.uniform(0.4, 1.0)])),
+        )
         if condition == "day":
-            return cls("day", sun_elevation=float(rng.uniform(0.5, 1.2)),
-                       ambient=float(rng.uniform(0.5, 0.62)),
-                       diffuse=float(rng.uniform(0.4, 0.55)),
-                       sky=(235, 200, 160), shadow=float(rng.uniform(0.35, 0.5)), **common)
+            return cls(
+                "day",
+                sun_elevation=float(rng.uniform(0.5, 1.2)),
+                ambient=float(rng.uniform(0.5, 0.62)),
+                diffuse=float(rng.uniform(0.4, 0.55)),
+                sky=(235, 200, 160),
+                shadow=float(rng.uniform(0.35, 0.5)),
+                **common,
+            )
         if condition == "overcast":
-            return cls("overcast", sun_elevation=1.2, ambient=float(rng.uniform(0.72, 0.85)),
-                       diffuse=0.15, sky=(205, 205, 200), shadow=0.25, **common)
+            return cls(
+                "overcast",
+                sun_elevation=1.2,
+                ambient=float(rng.uniform(0.72, 0.85)),
+                diffuse=0.15,
+                sky=(205, 205, 200),
+                shadow=0.25,
+                **common,
+            )
         if condition == "dusk":
-            return cls("dusk", sun_elevation=float(rng.uniform(0.05, 0.25)),
-                       ambient=float(rng.uniform(0.4, 0.5)), diffuse=0.3,
-                       tint=(0.78, 0.85, 1.0), sky=(150, 150, 200), shadow=0.3, **common)
+            return cls(
+                "dusk",
+                sun_elevation=float(rng.uniform(0.05, 0.25)),
+                ambient=float(rng.uniform(0.4, 0.5)),
+                diffuse=0.3,
+                tint=(0.78, 0.85, 1.0),
+                sky=(150, 150, 200),
+                shadow=0.3,
+                **common,
+            )
         common["noise_sigma"] = float(rng.uniform(4.0, 7.0))
         common["blur_sigma"] = float(rng.uniform(0.5, 1.1))
         common["asphalt"] = tuple(int(c * 0.8) for c in asphalt)
-        return cls("rain", sun_elevation=1.2, ambient=float(rng.uniform(0.6, 0.72)),
-                   diffuse=0.1, tint=(1.0, 0.97, 0.95), rain_streaks=int(rng.integers(150, 400)),
-                   sky=(180, 180, 175), shadow=0.2, **common)
+        return cls(
+            "rain",
+            sun_elevation=1.2,
+            ambient=float(rng.uniform(0.6, 0.72)),
+            diffuse=0.1,
+            tint=(1.0, 0.97, 0.95),
+            rain_streaks=int(rng.integers(150, 400)),
+            sky=(180, 180, 175),
+            shadow=0.2,
+            **common,
+        )
 
     @property
     def sun_dir(self) -> np.ndarray:
         """``(3,)`` unit vector towards the sun (world frame)."""
         ce = math.cos(self.sun_elevation)
-        return np.array([ce * math.cos(self.sun_azimuth), ce * math.sin(self.sun_azimuth),
-                         math.sin(self.sun_elevation)])
+        return np.array(
+            [
+                ce * math.cos(self.sun_azimuth),
+                ce * math.sin(self.sun_azimuth),
+                math.sin(self.sun_elevation),
+            ]
+        )
 
 
 @dataclass
@@ -156,8 +192,12 @@ class GroundTruthBox:
         """
         s = image_height / 360.0
         x1, y1, x2, y2 = self.xyxy
-        return (y2 - y1 >= 10 * s and x2 - x1 >= 5 * s and self.visibility >= 0.3
-                and self.truncation <= 0.6)
+        return (
+            y2 - y1 >= 10 * s
+            and x2 - x1 >= 5 * s
+            and self.visibility >= 0.3
+            and self.truncation <= 0.6
+        )
 
 
 @dataclass
@@ -189,8 +229,9 @@ class Renderer:
     and reused; :meth:`render` adds vehicles, shadows and per-frame sensor noise.
     """
 
-    def __init__(self, layout: Layout, camera: PinholeCamera, look: Look | None = None,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, layout: Layout, camera: PinholeCamera, look: Look | None = None, seed: int = 0
+    ) -> None:
         self.layout = layout
         self.camera = camera
         self.look = look or Look()
@@ -205,8 +246,7 @@ class Renderer:
 
     # -- background --------------------------------------------------------------
 
-    def _ground_poly(self, img: np.ndarray, quad_xy: np.ndarray,
-                     color: tuple[int, ...]) -> None:
+    def _ground_poly(self, img: np.ndarray, quad_xy: np.ndarray, color: tuple[int, ...]) -> None:
         pts = np.column_stack([quad_xy, np.zeros(len(quad_xy))])
         pc = (pts - self._C) @ self._R.T
         if np.all(pc[:, 2] < NEAR_PLANE_M):
@@ -230,14 +270,16 @@ class Renderer:
             for off in (road.right_edge - 0.2, road.left_edge + 0.2):
                 self._ground_poly(img, road.quad(s0, s1, off - 0.08, off + 0.08), white)
             if road.median > 0:
-                self._ground_poly(img, road.quad(s0, s1, -road.median / 2, road.median / 2),
-                                  (110, 140, 120))
+                self._ground_poly(
+                    img, road.quad(s0, s1, -road.median / 2, road.median / 2), (110, 140, 120)
+                )
             elif road.lanes_forward and road.lanes_backward:
                 for off in (-0.12, 0.12):
                     self._ground_poly(img, road.quad(s0, s1, off - 0.06, off + 0.06), yellow)
             dividers = [road.median / 2 + k * road.lane_width for k in range(1, road.lanes_forward)]
-            dividers += [-(road.median / 2 + k * road.lane_width)
-                         for k in range(1, road.lanes_backward)]
+            dividers += [
+                -(road.median / 2 + k * road.lane_width) for k in range(1, road.lanes_backward)
+            ]
             for off in dividers:
                 for s in np.arange(math.floor(s0 / 12) * 12, s1, 12.0):
                     a, b = max(s, s0), min(s + 3.0, s1)
@@ -247,8 +289,9 @@ class Renderer:
             for sign in (-1, 1):
                 base = sign * (jw + 0.6)
                 for off in np.arange(road.left_edge + 0.3, road.right_edge - 0.3, 1.0):
-                    self._ground_poly(img, road.quad(base, base + sign * 3.0, off, off + 0.5),
-                                      white)
+                    self._ground_poly(
+                        img, road.quad(base, base + sign * 3.0, off, off + 0.5), white
+                    )
                 stop = sign * (jw + 4.2)
                 lane_lo, lane_hi = (0.0, road.right_edge) if sign < 0 else (road.left_edge, 0.0)
                 self._ground_poly(img, road.quad(stop, stop + sign * 0.4, lane_lo, lane_hi), white)
@@ -259,20 +302,34 @@ class Renderer:
         rng = np.random.default_rng(self.seed + 7919)
         sky = np.asarray(look.sky, np.float32)
         grad = np.linspace(0.85, 1.05, h, dtype=np.float32)[:, None, None]
-        img = np.ascontiguousarray(np.broadcast_to(sky * grad, (h, w, 3)).clip(0, 255)
-                                   .astype(np.uint8))
+        img = np.ascontiguousarray(
+            np.broadcast_to(sky * grad, (h, w, 3)).clip(0, 255).astype(np.uint8)
+        )
         c = self._C[:2]
         big = c + np.array([[-900.0, -900.0], [900.0, -900.0], [900.0, 900.0], [-900.0, 900.0]])
         self._ground_poly(img, big, look.grass)
         for road in self.layout.roads:
-            self._ground_poly(img, road.quad(-road.half_length, road.half_length,
-                                             road.left_edge - road.shoulder - 3.0,
-                                             road.right_edge + road.shoulder + 3.0),
-                              (165, 168, 170))
+            self._ground_poly(
+                img,
+                road.quad(
+                    -road.half_length,
+                    road.half_length,
+                    road.left_edge - road.shoulder - 3.0,
+                    road.right_edge + road.shoulder + 3.0,
+                ),
+                (165, 168, 170),
+            )
         for road in self.layout.roads:
-            self._ground_poly(img, road.quad(-road.half_length, road.half_length,
-                                             road.left_edge - road.shoulder,
-                                             road.right_edge + road.shoulder), look.asphalt)
+            self._ground_poly(
+                img,
+                road.quad(
+                    -road.half_length,
+                    road.half_length,
+                    road.left_edge - road.shoulder,
+                    road.right_edge + road.shoulder,
+                ),
+                look.asphalt,
+            )
         for road in self.layout.roads:
             self._markings(img, road, self.layout.junction_half_width(road))
         # Low-frequency blotches and fine grain so surfaces are not flat colour.
@@ -316,7 +373,7 @@ class Renderer:
         polys = []
         for _, k in order:
             part = v.model.parts[k]
-            uv = uv_all[8 * k: 8 * k + 8]
+            uv = uv_all[8 * k : 8 * k + 8]
             x0, x1, y0, y1, z0, z1 = part.box
             planes = {"front": x1, "back": x0, "left": y1, "right": y0, "top": z1}
             for name, (idx, n) in _FACES.items():
@@ -327,8 +384,9 @@ class Renderer:
                 light = look.ambient + look.diffuse * max(0.0, float(n_arr @ sun_v))
                 if name == "top":
                     light += 0.12
-                col = tuple(float(x) for x in np.clip(np.asarray(part.color) * light * tint,
-                                                      0, 255))
+                col = tuple(
+                    float(x) for x in np.clip(np.asarray(part.color) * light * tint, 0, 255)
+                )
                 polys.append((_ipts(uv[list(idx)]), col))
                 for dec in part.decals:
                     if dec.face != name:
@@ -337,14 +395,18 @@ class Renderer:
                     if q is None:
                         continue
                     qpc = (v.to_world(q) - self._C) @ self._R.T
-                    quv = np.column_stack([f * qpc[:, 0] / qpc[:, 2] + cx,
-                                           f * qpc[:, 1] / qpc[:, 2] + cy])
+                    quv = np.column_stack(
+                        [f * qpc[:, 0] / qpc[:, 2] + cx, f * qpc[:, 1] / qpc[:, 2] + cy]
+                    )
                     dl = 1.0 if dec.emissive and look.condition in ("dusk", "rain") else light
                     if dec.emissive and look.condition not in ("dusk", "rain"):
                         dl = light * 0.8
-                    dcol = tuple(float(x) for x in np.clip(np.asarray(dec.color) * dl
-                                                           * (1 if dec.emissive else tint),
-                                                           0, 255))
+                    dcol = tuple(
+                        float(x)
+                        for x in np.clip(
+                            np.asarray(dec.color) * dl * (1 if dec.emissive else tint), 0, 255
+                        )
+                    )
                     polys.append((_ipts(quv), dcol))
         return polys, uv_all
 
@@ -352,7 +414,7 @@ class Renderer:
         """True when the vehicle's bounding sphere lies wholly behind the near plane or
         outside one side of the view frustum (it could not be drawn anyway)."""
         m = v.model
-        r = 0.5 * math.sqrt(m.length ** 2 + m.width ** 2 + m.height ** 2) + 1e-3
+        r = 0.5 * math.sqrt(m.length**2 + m.width**2 + m.height**2) + 1e-3
         pc = self._R @ (np.array([v.x, v.y, m.height / 2]) - self._C)
         if pc[2] + r < NEAR_PLANE_M:
             return True
@@ -399,8 +461,9 @@ class Renderer:
 
     # -- frame -------------------------------------------------------------------
 
-    def render(self, vehicles: list[VehicleState], frame_index: int = 0,
-               with_mask: bool = True) -> Frame:
+    def render(
+        self, vehicles: list[VehicleState], frame_index: int = 0, with_mask: bool = True
+    ) -> Frame:
         """Render one frame.
 
         ``frame_index`` seeds the per-frame sensor noise (deterministic with the
@@ -449,12 +512,22 @@ class Renderer:
                 vis = seen / own_n if own_n else 0.0
             bc = ((x1 + x2) / 2, y2)
             contact = cam.image_to_ground(np.array([bc]))[0]
-            boxes.append(GroundTruthBox(
-                track_id=v.track_id, class_id=v.model.class_id, cls=v.model.cls,
-                xyxy=(cx1, cy1, cx2, cy2), xyxy_full=full,
-                world_xy=(float(contact[0]), float(contact[1])), center_xy=(v.x, v.y),
-                heading=v.heading, speed=v.speed, lane_id=v.lane_id, visibility=vis,
-                truncation=trunc))
+            boxes.append(
+                GroundTruthBox(
+                    track_id=v.track_id,
+                    class_id=v.model.class_id,
+                    cls=v.model.cls,
+                    xyxy=(cx1, cy1, cx2, cy2),
+                    xyxy_full=full,
+                    world_xy=(float(contact[0]), float(contact[1])),
+                    center_xy=(v.x, v.y),
+                    heading=v.heading,
+                    speed=v.speed,
+                    lane_id=v.lane_id,
+                    visibility=vis,
+                    truncation=trunc,
+                )
+            )
         img = self._sensor(img, frame_index)
         return Frame(img, boxes, mask)
 
@@ -469,8 +542,14 @@ class Renderer:
             ys = rng.uniform(0, h, look.rain_streaks)
             ln = rng.uniform(6, 18, look.rain_streaks)
             for x, y, n in zip(xs, ys, ln, strict=True):
-                cv2.line(over, (int(x), int(y)), (int(x + 0.25 * n), int(y + n)), (200, 200, 200),
-                         1, cv2.LINE_AA)
+                cv2.line(
+                    over,
+                    (int(x), int(y)),
+                    (int(x + 0.25 * n), int(y + n)),
+                    (200, 200, 200),
+                    1,
+                    cv2.LINE_AA,
+                )
             out = cv2.addWeighted(out, 1.0, over, 0.35, 0)
         if look.blur_sigma > 0:
             out = cv2.GaussianBlur(out, (0, 0), look.blur_sigma)

@@ -86,16 +86,36 @@ class ScenarioTruth:
         c: Counter = Counter()
         for x in self.crossings:
             k = math.floor((x["ts"] - self.start_ts) / self.interval_s)
-            c[(x["camera_id"], x["lane_id"], x["direction"], x["class"],
-               self.start_ts + k * self.interval_s)] += 1
-        return [{"camera_id": cam, "lane_id": lane, "direction": d, "class": cls,
-                 "interval_start": ts, "count": n}
-                for (cam, lane, d, cls, ts), n in sorted(c.items())]
+            c[
+                (
+                    x["camera_id"],
+                    x["lane_id"],
+                    x["direction"],
+                    x["class"],
+                    self.start_ts + k * self.interval_s,
+                )
+            ] += 1
+        return [
+            {
+                "camera_id": cam,
+                "lane_id": lane,
+                "direction": d,
+                "class": cls,
+                "interval_start": ts,
+                "count": n,
+            }
+            for (cam, lane, d, cls, ts), n in sorted(c.items())
+        ]
 
     def to_dict(self) -> dict:
-        return {"crossings": self.crossings, "counts": self.counts(), "events": self.events,
-                "density": self.density, "interval_s": self.interval_s,
-                "start_ts": self.start_ts}
+        return {
+            "crossings": self.crossings,
+            "counts": self.counts(),
+            "events": self.events,
+            "density": self.density,
+            "interval_s": self.interval_s,
+            "start_ts": self.start_ts,
+        }
 
 
 @dataclass
@@ -135,16 +155,20 @@ class Scenario:
             self.interval_s = float(spec.get("interval_s", 60))
             self.layout = _layout(spec.get("layout", {}))
             events = dict(spec.get("events") or {})
-            self.outages = [dict(o) for o in (events.pop("camera_outage", None) or [])] \
-                if isinstance(events.get("camera_outage"), list) else \
-                ([dict(events.pop("camera_outage"))] if events.get("camera_outage") else [])
+            self.outages = (
+                [dict(o) for o in (events.pop("camera_outage", None) or [])]
+                if isinstance(events.get("camera_outage"), list)
+                else ([dict(events.pop("camera_outage"))] if events.get("camera_outage") else [])
+            )
             events.pop("camera_outage", None)
             traffic = dict(spec.get("traffic") or {})
             self.traffic = TrafficConfig(**traffic, **events)
             self.cameras = [self._camera(c) for c in spec["cameras"]]
         except (KeyError, TypeError) as exc:
-            raise ConfigError(f"scenario {spec.get('name', '?')!r}: invalid field ({exc}); "
-                              "see itscam/sim/scenario.py for the schema") from None
+            raise ConfigError(
+                f"scenario {spec.get('name', '?')!r}: invalid field ({exc}); "
+                "see itscam/sim/scenario.py for the schema"
+            ) from None
         if not self.cameras:
             raise ConfigError(f"scenario {self.name!r}: needs at least one camera")
 
@@ -160,16 +184,29 @@ class Scenario:
 
     def _camera(self, c: dict) -> SimCamera:
         width, height = int(c.get("width", 640)), int(c.get("height", 360))
-        cam = PinholeCamera.from_hfov(hfov_deg=float(c.get("hfov_deg", 60)), width=width,
-                                      height_px=height, x=float(c["x"]), y=float(c["y"]),
-                                      height=float(c["height_m"]), yaw_deg=float(c["yaw_deg"]),
-                                      tilt_deg=float(c["tilt_deg"]),
-                                      roll_deg=float(c.get("roll_deg", 0.0)))
-        look = Look.sample(np.random.default_rng([self.seed, 99, len(c["camera_id"])]),
-                           str(c.get("look", "day")))
+        cam = PinholeCamera.from_hfov(
+            hfov_deg=float(c.get("hfov_deg", 60)),
+            width=width,
+            height_px=height,
+            x=float(c["x"]),
+            y=float(c["y"]),
+            height=float(c["height_m"]),
+            yaw_deg=float(c["yaw_deg"]),
+            tilt_deg=float(c["tilt_deg"]),
+            roll_deg=float(c.get("roll_deg", 0.0)),
+        )
+        look = Look.sample(
+            np.random.default_rng([self.seed, 99, len(c["camera_id"])]), str(c.get("look", "day"))
+        )
         road_id = str(c.get("road", self.layout.roads[0].id))
-        return SimCamera(str(c["camera_id"]), str(c.get("name", c["camera_id"])), cam, look,
-                         float(c.get("count_at_s", 0.0)), road_id)
+        return SimCamera(
+            str(c["camera_id"]),
+            str(c.get("name", c["camera_id"])),
+            cam,
+            look,
+            float(c.get("count_at_s", 0.0)),
+            road_id,
+        )
 
     def camera(self, camera_id: str | None = None) -> SimCamera:
         if camera_id is None:
@@ -192,11 +229,17 @@ class Scenario:
     def _visible_span(self, sc: SimCamera, road: Road, offset: float) -> tuple[float, float] | None:
         cam = sc.camera
         s = np.arange(-road.half_length, road.half_length, 0.5)
-        uv, z = cam.project(np.column_stack([road.point(s, np.full_like(s, offset)),
-                                             np.zeros(len(s))]))
+        uv, z = cam.project(
+            np.column_stack([road.point(s, np.full_like(s, offset)), np.zeros(len(s))])
+        )
         m = 3.0
-        ok = (z > 1.0) & (uv[:, 0] > m) & (uv[:, 0] < cam.width - m) & \
-             (uv[:, 1] > cam.height_px * 0.15) & (uv[:, 1] < cam.height_px - m)
+        ok = (
+            (z > 1.0)
+            & (uv[:, 0] > m)
+            & (uv[:, 0] < cam.width - m)
+            & (uv[:, 1] > cam.height_px * 0.15)
+            & (uv[:, 1] < cam.height_px - m)
+        )
         if ok.sum() < 6:
             return None
         return float(s[ok].min()), float(s[ok].max())
@@ -223,17 +266,25 @@ class Scenario:
             a, b = road.point(s0, lane.offset), road.point(s1, lane.offset)
             if lane.direction < 0:
                 a, b = b, a
-            lanes.append({"lane_id": lane.id, "centerline": [_r(a), _r(b)],
-                          "width_m": lane.width})
+            lanes.append({"lane_id": lane.id, "centerline": [_r(a), _r(b)], "width_m": lane.width})
             hw = lane.width / 2
-            lines.append({"line_id": f"{lane.id}-count", "lane_id": lane.id,
-                          "world": [_r(road.point(sc.count_at_s, lane.offset - hw)),
-                                    _r(road.point(sc.count_at_s, lane.offset + hw))],
-                          "margin_m": 1.0})
+            lines.append(
+                {
+                    "line_id": f"{lane.id}-count",
+                    "lane_id": lane.id,
+                    "world": [
+                        _r(road.point(sc.count_at_s, lane.offset - hw)),
+                        _r(road.point(sc.count_at_s, lane.offset + hw)),
+                    ],
+                    "margin_m": 1.0,
+                }
+            )
             spans.append(span)
         if not lanes:
-            raise GeometryError(f"scenario {self.name!r}, camera {sc.camera_id!r}: no lane is "
-                                "visible across count_at_s; move the camera or the line")
+            raise GeometryError(
+                f"scenario {self.name!r}, camera {sc.camera_id!r}: no lane is "
+                "visible across count_at_s; move the camera or the line"
+            )
         s0 = max(sp[0] for sp in spans)
         s1 = min(sp[1] for sp in spans)
         calib = []
@@ -251,15 +302,29 @@ class Scenario:
         z1 = min([sp[1] for sp in edge_spans if sp] + [s1]) - 0.5
         if not all(edge_spans):
             edges = (min(ln.offset for ln in road.lanes), max(ln.offset for ln in road.lanes))
-        zone = [road.point(z0, edges[0]), road.point(z1, edges[0]),
-                road.point(z1, edges[1]), road.point(z0, edges[1])]
+        zone = [
+            road.point(z0, edges[0]),
+            road.point(z1, edges[0]),
+            road.point(z1, edges[1]),
+            road.point(z0, edges[1]),
+        ]
         return {
-            "camera_id": sc.camera_id, "name": sc.name, "site": f"sim-{self.name}",
-            "width": cam.width, "height": cam.height_px, "fps": self.fps,
+            "camera_id": sc.camera_id,
+            "name": sc.name,
+            "site": f"sim-{self.name}",
+            "width": cam.width,
+            "height": cam.height_px,
+            "fps": self.fps,
             "calibration": {"points": calib},
-            "lanes": lanes, "lines": lines,
-            "zones": [{"zone_id": f"{sc.camera_id}-incident", "kind": "incident",
-                       "world": [_r(p) for p in zone]}],
+            "lanes": lanes,
+            "lines": lines,
+            "zones": [
+                {
+                    "zone_id": f"{sc.camera_id}-incident",
+                    "kind": "incident",
+                    "world": [_r(p) for p in zone],
+                }
+            ],
         }
 
     def camera_configs(self) -> list[dict]:
@@ -282,12 +347,21 @@ class Scenario:
     # -- running -------------------------------------------------------------------
 
     def in_outage(self, camera_id: str, t: float) -> bool:
-        return any(o.get("camera", camera_id) == camera_id and
-                   float(o["start_s"]) <= t < float(o["end_s"]) for o in self.outages)
+        return any(
+            o.get("camera", camera_id) == camera_id and float(o["start_s"]) <= t < float(o["end_s"])
+            for o in self.outages
+        )
 
-    def run(self, *, render: bool = True, cameras: list[str] | None = None,
-            duration_s: float | None = None, truth: ScenarioTruth | None = None,
-            every: int = 1, from_s: float = 0.0) -> Iterator[SimStep]:
+    def run(
+        self,
+        *,
+        render: bool = True,
+        cameras: list[str] | None = None,
+        duration_s: float | None = None,
+        truth: ScenarioTruth | None = None,
+        every: int = 1,
+        from_s: float = 0.0,
+    ) -> Iterator[SimStep]:
         """Step the scenario, yielding every ``every``-th step's frames from ``from_s`` on.
 
         Pass a :class:`ScenarioTruth` to collect crossings, densities and events as
@@ -297,9 +371,14 @@ class Scenario:
         n = round((self.duration_s if duration_s is None else duration_s) * self.fps)
         sim = TrafficSim(self.layout, self.traffic, self.seed)
         chosen = [c for c in self.cameras if cameras is None or c.camera_id in cameras]
-        renderers = {c.camera_id: Renderer(self.layout, c.camera, c.look,
-                                           seed=self.seed * 1000 + i)
-                     for i, c in enumerate(chosen)} if render else {}
+        renderers = (
+            {
+                c.camera_id: Renderer(self.layout, c.camera, c.look, seed=self.seed * 1000 + i)
+                for i, c in enumerate(chosen)
+            }
+            if render
+            else {}
+        )
         tracker = _TruthTracker(self, truth, chosen) if truth is not None else None
         for i in range(n):
             t = i * dt
@@ -312,8 +391,11 @@ class Scenario:
                     if self.in_outage(c.camera_id, t):
                         frames[c.camera_id] = None
                     elif render:
-                        near = [s for s in states
-                                if math.hypot(s.x - c.camera.x, s.y - c.camera.y) < 300]
+                        near = [
+                            s
+                            for s in states
+                            if math.hypot(s.x - c.camera.x, s.y - c.camera.y) < 300
+                        ]
                         frames[c.camera_id] = renderers[c.camera_id].render(near, i)
                 yield SimStep(i, t, self.start_ts + t, frames)
             sim.step(dt)
@@ -397,12 +479,19 @@ class _TruthTracker:
                     frac = (s_line - s_prev) / (s_now - s_prev)
                     ts = self.sc.start_ts + t - dt + frac * dt
                     moving_forward = (s_now - s_prev) * v.lane.direction > 0
-                    self.truth.crossings.append({
-                        "camera_id": c.camera_id, "line_id": f"{lane.id}-count",
-                        "lane_id": lane.id, "track_id": v.id, "class": v.model.cls,
-                        "direction": "forward" if moving_forward else "reverse",
-                        "ts": round(ts, 4), "speed_mps": round(v.v, 3),
-                        "camera_online": not self.sc.in_outage(c.camera_id, t - dt)})
+                    self.truth.crossings.append(
+                        {
+                            "camera_id": c.camera_id,
+                            "line_id": f"{lane.id}-count",
+                            "lane_id": lane.id,
+                            "track_id": v.id,
+                            "class": v.model.cls,
+                            "direction": "forward" if moving_forward else "reverse",
+                            "ts": round(ts, 4),
+                            "speed_mps": round(v.v, 3),
+                            "camera_online": not self.sc.in_outage(c.camera_id, t - dt),
+                        }
+                    )
             if v.wrong_way:
                 for c, road, _, _lanes in self.lines:
                     span = self.spans.get((c.camera_id, v.lane.id))
@@ -411,8 +500,11 @@ class _TruthTracker:
             if v.id == sim.stalled_id:
                 if v.stalled_since is not None and self.stall_start is None:
                     self.stall_start = v.stalled_since
-                if self.stall_start is not None and v.stalled_since is None and \
-                        self.stall_end is None:
+                if (
+                    self.stall_start is not None
+                    and v.stalled_since is None
+                    and self.stall_end is None
+                ):
                     self.stall_end = t
 
     def finish(self, sim: TrafficSim, t_end: float) -> None:
@@ -429,41 +521,68 @@ class _TruthTracker:
                     veh_s = self.occ.get((c.camera_id, lane_id, k), 0.0)
                     dens_km = veh_s / sc.interval_s / km
                     dens_mi = dens_km * 1.609344
-                    truth.density.append({"camera_id": c.camera_id, "lane_id": lane_id,
-                                          "interval_start": sc.start_ts + k * sc.interval_s,
-                                          "pc_per_mi_ln": round(dens_mi, 2)})
+                    truth.density.append(
+                        {
+                            "camera_id": c.camera_id,
+                            "lane_id": lane_id,
+                            "interval_start": sc.start_ts + k * sc.interval_s,
+                            "pc_per_mi_ln": round(dens_mi, 2),
+                        }
+                    )
                     if dens_mi >= CONGESTED_PC_MI_LN:
                         congested_run.append(k)
                 for start, end in _runs(congested_run):
                     if end - start + 1 >= 2:
-                        truth.events.append({
-                            "type": "congestion", "camera_id": c.camera_id, "lane_id": lane_id,
-                            "start_ts": sc.start_ts + start * sc.interval_s,
-                            "end_ts": sc.start_ts + (end + 1) * sc.interval_s})
+                        truth.events.append(
+                            {
+                                "type": "congestion",
+                                "camera_id": c.camera_id,
+                                "lane_id": lane_id,
+                                "start_ts": sc.start_ts + start * sc.interval_s,
+                                "end_ts": sc.start_ts + (end + 1) * sc.interval_s,
+                            }
+                        )
         sv = sc.traffic.stalled_vehicle
         if sv and self.stall_start is not None:
             for c, road, _, lanes in self.lines:
                 if sv["lane"] in lanes:
-                    truth.events.append({
-                        "type": "stalled_vehicle", "camera_id": c.camera_id,
-                        "lane_id": sv["lane"], "track_id": sim.stalled_id,
-                        "start_ts": sc.start_ts + self.stall_start,
-                        "end_ts": sc.start_ts + (self.stall_end if self.stall_end is not None
-                                                 else t_end),
-                        "world_xy": _r(road.point(float(sv["at_s"]),
-                                                  sc.layout.lane(sv["lane"]).offset))})
+                    truth.events.append(
+                        {
+                            "type": "stalled_vehicle",
+                            "camera_id": c.camera_id,
+                            "lane_id": sv["lane"],
+                            "track_id": sim.stalled_id,
+                            "start_ts": sc.start_ts + self.stall_start,
+                            "end_ts": sc.start_ts
+                            + (self.stall_end if self.stall_end is not None else t_end),
+                            "world_xy": _r(
+                                road.point(float(sv["at_s"]), sc.layout.lane(sv["lane"]).offset)
+                            ),
+                        }
+                    )
         for cam_id, (a, b) in self.ww_seen.items():
             assert sc.traffic.wrong_way is not None  # ww_seen is only filled when there is one
-            truth.events.append({"type": "wrong_way", "camera_id": cam_id,
-                                 "lane_id": sc.traffic.wrong_way["lane"],
-                                 "track_id": sim.wrong_way_id,
-                                 "start_ts": sc.start_ts + a, "end_ts": sc.start_ts + b})
+            truth.events.append(
+                {
+                    "type": "wrong_way",
+                    "camera_id": cam_id,
+                    "lane_id": sc.traffic.wrong_way["lane"],
+                    "track_id": sim.wrong_way_id,
+                    "start_ts": sc.start_ts + a,
+                    "end_ts": sc.start_ts + b,
+                }
+            )
         for o in sc.outages:
             for c in self.cams:
                 if o.get("camera", c.camera_id) == c.camera_id and float(o["start_s"]) < t_end:
-                    truth.events.append({"type": "camera_offline", "camera_id": c.camera_id,
-                                         "start_ts": sc.start_ts + float(o["start_s"]),
-                                         "end_ts": sc.start_ts + min(float(o["end_s"]), t_end)})
+                    truth.events.append(
+                        {
+                            "type": "camera_offline",
+                            "camera_id": c.camera_id,
+                            "start_ts": sc.start_ts + float(o["start_s"]),
+                            "end_ts": sc.start_ts + min(float(o["end_s"]), t_end),
+                        }
+                    )
         truth.events.sort(key=lambda e: (e["start_ts"], e["type"]))
 
 

@@ -40,19 +40,29 @@ class Snapshot:
 
 def random_layout(rng: np.random.Generator) -> Layout:
     if rng.random() < 0.6:
-        return straight_layout(lanes_forward=int(rng.integers(1, 4)),
-                               lanes_backward=int(rng.integers(1, 4)),
-                               lane_width=float(rng.uniform(3.1, 3.8)),
-                               median=float(rng.choice([0.0, 0.0, rng.uniform(1.0, 4.0)])),
-                               heading_deg=float(rng.uniform(0, 360)))
-    return intersection_layout(lanes_main=int(rng.integers(1, 3)),
-                               lanes_cross=int(rng.integers(1, 3)),
-                               lane_width=float(rng.uniform(3.1, 3.7)),
-                               heading_deg=float(rng.uniform(0, 360)))
+        return straight_layout(
+            lanes_forward=int(rng.integers(1, 4)),
+            lanes_backward=int(rng.integers(1, 4)),
+            lane_width=float(rng.uniform(3.1, 3.8)),
+            median=float(rng.choice([0.0, 0.0, rng.uniform(1.0, 4.0)])),
+            heading_deg=float(rng.uniform(0, 360)),
+        )
+    return intersection_layout(
+        lanes_main=int(rng.integers(1, 3)),
+        lanes_cross=int(rng.integers(1, 3)),
+        lane_width=float(rng.uniform(3.1, 3.7)),
+        heading_deg=float(rng.uniform(0, 360)),
+    )
 
 
-def aim_camera(road: Road, rng: np.random.Generator, *, width: int = 640,
-               height_px: int = 360, s_cam: float | None = None) -> PinholeCamera:
+def aim_camera(
+    road: Road,
+    rng: np.random.Generator,
+    *,
+    width: int = 640,
+    height_px: int = 360,
+    s_cam: float | None = None,
+) -> PinholeCamera:
     """A pole-mounted camera beside ``road`` aimed at a point on it."""
     side = 1 if rng.random() < 0.5 else -1
     edge = road.right_edge if side > 0 else road.left_edge
@@ -77,29 +87,46 @@ def aim_camera(road: Road, rng: np.random.Generator, *, width: int = 640,
     yaw = math.degrees(math.atan2(d[1], d[0])) + rng.uniform(-4, 4)
     tilt = math.degrees(math.atan2(height, float(np.linalg.norm(d)))) + rng.uniform(-3, 3)
     tilt = float(np.clip(tilt, 8, 60))
-    return PinholeCamera.from_hfov(hfov_deg=float(rng.uniform(45, 75)), width=width,
-                                   height_px=height_px, x=float(cam_xy[0]), y=float(cam_xy[1]),
-                                   height=height, yaw_deg=yaw, tilt_deg=tilt,
-                                   roll_deg=float(rng.uniform(-2, 2)))
+    return PinholeCamera.from_hfov(
+        hfov_deg=float(rng.uniform(45, 75)),
+        width=width,
+        height_px=height_px,
+        x=float(cam_xy[0]),
+        y=float(cam_xy[1]),
+        height=height,
+        yaw_deg=yaw,
+        tilt_deg=tilt,
+        roll_deg=float(rng.uniform(-2, 2)),
+    )
 
 
-def visible_interval(layout: Layout, road: Road, offset: float, cam: PinholeCamera,
-                     min_px: float = FAR_MIN_PX) -> tuple[float, float] | None:
+def visible_interval(
+    layout: Layout, road: Road, offset: float, cam: PinholeCamera, min_px: float = FAR_MIN_PX
+) -> tuple[float, float] | None:
     """Arc-length interval of a lane line that is in view and near enough (or None)."""
     s = np.arange(-road.half_length + 10, road.half_length - 10, 1.0)
     pts = road.point(s, np.full_like(s, offset))
     uv, z = cam.project(np.column_stack([pts, np.zeros(len(s))]))
     max_depth = cam.focal_px * 1.5 / (min_px * cam.height_px / 360)
-    ok = (z > max(7.0, cam.height)) & (z < max_depth) & (uv[:, 0] > -40) & \
-         (uv[:, 0] < cam.width + 40) & \
-         (uv[:, 1] > 0) & (uv[:, 1] < cam.height_px + 60)
+    ok = (
+        (z > max(7.0, cam.height))
+        & (z < max_depth)
+        & (uv[:, 0] > -40)
+        & (uv[:, 0] < cam.width + 40)
+        & (uv[:, 1] > 0)
+        & (uv[:, 1] < cam.height_px + 60)
+    )
     if not ok.any():
         return None
     return float(s[ok].min()), float(s[ok].max())
 
 
-def place_vehicles(layout: Layout, cam: PinholeCamera, rng: np.random.Generator,
-                   weights: tuple[float, ...] = CLASS_WEIGHTS) -> list[VehicleState]:
+def place_vehicles(
+    layout: Layout,
+    cam: PinholeCamera,
+    rng: np.random.Generator,
+    weights: tuple[float, ...] = CLASS_WEIGHTS,
+) -> list[VehicleState]:
     """Fill each lane's visible stretch with non-overlapping vehicles."""
     out: list[VehicleState] = []
     tid = 1
@@ -119,20 +146,23 @@ def place_vehicles(layout: Layout, cam: PinholeCamera, rng: np.random.Generator,
                     s = jw + 1.5
                     continue
                 lat = rng.normal(0, 0.8 if cls == "motorcycle" else 0.25)
-                lat = float(np.clip(lat, -(lane.width - model.width) / 2,
-                                    (lane.width - model.width) / 2))
+                lat = float(
+                    np.clip(lat, -(lane.width - model.width) / 2, (lane.width - model.width) / 2)
+                )
                 xy = road.point(centre, lane.offset + lat)
                 heading = lane.heading_rad(road) + rng.normal(0, 0.02)
                 speed = float(rng.uniform(0, 20))
-                out.append(VehicleState(tid, model, float(xy[0]), float(xy[1]), heading, speed,
-                                        lane.id))
+                out.append(
+                    VehicleState(tid, model, float(xy[0]), float(xy[1]), heading, speed, lane.id)
+                )
                 tid += 1
                 s += model.length + rng.uniform(1.5, 18.0)
     return out
 
 
-def random_snapshot(rng: np.random.Generator, *, width: int = 640,
-                    height_px: int = 360) -> Snapshot:
+def random_snapshot(
+    rng: np.random.Generator, *, width: int = 640, height_px: int = 360
+) -> Snapshot:
     layout = random_layout(rng)
     road = layout.roads[0] if layout.kind == "straight" or rng.random() < 0.7 else layout.roads[1]
     s_cam = None if layout.kind == "straight" else float(rng.choice([-1, 1]) * rng.uniform(8, 40))

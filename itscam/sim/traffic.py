@@ -32,8 +32,12 @@ from itscam.sim.vehicles import DESIRED_SPEED, VehicleModel, make_vehicle
 
 #: IDM parameters per class: time headway T (s), max acceleration a (m/s^2),
 #: comfortable deceleration b (m/s^2), jam gap s0 (m).
-IDM = {"car": (1.3, 1.6, 2.0, 2.0), "motorcycle": (1.1, 2.2, 2.5, 1.5),
-       "bus": (1.7, 0.9, 1.6, 2.5), "truck": (1.8, 0.8, 1.5, 2.5)}
+IDM = {
+    "car": (1.3, 1.6, 2.0, 2.0),
+    "motorcycle": (1.1, 2.2, 2.5, 1.5),
+    "bus": (1.7, 0.9, 1.6, 2.5),
+    "truck": (1.8, 0.8, 1.5, 2.5),
+}
 LANE_CHANGE_S = 3.0
 
 
@@ -93,8 +97,9 @@ class TrafficConfig:
     """
 
     demand_veh_h: float = 600.0
-    class_mix: dict[str, float] = field(default_factory=lambda: {
-        "car": 0.8, "motorcycle": 0.07, "bus": 0.04, "truck": 0.09})
+    class_mix: dict[str, float] = field(
+        default_factory=lambda: {"car": 0.8, "motorcycle": 0.07, "bus": 0.04, "truck": 0.09}
+    )
     lane_changes: bool = True
     congestion: dict[str, Any] | None = None
     stalled_vehicle: dict[str, Any] | None = None
@@ -105,8 +110,9 @@ class TrafficConfig:
     def __post_init__(self) -> None:
         bad = set(self.class_mix) - set(VEHICLE_CLASSES)
         if bad or not self.class_mix or sum(self.class_mix.values()) <= 0:
-            raise ConfigError(f"traffic.class_mix: use positive shares of {VEHICLE_CLASSES}, "
-                              f"got {self.class_mix}")
+            raise ConfigError(
+                f"traffic.class_mix: use positive shares of {VEHICLE_CLASSES}, got {self.class_mix}"
+            )
         if self.demand_veh_h < 0:
             raise ConfigError("traffic.demand_veh_h must be >= 0")
 
@@ -149,13 +155,22 @@ class TrafficSim:
         rate = self.cfg.demand_veh_h / 3600.0
         return float(self.rng.exponential(1.0 / rate)) if rate > 0 else math.inf
 
-    def _new_vehicle(self, road: Road, lane: Lane, p: float, v: float | None = None,
-                     cls: str | None = None) -> SimVehicle:
+    def _new_vehicle(
+        self, road: Road, lane: Lane, p: float, v: float | None = None, cls: str | None = None
+    ) -> SimVehicle:
         cls = cls or str(self.rng.choice(self._classes, p=self._weights))
         model = make_vehicle(cls, self.rng)
         v0 = float(self.rng.uniform(*DESIRED_SPEED[cls])) * self.cfg.speed_factor
-        veh = SimVehicle(self._next_id, model, lane, road, p, v0 if v is None else v, v0,
-                         next_lc_check=float(self.rng.uniform(0, 1)))
+        veh = SimVehicle(
+            self._next_id,
+            model,
+            lane,
+            road,
+            p,
+            v0 if v is None else v,
+            v0,
+            next_lc_check=float(self.rng.uniform(0, 1)),
+        )
         self._next_id += 1
         return veh
 
@@ -176,8 +191,10 @@ class TrafficSim:
 
     def lane_vehicles(self, lane_id: str) -> list[SimVehicle]:
         """Vehicles in a lane (wrong-way vehicle excluded), sorted by ``p``."""
-        return sorted((v for v in self.vehicles if v.lane.id == lane_id and not v.wrong_way),
-                      key=lambda v: v.p)
+        return sorted(
+            (v for v in self.vehicles if v.lane.id == lane_id and not v.wrong_way),
+            key=lambda v: v.p,
+        )
 
     def _blocked_lane(self) -> str | None:
         ww = self.cfg.wrong_way
@@ -213,7 +230,7 @@ class TrafficSim:
             stop = self._stop_line_p(veh.road)
             d = stop - front
             # Stop only if the line is ahead and reachable at ~4 m/s^2; otherwise clear it.
-            if 0 <= d < gap and veh.v ** 2 / (2 * 4.0) < d + 0.5:
+            if 0 <= d < gap and veh.v**2 / (2 * 4.0) < d + 0.5:
                 gap, dv = d, veh.v
         if veh.stall_target is not None:
             d = veh.stall_target - front
@@ -223,9 +240,12 @@ class TrafficSim:
 
     def _desired(self, veh: SimVehicle) -> float:
         c = self.cfg.congestion
-        if c and float(c["start_s"]) <= self.t < float(c["end_s"]) and \
-                veh.road.id == str(c.get("road", veh.road.id)) and \
-                veh.lane.direction == int(c.get("direction", 1)):
+        if (
+            c
+            and float(c["start_s"]) <= self.t < float(c["end_s"])
+            and veh.road.id == str(c.get("road", veh.road.id))
+            and veh.lane.direction == int(c.get("direction", 1))
+        ):
             s = veh.lane.direction * (veh.p - veh.road.half_length)
             at, length = float(c["at_s"]), float(c.get("length_m", 60.0))
             ahead = (s - at) * veh.lane.direction
@@ -302,8 +322,9 @@ class TrafficSim:
         if ww and self.wrong_way_id is None and self.t >= float(ww["start_s"]):
             lane = self.layout.lane(str(ww["lane"]))
             road = self.layout.road(lane.road_id)
-            veh = self._new_vehicle(road, lane, 2 * road.half_length,
-                                    v=float(ww.get("speed_mps", 11.0)), cls="car")
+            veh = self._new_vehicle(
+                road, lane, 2 * road.half_length, v=float(ww.get("speed_mps", 11.0)), cls="car"
+            )
             veh.wrong_way = True
             self.vehicles.append(veh)
             self.wrong_way_id = veh.id
@@ -312,9 +333,11 @@ class TrafficSim:
             lane = self.layout.lane(str(sv["lane"]))
             road = self.layout.road(lane.road_id)
             target = float(sv["at_s"]) * lane.direction + road.half_length
-            cands = [v for v in self.lane_vehicles(lane.id)
-                     if v.p + v.length / 2 + v.v ** 2 / (2 * 1.5) + 5 < target
-                     and v.model.cls == "car"]
+            cands = [
+                v
+                for v in self.lane_vehicles(lane.id)
+                if v.p + v.length / 2 + v.v**2 / (2 * 1.5) + 5 < target and v.model.cls == "car"
+            ]
             if cands:
                 veh = max(cands, key=lambda v: v.p)
                 veh.stall_target = target
@@ -328,9 +351,13 @@ class TrafficSim:
         if self.stalled_id is None:
             return
         for v in self.vehicles:
-            if v.id == self.stalled_id and v.stall_target is not None and \
-                    v.stalled_since is None and v.v < 0.3 and \
-                    v.stall_target - (v.p + v.length / 2) < 3.0:
+            if (
+                v.id == self.stalled_id
+                and v.stall_target is not None
+                and v.stalled_since is None
+                and v.v < 0.3
+                and v.stall_target - (v.p + v.length / 2) < 3.0
+            ):
                 v.stalled_since, v.v = self.t, 0.0
 
     def _lane_changes(self, by_lane: dict[str, list[SimVehicle]], acc: dict[int, float]) -> None:
@@ -340,8 +367,11 @@ class TrafficSim:
                 lanes = [ln for ln in road.lanes if ln.direction == direction]
                 for k, lane in enumerate(lanes):
                     for veh in list(by_lane.get(lane.id, [])):
-                        if veh.next_lc_check > self.t or veh.lateral or \
-                                veh.stall_target is not None:
+                        if (
+                            veh.next_lc_check > self.t
+                            or veh.lateral
+                            or veh.stall_target is not None
+                        ):
                             continue
                         veh.next_lc_check = self.t + 1.0
                         if self._in_junction(veh):
@@ -358,8 +388,14 @@ class TrafficSim:
         s = veh.lane.direction * (veh.p - veh.road.half_length)
         return abs(s) < self.layout.junction_half_width(veh.road) + 25.0
 
-    def _try_change(self, veh: SimVehicle, cur: Lane, new: Lane,
-                    by_lane: dict[str, list[SimVehicle]], acc: dict[int, float]) -> bool:
+    def _try_change(
+        self,
+        veh: SimVehicle,
+        cur: Lane,
+        new: Lane,
+        by_lane: dict[str, list[SimVehicle]],
+        acc: dict[int, float],
+    ) -> bool:
         target = by_lane.setdefault(new.id, [])
         ahead = [v for v in target if v.p >= veh.p]
         behind = [v for v in target if v.p < veh.p]
@@ -369,8 +405,9 @@ class TrafficSim:
         gap_b = veh.p - foll.p - (foll.length + veh.length) / 2 if foll else math.inf
         if gap_f < 3.0 or gap_b < 3.0:
             return False
-        a_new = idm_accel(veh.v, self._desired(veh), gap_f, veh.v - (lead.v if lead else 0.0),
-                          veh.model.cls)
+        a_new = idm_accel(
+            veh.v, self._desired(veh), gap_f, veh.v - (lead.v if lead else 0.0), veh.model.cls
+        )
         if foll is not None:
             a_foll = idm_accel(foll.v, self._desired(foll), gap_b, foll.v - veh.v, foll.model.cls)
             if a_foll < -3.0:

@@ -21,7 +21,7 @@ from itscam.ingest.sources import StreamSource
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SYSTEM_PYTHON = "/usr/bin/python3"
-SERVER = r'''
+SERVER = r"""
 import signal
 import sys
 
@@ -46,7 +46,7 @@ loop = GLib.MainLoop()
 GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
 print("READY", flush=True)
 loop.run()
-'''
+"""
 
 
 def _clip() -> Path:
@@ -58,8 +58,10 @@ def _clip() -> Path:
 def _has_gst_rtsp() -> bool:
     if not os.path.exists(SYSTEM_PYTHON):
         return False
-    code = ("import gi; gi.require_version('GstRtspServer', '1.0'); "
-            "from gi.repository import GstRtspServer")
+    code = (
+        "import gi; gi.require_version('GstRtspServer', '1.0'); "
+        "from gi.repository import GstRtspServer"
+    )
     return subprocess.run([SYSTEM_PYTHON, "-c", code], capture_output=True).returncode == 0
 
 
@@ -75,8 +77,9 @@ class RtspServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = subprocess.Popen(
+            self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         line = self.proc.stdout.readline()
         assert line.strip() == "READY", self.proc.stderr.read()
 
@@ -102,12 +105,19 @@ def test_rtsp_source_survives_server_restart(tmp_path: Path) -> None:
     port = _free_port()
     server = RtspServer(script, port, _clip())
     server.start()
-    src = StreamSource(f"rtsp://127.0.0.1:{port}/cam", "rtsp-test", fps=10.0,
-                       backoff_initial_s=0.2, backoff_max_s=1.0, open_timeout_s=3.0,
-                       read_timeout_s=3.0)
+    src = StreamSource(
+        f"rtsp://127.0.0.1:{port}/cam",
+        "rtsp-test",
+        fps=10.0,
+        backoff_initial_s=0.2,
+        backoff_max_s=1.0,
+        open_timeout_s=3.0,
+        read_timeout_s=3.0,
+    )
     collected: list = []
-    worker = threading.Thread(target=lambda: collected.extend(iter_and_keep(src, collected)),
-                              daemon=True)
+    worker = threading.Thread(
+        target=lambda: collected.extend(iter_and_keep(src, collected)), daemon=True
+    )
     worker.start()
     try:
         assert _wait(lambda: len(collected) >= 15, 30), f"only {len(collected)} frames"

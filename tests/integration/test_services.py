@@ -205,11 +205,16 @@ def test_down_leaves_no_process(own_state, settings: Settings) -> None:
 def test_local_services_stops_only_what_it_started(own_state, settings: Settings) -> None:
     from itscam.services.manager import local_services
 
-    s = settings.model_copy(update={
-        "state_dir": own_state, "inference_backend": "onnxruntime",
-        "kafka_port": settings.kafka_port + 100, "postgres_port": settings.postgres_port + 100,
-        "influx_port": settings.influx_port + 100, "redis_port": settings.redis_port + 100,
-    })
+    s = settings.model_copy(
+        update={
+            "state_dir": own_state,
+            "inference_backend": "onnxruntime",
+            "kafka_port": settings.kafka_port + 100,
+            "postgres_port": settings.postgres_port + 100,
+            "influx_port": settings.influx_port + 100,
+            "redis_port": settings.redis_port + 100,
+        }
+    )
     mgr = ServiceManager(s)
     mgr.up(["redis"])  # already running before: must survive the block
     try:

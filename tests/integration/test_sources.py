@@ -63,8 +63,9 @@ def test_simulator_source_yields_frames_with_truth_and_registry_entry():
 
 def test_unreachable_stream_gives_up_after_its_retries():
     slept: list[float] = []
-    src = StreamSource("rtsp://127.0.0.1:9/none", "dead", max_retries=3, open_timeout_s=1,
-                       sleep=slept.append)
+    src = StreamSource(
+        "rtsp://127.0.0.1:9/none", "dead", max_retries=3, open_timeout_s=1, sleep=slept.append
+    )
     assert list(src.frames()) == []
     assert src.health().state == "failed"
     assert len(slept) == 3 and slept[0] < slept[1] < slept[2]
@@ -89,7 +90,6 @@ def test_demo_sources_cover_different_geometries():
     assert true_vehicles > 0
 
 
-
 def _mjpeg_server(frames: list[bytes]):
     """An HTTP camera on loopback: multipart MJPEG of ``frames``, then it hangs up."""
     import http.server
@@ -101,9 +101,12 @@ def _mjpeg_server(frames: list[bytes]):
             self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
             self.end_headers()
             for jpg in frames:
-                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
-                                 + f"Content-Length: {len(jpg)}\r\n\r\n".encode() + jpg
-                                 + b"\r\n")
+                self.wfile.write(
+                    b"--frame\r\nContent-Type: image/jpeg\r\n"
+                    + f"Content-Length: {len(jpg)}\r\n\r\n".encode()
+                    + jpg
+                    + b"\r\n"
+                )
 
         def log_message(self, *args):
             pass
@@ -119,8 +122,13 @@ def test_http_mjpeg_source_reconnects_when_the_camera_hangs_up():
     clip = list(VideoFileSource(_clip(), "c", max_frames=40, start_ts=0).frames())
     server = _mjpeg_server([cv2.imencode(".jpg", f.image)[1].tobytes() for f in clip])
     try:
-        src = StreamSource(f"http://127.0.0.1:{server.server_address[1]}/cam", "http",
-                           fps=1000.0, backoff_initial_s=0.05, backoff_max_s=0.2)
+        src = StreamSource(
+            f"http://127.0.0.1:{server.server_address[1]}/cam",
+            "http",
+            fps=1000.0,
+            backoff_initial_s=0.05,
+            backoff_max_s=0.2,
+        )
         frames = []
         for fr in src.frames():
             frames.append(fr)

@@ -43,8 +43,9 @@ def null_stream(services: Settings, tmp_path_factory: pytest.TempPathFactory) ->
     path = tmp_path_factory.mktemp("null") / "precomputed.npz"
     save(path, zip(jpegs, stream.detections, strict=True))
     shift = time.time() - 300.0 - float(stream.ts[-1])
-    return NullStream(stream.camera, jpegs, list(stream.detections),
-                      [float(t) + shift for t in stream.ts], path)
+    return NullStream(
+        stream.camera, jpegs, list(stream.detections), [float(t) + shift for t in stream.ts], path
+    )
 
 
 def produce(settings: Settings, records: list[tuple[bytes | None, bytes, list]]) -> None:
@@ -56,8 +57,10 @@ def produce(settings: Settings, records: list[tuple[bytes | None, bytes, list]])
         await ensure_topics(settings)
         producer = await start_producer(settings)
         try:
-            futs = [await producer.send(settings.topic("frames"), key=k, value=v, headers=h)
-                    for k, v, h in records]
+            futs = [
+                await producer.send(settings.topic("frames"), key=k, value=v, headers=h)
+                for k, v, h in records
+            ]
             await asyncio.gather(*futs)
         finally:
             await producer.stop()
@@ -74,11 +77,19 @@ def expected_crossings(stream: NullStream, camera: Any, run_id: str) -> list[tup
     out = []
     for i, (d, ts) in enumerate(zip(stream.detections, stream.ts, strict=True)):
         f = Frame(camera.camera_id, round(ts * 1e6), i, 640, 360, b"x", run_id=run_id)
-        rec, dets = decode_detections(encode_detections(f, d, ingest_ts_us=0, model_version="",
-                                                        inference_ms=0))
+        rec, dets = decode_detections(
+            encode_detections(f, d, ingest_ts_us=0, model_version="", inference_ms=0)
+        )
         for c in analyzer.update(rec["capture_ts_us"] / 1e6, i, dets, True).crossings:
-            out.append((c["line_id"], c["direction"], int(c["track_id"]), c["class_name"],
-                        round(float(c["crossing_ts"]), 3)))
+            out.append(
+                (
+                    c["line_id"],
+                    c["direction"],
+                    int(c["track_id"]),
+                    c["class_name"],
+                    round(float(c["crossing_ts"]), 3),
+                )
+            )
     return sorted(out)
 
 
@@ -88,7 +99,9 @@ def pipeline_crossings(settings: Settings, run_id: str) -> list[tuple]:
     with connect(settings, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT line_id, direction, track_id, class_name, extract(epoch FROM crossing_ts)::float8"
-            " FROM analytics.crossings WHERE run_id = %s", (run_id,)).fetchall()
+            " FROM analytics.crossings WHERE run_id = %s",
+            (run_id,),
+        ).fetchall()
     return sorted((a, b, int(c), d, round(e, 3)) for a, b, c, d, e in rows)
 
 

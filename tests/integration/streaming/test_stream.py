@@ -28,8 +28,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def _frames(stream, camera_id: str, run_id: str) -> list[tuple[bytes, bytes, list]]:
     out = []
     for i, (jpeg, ts) in enumerate(zip(stream.jpegs, stream.ts, strict=True)):
-        f = c.Frame(camera_id, round(ts * 1e6), i, 640, 360, jpeg, event_id=f"{run_id}/{i}",
-                    run_id=run_id)
+        f = c.Frame(
+            camera_id, round(ts * 1e6), i, 640, 360, jpeg, event_id=f"{run_id}/{i}", run_id=run_id
+        )
         out.append((camera_id.encode(), jpeg, c.frame_headers(f)))
     return out
 
@@ -47,7 +48,10 @@ def _malformed(camera_id: str, n: int) -> tuple[list[tuple[bytes | None, bytes, 
     kinds = [
         ("undecodable_image", lambda i: (camera_id.encode(), jpeg + bytes([i % 251]) * 64, h)),
         ("schema_violation", lambda i: (camera_id.encode(), b'{"not": "a frame"}', [])),
-        ("schema_violation", lambda i: (camera_id.encode(), jpeg, [x for x in h if x[0] != "ce_seq"])),
+        (
+            "schema_violation",
+            lambda i: (camera_id.encode(), jpeg, [x for x in h if x[0] != "ce_seq"]),
+        ),
         ("unknown_camera", lambda i: (b"no-such-cam", jpeg, at(now, "no-such-cam"))),
         ("timestamp_out_of_range", lambda i: (camera_id.encode(), jpeg, at(now + 3 * 86400))),
     ]
@@ -100,23 +104,26 @@ def test_1000_malformed_messages_are_dead_lettered_and_counts_are_unaffected(ser
     bad, reasons = _malformed(cam, 1000)
     mixed, step = [], max(1, len(bad) // len(good) + 1)
     for i, g in enumerate(good):
-        mixed += [*bad[i * step:(i + 1) * step], g]
-    mixed += bad[len(good) * step:]
+        mixed += [*bad[i * step : (i + 1) * step], g]
+    mixed += bad[len(good) * step :]
     assert len(mixed) == len(good) + 1000
     # Records an earlier run left unconsumed in the state directory (a worker killed
     # before its commit) would be dead-lettered too; this test counts only its own.
     asyncio.run(skip_to_end(settings, APP_ID, [settings.topic(t) for t in CONSUMED]))
     dl_before = asyncio.run(end_offsets(settings, [settings.topic("dead_letter")]))
     produce(settings, mixed)
-    with WorkerPool(settings, 1, extra_env={"ITSCAM_PRECOMPUTED_DETECTIONS": str(null_stream.path)}) as pool:
+    with WorkerPool(
+        settings, 1, extra_env={"ITSCAM_PRECOMPUTED_DETECTIONS": str(null_stream.path)}
+    ) as pool:
         asyncio.run(wait_drained(settings, pool, timeout_s=600))
     dead = asyncio.run(_dead_letters_since(settings, dl_before))
     assert Counter(d["dlq_reason"].decode() for d in dead) == reasons
     assert all(d["dlq_detail"] and d["dlq_offset"] for d in dead)
     counts = run_counts(settings, run_id)
     assert counts["frames_inferred"] == len(good)
-    assert_same_crossings(pipeline_crossings(settings, run_id),
-                          expected_crossings(null_stream, camera, run_id))
+    assert_same_crossings(
+        pipeline_crossings(settings, run_id), expected_crossings(null_stream, camera, run_id)
+    )
 
 
 def test_killing_the_worker_mid_run_changes_no_count(services, null_stream):
@@ -155,9 +162,15 @@ def test_run_pipeline_with_the_real_detector_end_to_end(services, triton):
     out = run_pipeline(settings, [src], None, run_id)
     assert out["frames_ingested"] == 30
     assert out["frames_inferred"] == out["frames_ingested"], json.dumps(out)
-    rows = count(settings, "SELECT count(*) FROM analytics.vehicle_detections WHERE run_id = %s", run_id)
+    rows = count(
+        settings, "SELECT count(*) FROM analytics.vehicle_detections WHERE run_id = %s", run_id
+    )
     assert out["detections"] == rows
-    meta = count(settings, "SELECT count(*) FROM camera_data.frame_metadata WHERE run_id = %s"
-                 " AND model_version IS NOT NULL", run_id)
+    meta = count(
+        settings,
+        "SELECT count(*) FROM camera_data.frame_metadata WHERE run_id = %s"
+        " AND model_version IS NOT NULL",
+        run_id,
+    )
     assert meta == 30
     json.dumps(out)

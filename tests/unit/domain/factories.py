@@ -152,8 +152,11 @@ def sim_detection_frames(scenario: Any, camera_id: str, duration_s: float, seed:
         for _, b, cls in rows:
             area = (b[2] - b[0]) * (b[3] - b[1])
             covered = any(
-                max(0, min(b[2], k[2]) - max(b[0], k[0])) * max(0, min(b[3], k[3]) - max(b[1], k[1]))
-                > 0.7 * area for k, _ in kept)
+                max(0, min(b[2], k[2]) - max(b[0], k[0]))
+                * max(0, min(b[3], k[3]) - max(b[1], k[1]))
+                > 0.7 * area
+                for k, _ in kept
+            )
             if not covered:
                 kept.append((b, cls))
         kept = [k for k in kept if rng.random() > 0.03]
@@ -162,8 +165,9 @@ def sim_detection_frames(scenario: Any, camera_id: str, duration_s: float, seed:
             wh = np.concatenate([boxes[:, 2:] - boxes[:, :2]] * 2, axis=1)
             boxes = boxes + rng.normal(0, 0.02, boxes.shape) * wh
             boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
-            det = Detections(boxes, rng.uniform(0.55, 0.95, len(kept)),
-                             np.array([k[1] for k in kept]))
+            det = Detections(
+                boxes, rng.uniform(0.55, 0.95, len(kept)), np.array([k[1] for k in kept])
+            )
         else:
             det = Detections.empty()
         yield sc.start_ts + t, det

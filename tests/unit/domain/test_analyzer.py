@@ -16,8 +16,7 @@ T0 = 1_700_000_040.0  # a minute boundary
 Path = Callable[[float], tuple[float, float] | None]
 
 
-def cruise(x: float, y0: float, v_mps: float, t_start: float = 0.0,
-           t_end: float = 1e9) -> Path:
+def cruise(x: float, y0: float, v_mps: float, t_start: float = 0.0, t_end: float = 1e9) -> Path:
     """Constant speed along y from y0 at t_start; None outside the visible stretch/time."""
 
     def f(t: float):
@@ -45,8 +44,15 @@ def stop_and_go(x: float, y0: float, v: float, y_stop: float, t_go: float) -> Pa
     return f
 
 
-def run(an: CameraAnalyzer, paths: list[Path], t_from: float, t_to: float, fps: float = 10.0,
-        seq0: int = 0, skip: Callable[[float], bool] = lambda t: False):
+def run(
+    an: CameraAnalyzer,
+    paths: list[Path],
+    t_from: float,
+    t_to: float,
+    fps: float = 10.0,
+    seq0: int = 0,
+    skip: Callable[[float], bool] = lambda t: False,
+):
     cam = an.config
     out = {"crossings": [], "rows": [], "events": []}
     n = round((t_to - t_from) * fps)
@@ -152,6 +158,7 @@ def test_incident_from_two_abrupt_stops_in_one_zone():
         def f(t: float):
             y = 6 + 14 * min(t, t_stop)
             return (x, y)
+
         return f
 
     out = run(an, [brake(1.75, 1.5), brake(-1.0, 1.8)], 0, 40)
@@ -168,8 +175,9 @@ def test_event_ids_are_deterministic():
 
 
 def scene():
-    return [cruise(1.75, 5.0, 11.0, t_start=2.5 * k) for k in range(20)] + \
-        [cruise(-1.75, 58.0, -9.0, t_start=3.1 * k) for k in range(15)]
+    return [cruise(1.75, 5.0, 11.0, t_start=2.5 * k) for k in range(20)] + [
+        cruise(-1.75, 58.0, -9.0, t_start=3.1 * k) for k in range(15)
+    ]
 
 
 def test_state_round_trip_gives_the_same_outputs_as_an_uninterrupted_run():
@@ -180,8 +188,9 @@ def test_state_round_trip_gives_the_same_outputs_as_an_uninterrupted_run():
     b = CameraAnalyzer.from_state(camera(), state)
     second = run(b, scene(), 33.3, 70, seq0=333)
     key = lambda c: (c["line_id"], c["track_id"], round(c["crossing_ts"], 6))  # noqa: E731
-    assert sorted(map(key, first["crossings"] + second["crossings"])) == \
-        sorted(map(key, ref["crossings"]))
+    assert sorted(map(key, first["crossings"] + second["crossings"])) == sorted(
+        map(key, ref["crossings"])
+    )
     assert first["rows"] + second["rows"] == ref["rows"]
 
 
@@ -258,19 +267,23 @@ def test_second_vehicle_stopped_behind_a_stalled_one_is_queued_not_stalled():
         return lambda t: f(t - t0) if t >= t0 else None
 
     out = run(an, [front, late(behind, 1.0)], 0, 35)
-    stalled = [e for e in final_events(out["events"]).values()
-               if e["event_type"] == "stalled_vehicle"]
+    stalled = [
+        e for e in final_events(out["events"]).values() if e["event_type"] == "stalled_vehicle"
+    ]
     assert len(stalled) == 1
     # The front vehicle got the first id.
-    assert stalled[0]["evidence"]["track_ids"] == [int(an.table.track_id[an.table.live_slots()].min())]
+    assert stalled[0]["evidence"]["track_ids"] == [
+        int(an.table.track_id[an.table.live_slots()].min())
+    ]
 
 
 def test_stalled_vehicle_that_vanishes_ends_at_its_last_sighting():
     an = CameraAnalyzer(camera())
     stand = stop_and_go(-1.75, 58.0, -10.0, 30.0, 1e9)
     out = run(an, [lambda t: stand(t) if t < 30 else None], 0, 45)
-    (ev,) = [e for e in final_events(out["events"]).values()
-             if e["event_type"] == "stalled_vehicle"]
+    (ev,) = [
+        e for e in final_events(out["events"]).values() if e["event_type"] == "stalled_vehicle"
+    ]
     assert ev["end_ts"] == pytest.approx(T0 + 29.9, abs=0.15)
 
 
@@ -278,19 +291,24 @@ def test_stop_where_others_routinely_stop_is_not_a_stall():
     # A stops 15 s at y = 30 (a stop line, say) and drives on; B later stands there 30 s.
     a = stop_and_go(-1.75, 58.0, -10.0, 30.0, 17.8)
     b = stop_and_go(-1.75, 58.0, -10.0, 30.0, 33.0)
-    out = run(CameraAnalyzer(camera()), [lambda t: a(t), lambda t: b(t - 20) if t >= 20 else None],
-              0, 50)
+    out = run(
+        CameraAnalyzer(camera()), [lambda t: a(t), lambda t: b(t - 20) if t >= 20 else None], 0, 50
+    )
     assert not [e for e in out["events"] if e["event_type"] == "stalled_vehicle"]
 
 
 def test_vehicles_standing_abreast_in_same_direction_lanes_are_at_a_signal():
-    cam = camera(lanes=[
-        {"lane_id": "a", "centerline": [[1.75, 4], [1.75, 60]], "width_m": 3.5},
-        {"lane_id": "b", "centerline": [[5.25, 4], [5.25, 60]], "width_m": 3.5},
-    ], lines=[
-        {"line_id": "a", "lane_id": "a", "world": [[0, 14], [3.5, 14]]},
-        {"line_id": "b", "lane_id": "b", "world": [[3.5, 14], [7, 14]]},
-    ], zones=[])
+    cam = camera(
+        lanes=[
+            {"lane_id": "a", "centerline": [[1.75, 4], [1.75, 60]], "width_m": 3.5},
+            {"lane_id": "b", "centerline": [[5.25, 4], [5.25, 60]], "width_m": 3.5},
+        ],
+        lines=[
+            {"line_id": "a", "lane_id": "a", "world": [[0, 14], [3.5, 14]]},
+            {"line_id": "b", "lane_id": "b", "world": [[3.5, 14], [7, 14]]},
+        ],
+        zones=[],
+    )
     a = stop_and_go(1.75, 5.0, 10.0, 35.0, 40.0)
     b = stop_and_go(5.25, 5.0, 10.0, 34.0, 40.0)
     out = run(CameraAnalyzer(cam), [a, b], 0, 38)
@@ -397,10 +415,14 @@ def test_vehicle_coming_into_view_beside_a_queued_counted_one_is_counted():
     # Two lanes the same way. A crosses visibly in nb-2 and queues 6 m past the line,
     # then goes out of sight. B crossed nb-1 hidden and comes into view 3.5 m beside
     # where A stopped: not A (too far to be the same standing vehicle), so B counts.
-    lanes = [{"lane_id": "nb-1", "centerline": [[1.75, 4], [1.75, 60]], "width_m": 3.5},
-             {"lane_id": "nb-2", "centerline": [[5.25, 4], [5.25, 60]], "width_m": 3.5}]
-    lines = [{"line_id": "nb-1-count", "lane_id": "nb-1", "world": [[0, 14], [3.5, 14]]},
-             {"line_id": "nb-2-count", "lane_id": "nb-2", "world": [[3.5, 14], [7.0, 14]]}]
+    lanes = [
+        {"lane_id": "nb-1", "centerline": [[1.75, 4], [1.75, 60]], "width_m": 3.5},
+        {"lane_id": "nb-2", "centerline": [[5.25, 4], [5.25, 60]], "width_m": 3.5},
+    ]
+    lines = [
+        {"line_id": "nb-1-count", "lane_id": "nb-1", "world": [[0, 14], [3.5, 14]]},
+        {"line_id": "nb-2-count", "lane_id": "nb-2", "world": [[3.5, 14], [7.0, 14]]},
+    ]
     an = CameraAnalyzer(camera(lanes=lanes, lines=lines, zones=[]))
 
     def a(t: float):
@@ -465,10 +487,14 @@ def test_vehicle_cut_by_the_image_edge_keeps_its_lane():
     # Seen on the intersection: a bus driving out of the view sideways has its box cut
     # by the image border while it crosses the line; the box's horizontal centre (and
     # so the raw ground point) slides towards the neighbouring lane.
-    lanes = [{"lane_id": "sb-1", "centerline": [[5.5, 60], [5.5, 3]], "width_m": 3.5},
-             {"lane_id": "sb-2", "centerline": [[9.0, 60], [9.0, 3]], "width_m": 3.5}]
-    lines = [{"line_id": "sb-1-count", "lane_id": "sb-1", "world": [[3.75, 6], [7.25, 6]]},
-             {"line_id": "sb-2-count", "lane_id": "sb-2", "world": [[7.25, 6], [10.75, 6]]}]
+    lanes = [
+        {"lane_id": "sb-1", "centerline": [[5.5, 60], [5.5, 3]], "width_m": 3.5},
+        {"lane_id": "sb-2", "centerline": [[9.0, 60], [9.0, 3]], "width_m": 3.5},
+    ]
+    lines = [
+        {"line_id": "sb-1-count", "lane_id": "sb-1", "world": [[3.75, 6], [7.25, 6]]},
+        {"line_id": "sb-2-count", "lane_id": "sb-2", "world": [[7.25, 6], [10.75, 6]]},
+    ]
     an = CameraAnalyzer(camera(lanes=lanes, lines=lines, zones=[]))
     cam = an.config
     crossings = []

@@ -31,8 +31,13 @@ def test_track_table_state_is_exact_and_smaller_than_json_numbers() -> None:
     for k in range(30):
         ids = np.arange(40, dtype=np.int64)
         slots, _ = t.slots_for(ids, 100.0 + k / 10)
-        t.observe(slots, 100.0 + k / 10, rng.normal(size=(40, 2)) * 30,
-                  np.zeros(40, np.int32), np.full(40, 0.9))
+        t.observe(
+            slots,
+            100.0 + k / 10,
+            rng.normal(size=(40, 2)) * 30,
+            np.zeros(40, np.int32),
+            np.full(40, 0.9),
+        )
     st = json.loads(json.dumps(t.to_state(), allow_nan=False))
     t2 = TrackTable()
     t2.load_state(st)

@@ -14,8 +14,10 @@ def drive(ys: list[float], x: float = 1.75, margin: float = 1.0, dt: float = 0.1
     """Feed one track's world positions (x, y_i) to a counter; returns the crossings."""
     cam = camera()
     lines = tuple(ln for ln in cam.lines if ln.lane_id == "nb-1")
-    lines = tuple(type(ln)(ln.line_id, ln.lane_id, ln.p1, ln.p2, ln.normal, margin, ln.directions)
-                  for ln in lines)
+    lines = tuple(
+        type(ln)(ln.line_id, ln.lane_id, ln.p1, ln.p2, ln.normal, margin, ln.directions)
+        for ln in lines
+    )
     table = TrackTable()
     counter = LineCounter(lines, table)
     out = []
@@ -70,13 +72,17 @@ def test_crossing_time_is_interpolated_at_the_line():
 
 
 def test_vehicle_on_the_boundary_of_two_lanes_counts_once():
-    cam = camera(lanes=[
-        {"lane_id": "a", "centerline": [[1.75, 4], [1.75, 60]], "width_m": 3.5},
-        {"lane_id": "b", "centerline": [[5.25, 4], [5.25, 60]], "width_m": 3.5},
-    ], lines=[
-        {"line_id": "a", "lane_id": "a", "world": [[0, 14], [3.5, 14]]},
-        {"line_id": "b", "lane_id": "b", "world": [[3.5, 14], [7, 14]]},
-    ], zones=[])
+    cam = camera(
+        lanes=[
+            {"lane_id": "a", "centerline": [[1.75, 4], [1.75, 60]], "width_m": 3.5},
+            {"lane_id": "b", "centerline": [[5.25, 4], [5.25, 60]], "width_m": 3.5},
+        ],
+        lines=[
+            {"line_id": "a", "lane_id": "a", "world": [[0, 14], [3.5, 14]]},
+            {"line_id": "b", "lane_id": "b", "world": [[3.5, 14], [7, 14]]},
+        ],
+        zones=[],
+    )
     table = TrackTable()
     counter = LineCounter(cam.lines, table)
     out = []

@@ -46,8 +46,13 @@ def test_exact_four_point_fit_reproduces_a_known_homography():
 )
 def test_bad_calibration_is_rejected_naming_camera_and_field(image, world, match):
     with pytest.raises(GeometryError, match=match) as e:
-        fit_homography(np.array(image, float), np.array(world, float), camera_id="cam-x",
-                       field="calibration.points", image_size=(640, 360))
+        fit_homography(
+            np.array(image, float),
+            np.array(world, float),
+            camera_id="cam-x",
+            field="calibration.points",
+            image_size=(640, 360),
+        )
     assert "cam-x" in str(e.value) and "calibration.points" in str(e.value)
 
 
@@ -88,8 +93,9 @@ def test_footprint_centre_removes_the_bottom_edge_bias_of_oblique_views():
     t = np.array([[0.0, 1.0]])
     size = np.array([[4.5, 1.8]])
     hl, hw = 2.25, 0.9
-    corners = np.array([[-5.25 - hw, 20 - hl], [-5.25 + hw, 20 - hl], [-5.25 - hw, 20 + hl],
-                        [-5.25 + hw, 20 + hl]])
+    corners = np.array(
+        [[-5.25 - hw, 20 - hl], [-5.25 + hw, 20 - hl], [-5.25 - hw, 20 + hl], [-5.25 + hw, 20 + hl]]
+    )
     uv = h.to_image(corners)
     anchor = np.array([[(uv[:, 0].min() + uv[:, 0].max()) / 2, uv[:, 1].max()]])
     raw = h.to_world(anchor)

@@ -40,8 +40,10 @@ def test_line_normal_points_along_travel_direction():
 def test_lane_without_line_gets_a_default_line_and_detector_zone():
     cam = parse_camera(camera_dict(lines=[]))
     assert {ln.line_id for ln in cam.lines} == {"nb-1:count", "sb-1:count"}
-    assert {z.zone_id for z in cam.zones if z.kind == "detector"} == {"nb-1:detector",
-                                                                       "sb-1:detector"}
+    assert {z.zone_id for z in cam.zones if z.kind == "detector"} == {
+        "nb-1:detector",
+        "sb-1:detector",
+    }
 
 
 def _bad(**over):
@@ -51,26 +53,62 @@ def _bad(**over):
 @pytest.mark.parametrize(
     ("camera", "field", "exc"),
     [
-        (_bad(calibration={"points": [{"image": [10 * i, 10 * i], "world": [i, 2 * i]}
-                                      for i in range(1, 6)]}), "calibration", GeometryError),
-        (_bad(calibration={"homography": [[1, 2, 3], [2, 4, 6], [0, 0, 1]]}),
-         "calibration.homography", GeometryError),
-        (_bad(lines=[{"line_id": "l", "lane_id": "nb-1", "image": [[100, 200], [900, 200]]}]),
-         "lines[l].image", GeometryError),
-        (_bad(lines=[{"line_id": "l", "lane_id": "nb-1", "world": [[0, 14], [3.5, 400]]}]),
-         "lines[l].world", GeometryError),
-        (_bad(lines=[{"line_id": "l", "lane_id": "nb-1", "world": [[1.75, 10], [1.75, 20]]}]),
-         "lines[l]", GeometryError),
-        (_bad(lines=[{"line_id": "l", "lane_id": "nope", "world": [[0, 14], [3.5, 14]]}]),
-         "lines[l].lane_id", ConfigError),
-        (_bad(zones=[{"zone_id": "z", "kind": "queue", "world": [[0, 8], [3, 8], [3, 20]]}]),
-         "zones[z].lane_id", ConfigError),
-        (_bad(zones=[{"zone_id": "z", "kind": "incident", "image": [[0, 0], [1, 1]]}]),
-         "zones[z].image", GeometryError),
-        (_bad(zones=[{"zone_id": "z", "kind": "blob", "world": [[0, 8], [3, 8], [3, 20]]}]),
-         "zones[z].kind", ConfigError),
-        (_bad(lanes=[{"lane_id": "a", "centerline": [[0, 4]], "width_m": 3.5}]),
-         "lanes[a].centerline", GeometryError),
+        (
+            _bad(
+                calibration={
+                    "points": [
+                        {"image": [10 * i, 10 * i], "world": [i, 2 * i]} for i in range(1, 6)
+                    ]
+                }
+            ),
+            "calibration",
+            GeometryError,
+        ),
+        (
+            _bad(calibration={"homography": [[1, 2, 3], [2, 4, 6], [0, 0, 1]]}),
+            "calibration.homography",
+            GeometryError,
+        ),
+        (
+            _bad(lines=[{"line_id": "l", "lane_id": "nb-1", "image": [[100, 200], [900, 200]]}]),
+            "lines[l].image",
+            GeometryError,
+        ),
+        (
+            _bad(lines=[{"line_id": "l", "lane_id": "nb-1", "world": [[0, 14], [3.5, 400]]}]),
+            "lines[l].world",
+            GeometryError,
+        ),
+        (
+            _bad(lines=[{"line_id": "l", "lane_id": "nb-1", "world": [[1.75, 10], [1.75, 20]]}]),
+            "lines[l]",
+            GeometryError,
+        ),
+        (
+            _bad(lines=[{"line_id": "l", "lane_id": "nope", "world": [[0, 14], [3.5, 14]]}]),
+            "lines[l].lane_id",
+            ConfigError,
+        ),
+        (
+            _bad(zones=[{"zone_id": "z", "kind": "queue", "world": [[0, 8], [3, 8], [3, 20]]}]),
+            "zones[z].lane_id",
+            ConfigError,
+        ),
+        (
+            _bad(zones=[{"zone_id": "z", "kind": "incident", "image": [[0, 0], [1, 1]]}]),
+            "zones[z].image",
+            GeometryError,
+        ),
+        (
+            _bad(zones=[{"zone_id": "z", "kind": "blob", "world": [[0, 8], [3, 8], [3, 20]]}]),
+            "zones[z].kind",
+            ConfigError,
+        ),
+        (
+            _bad(lanes=[{"lane_id": "a", "centerline": [[0, 4]], "width_m": 3.5}]),
+            "lanes[a].centerline",
+            GeometryError,
+        ),
         (_bad(analysis={"stall_seconds": 3}), "analysis", ConfigError),
     ],
 )
@@ -93,8 +131,11 @@ def test_duplicate_camera_and_unknown_camera_are_config_errors(tmp_path):
 
 
 def test_defaults_are_merged_under_camera_analysis():
-    doc = {"version": 1, "defaults": {"analysis": {"stall_s": 7, "min_hits": 4}},
-           "cameras": [camera_dict(analysis={"min_hits": 5})]}
+    doc = {
+        "version": 1,
+        "defaults": {"analysis": {"stall_s": 7, "min_hits": 4}},
+        "cameras": [camera_dict(analysis={"min_hits": 5})],
+    }
     cam = parse_registry(doc).get("cam-test")
     assert (cam.params.stall_s, cam.params.min_hits) == (7.0, 5)
 

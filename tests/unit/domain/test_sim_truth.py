@@ -32,8 +32,11 @@ def test_rural_scenario_counts_and_events_match_ground_truth():
         out = an.update(ts, seq, det)
         crossings += out.crossings
         events.update({e["event_id"]: e for e in out.events})
-    want = Counter((x["lane_id"], x["direction"]) for x in truth.crossings
-                   if x["camera_id"] == cam_id and x["camera_online"])
+    want = Counter(
+        (x["lane_id"], x["direction"])
+        for x in truth.crossings
+        if x["camera_id"] == cam_id and x["camera_online"]
+    )
     got = Counter((c["lane_id"], c["direction"]) for c in crossings)
     for key, n in want.items():
         if n >= 20:

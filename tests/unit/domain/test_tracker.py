@@ -123,9 +123,11 @@ GROUPED = TrackerConfig(min_hits=2, max_lost_s=1.0, class_groups=(0, 0, 1, 1))
 
 
 def _frame(boxes: list[tuple[list[float], int]]) -> Detections:
-    return Detections(np.array([b for b, _ in boxes], np.float32).reshape(-1, 4),
-                      np.full(len(boxes), 0.9, np.float32),
-                      np.array([c for _, c in boxes], np.int32))
+    return Detections(
+        np.array([b for b, _ in boxes], np.float32).reshape(-1, 4),
+        np.full(len(boxes), 0.9, np.float32),
+        np.array([c for _, c in boxes], np.int32),
+    )
 
 
 @pytest.mark.parametrize("groups, same_id", [((), True), ((0, 0, 1, 1), False)])
@@ -136,8 +138,10 @@ def test_a_car_appearing_inside_a_vanished_bus_box_does_not_take_its_track(group
     t = ByteTracker(TrackerConfig(min_hits=2, max_lost_s=1.0, class_groups=groups))
     bus = [(box(200 + 5 * i, 200, 120, 80), 2) for i in range(6)]
     ids = [t.update(_frame([b]), 100 + i / 10).tracker_id[0] for i, b in enumerate(bus)]
-    later = [t.update(_frame([(box(230 + 5 * i, 210, 60, 50), 0)]), 100 + i / 10).tracker_id[0]
-             for i in range(6, 9)]
+    later = [
+        t.update(_frame([(box(230 + 5 * i, 210, 60, 50), 0)]), 100 + i / 10).tracker_id[0]
+        for i in range(6, 9)
+    ]
     assert ids[-1] >= 0
     assert bool(later[-1] == ids[-1]) is same_id
 
@@ -147,8 +151,11 @@ def test_class_flicker_of_the_same_vehicle_keeps_its_track():
     t = ByteTracker(GROUPED)
     out = []
     for i in range(8):
-        out.append(t.update(_frame([(box(100 + 4 * i, 200), 3 if i == 4 else 0)]),
-                            100 + i / 10).tracker_id[0])
+        out.append(
+            t.update(
+                _frame([(box(100 + 4 * i, 200), 3 if i == 4 else 0)]), 100 + i / 10
+            ).tracker_id[0]
+        )
     assert len(set(out[1:])) == 1 and out[1] >= 0
 
 
@@ -168,7 +175,10 @@ def test_a_just_confirmed_track_whose_velocity_overshoots_is_kept_at_5_fps():
     # the velocity of the just-confirmed track overshoots and the third box misses its
     # prediction (IoU 0). The buffered second chance of young tracks keeps the track.
     xs = [100, 116, 120, 130, 140, 150, 160]
-    ids = run(ByteTracker(TrackerConfig(min_hits=2, max_lost_s=1.0)),
-              [[box(x, 200, w=12, h=10)] for x in xs], fps=5.0)
+    ids = run(
+        ByteTracker(TrackerConfig(min_hits=2, max_lost_s=1.0)),
+        [[box(x, 200, w=12, h=10)] for x in xs],
+        fps=5.0,
+    )
     got = [int(x[0]) for x in ids]
     assert got[1] >= 0 and len(set(got[1:])) == 1, got

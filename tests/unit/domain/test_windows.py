@@ -10,18 +10,37 @@ import pytest
 from itscam.domain.windows import MinuteWindows, minute_of
 
 T0 = 1_700_000_040.0  # a minute boundary (divisible by 60)
-COLUMNS = {"camera_id", "lane_id", "direction", "minute_ts", "car", "motorcycle", "bus", "truck",
-           "total", "mean_speed_kmh", "speed_count", "occupancy", "mean_headway_s", "healthy_s",
-           "run_id"}
+COLUMNS = {
+    "camera_id",
+    "lane_id",
+    "direction",
+    "minute_ts",
+    "car",
+    "motorcycle",
+    "bus",
+    "truck",
+    "total",
+    "mean_speed_kmh",
+    "speed_count",
+    "occupancy",
+    "mean_headway_s",
+    "healthy_s",
+    "run_id",
+}
 
 
 def windows(lateness: float = 2.0) -> MinuteWindows:
-    return MinuteWindows("cam", ["a", "b"], np.array([50.0, 50.0]), run_id="r",
-                         lateness_s=lateness)
+    return MinuteWindows("cam", ["a", "b"], np.array([50.0, 50.0]), run_id="r", lateness_s=lateness)
 
 
-def frames(w: MinuteWindows, t_start: float, t_end: float, fps: float = 10.0,
-           occupied=(False, False), healthy=True):
+def frames(
+    w: MinuteWindows,
+    t_start: float,
+    t_end: float,
+    fps: float = 10.0,
+    occupied=(False, False),
+    healthy=True,
+):
     closed = []
     t = t_start
     while t < t_end - 1e-9:

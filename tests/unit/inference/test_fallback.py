@@ -111,8 +111,12 @@ def test_onnxruntime_backend_without_a_model_fails_with_instructions(tmp_path):
 
 
 def test_the_triton_window_and_deadline_come_from_the_settings(tmp_path):
-    settings = load_settings(inference_backend="triton", model_repository=tmp_path,
-                             triton_max_in_flight=3, triton_timeout_s=7.5)
+    settings = load_settings(
+        inference_backend="triton",
+        model_repository=tmp_path,
+        triton_max_in_flight=3,
+        triton_timeout_s=7.5,
+    )
     det = make_detector(settings)
     assert (det._max_in_flight, det.timeout_s) == (3, 7.5)
     assert make_detector(settings, max_in_flight=5)._max_in_flight == 5

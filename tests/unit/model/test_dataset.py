@@ -49,9 +49,11 @@ def test_labels_match_ground_truth_boxes():
         c, cx, cy, w, h = line.split()
         assert int(c) == box.class_id
         x1, y1, x2, y2 = box.xyxy
-        np.testing.assert_allclose([float(cx) * 640, float(cy) * 360, float(w) * 640,
-                                    float(h) * 360],
-                                   [(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], atol=1e-3)
+        np.testing.assert_allclose(
+            [float(cx) * 640, float(cy) * 360, float(w) * 640, float(h) * 360],
+            [(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1],
+            atol=1e-3,
+        )
 
 
 def test_unlabelled_vehicles_become_ignore_regions():
@@ -60,8 +62,9 @@ def test_unlabelled_vehicles_become_ignore_regions():
     n_boxes = sum(1 for _, f in frames for b in f.boxes if b.xyxy[2] > b.xyxy[0])
     assert len(coco["annotations"]) == n_boxes
     crowd = [a for a in coco["annotations"] if a["iscrowd"]]
-    assert len(crowd) == sum(1 for _, f in frames for b in f.boxes
-                             if not b.labelled(360) and b.xyxy[2] > b.xyxy[0])
+    assert len(crowd) == sum(
+        1 for _, f in frames for b in f.boxes if not b.labelled(360) and b.xyxy[2] > b.xyxy[0]
+    )
 
 
 def test_classes_are_balanced_in_training_frames():

@@ -15,8 +15,14 @@ def _dets(gt: dict, *, crowd: bool = False, shift: float = 0.0, drop_class: int 
         if bool(a["iscrowd"]) != crowd or a["category_id"] == drop_class:
             continue
         x, y, w, h = a["bbox"]
-        out.append({"image_id": a["image_id"], "category_id": a["category_id"], "score": 0.9,
-                    "bbox": [x + shift * w, y, w, h]})
+        out.append(
+            {
+                "image_id": a["image_id"],
+                "category_id": a["category_id"],
+                "score": 0.9,
+                "bbox": [x + shift * w, y, w, h],
+            }
+        )
     return out
 
 
@@ -43,8 +49,13 @@ def test_misplaced_and_missing_detections_lower_the_scores(gt):
 def test_subsets_split_random_scenes_from_scenario_camera_frames(gt):
     from itscam.model.evaluate import _subset
 
-    renamed = dict(gt, images=[dict(im, file_name=("s" if im["id"] % 2 else "") + im["file_name"])
-                               for im in gt["images"]])
+    renamed = dict(
+        gt,
+        images=[
+            dict(im, file_name=("s" if im["id"] % 2 else "") + im["file_name"])
+            for im in gt["images"]
+        ],
+    )
     # perfect on the random scenes, nothing found on the scenario frames
     dets = [d for d in _dets(renamed) if d["image_id"] % 2 == 0]
     random_gt, random_dets = _subset(renamed, dets, scenario=False)

@@ -16,9 +16,11 @@ from itscam.vision import INPUT_HW
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not TRAIN_PYTHON.exists(),
-                       reason=".venv-train (torch + ultralytics) is absent: cannot build a "
-                              "YOLO11 checkpoint to import"),
+    pytest.mark.skipif(
+        not TRAIN_PYTHON.exists(),
+        reason=".venv-train (torch + ultralytics) is absent: cannot build a "
+        "YOLO11 checkpoint to import",
+    ),
 ]
 
 

@@ -8,8 +8,7 @@ from itscam.sim.camera import PinholeCamera, apply_homography, clip_polygon_near
 
 
 def _cam(**kw) -> PinholeCamera:
-    base = dict(hfov_deg=60, x=3.0, y=-20.0, height=9.0, yaw_deg=95.0, tilt_deg=18.0,
-                roll_deg=1.5)
+    base = dict(hfov_deg=60, x=3.0, y=-20.0, height=9.0, yaw_deg=95.0, tilt_deg=18.0, roll_deg=1.5)
     base.update(kw)
     return PinholeCamera.from_hfov(**base)
 
@@ -21,8 +20,11 @@ def test_homography_equals_projection_of_road_points(yaw: float, tilt: float, he
     # Road points in front of the camera, 5-80 m ahead, +-20 m sideways.
     fwd = np.array([math.cos(math.radians(yaw)), math.sin(math.radians(yaw))])
     side = np.array([-fwd[1], fwd[0]])
-    pts = (np.array([cam.x, cam.y]) + rng.uniform(5, 80, (50, 1)) * fwd
-           + rng.uniform(-20, 20, (50, 1)) * side)
+    pts = (
+        np.array([cam.x, cam.y])
+        + rng.uniform(5, 80, (50, 1)) * fwd
+        + rng.uniform(-20, 20, (50, 1)) * side
+    )
     uv, z = cam.project(np.column_stack([pts, np.zeros(50)]))
     assert np.all(z > 0)
     np.testing.assert_allclose(apply_homography(cam.homography, pts), uv, atol=1e-6)
@@ -46,7 +48,8 @@ def test_principal_ray_hits_road_at_tilt_distance():
     cam = _cam(roll_deg=0.0)
     g = cam.image_to_ground(np.array([[320.0, 180.0]]))[0]
     assert math.hypot(g[0] - cam.x, g[1] - cam.y) == pytest.approx(
-        cam.height / math.tan(math.radians(cam.tilt_deg)))
+        cam.height / math.tan(math.radians(cam.tilt_deg))
+    )
 
 
 def test_resized_keeps_the_view():
@@ -56,8 +59,9 @@ def test_resized_keeps_the_view():
     np.testing.assert_allclose(big.project(pts)[0], cam.project(pts)[0] * 2, atol=1e-9)
 
 
-@pytest.mark.parametrize("kw,msg", [({"height": 0}, "height"), ({"tilt_deg": 0}, "tilt"),
-                                    ({"tilt_deg": 95}, "tilt")])
+@pytest.mark.parametrize(
+    "kw,msg", [({"height": 0}, "height"), ({"tilt_deg": 0}, "tilt"), ({"tilt_deg": 95}, "tilt")]
+)
 def test_invalid_camera_is_rejected(kw: dict, msg: str):
     with pytest.raises(GeometryError, match=msg):
         _cam(**kw)

@@ -9,7 +9,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("oracle_counts", ROOT / "scripts" / "oracle_counts.py")
+    spec = importlib.util.spec_from_file_location(
+        "oracle_counts", ROOT / "scripts" / "oracle_counts.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

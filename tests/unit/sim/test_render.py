@@ -58,7 +58,9 @@ def test_scenario_frames_are_deterministic_by_seed():
         return [next(iter(s.frames.values())) for s in sc.run(duration_s=6, every=20)]
 
     a, b, c = first_frames(1), first_frames(1), first_frames(2)
-    assert all(np.array_equal(x.image, y.image) and x.boxes == y.boxes for x, y in zip(a, b, strict=True))
+    assert all(
+        np.array_equal(x.image, y.image) and x.boxes == y.boxes for x, y in zip(a, b, strict=True)
+    )
     assert any(x.boxes != y.boxes for x, y in zip(a, c, strict=True))
 
 
@@ -66,9 +68,12 @@ def test_classes_have_distinct_sizes():
     from itscam.sim.vehicles import make_vehicle
 
     rng = np.random.default_rng(0)
-    dims = {c: np.array([[m.length, m.width, m.height] for m in
-                         (make_vehicle(c, rng) for _ in range(50))])
-            for c in ("car", "motorcycle", "bus", "truck")}
+    dims = {
+        c: np.array(
+            [[m.length, m.width, m.height] for m in (make_vehicle(c, rng) for _ in range(50))]
+        )
+        for c in ("car", "motorcycle", "bus", "truck")
+    }
     assert dims["motorcycle"][:, 1].max() < dims["car"][:, 1].min()
     assert dims["car"][:, 0].max() < dims["bus"][:, 0].min()
     assert dims["bus"][:, 2].max() < dims["truck"][:, 2].min()

@@ -15,8 +15,10 @@ def _events(truth, kind: str) -> list[dict]:
 def test_at_least_four_scenarios_with_different_geometries_ship():
     names = shipped_scenarios()
     assert len(names) >= 4
-    geos = {(s.layout.kind, tuple((r.lanes_forward, r.lanes_backward) for r in s.layout.roads))
-            for s in map(Scenario.load, names)}
+    geos = {
+        (s.layout.kind, tuple((r.lanes_forward, r.lanes_backward) for r in s.layout.roads))
+        for s in map(Scenario.load, names)
+    }
     assert len(geos) >= 4
     assert all(Scenario.load(n).duration_s == 600 for n in names)
 
@@ -58,8 +60,15 @@ def test_wrong_way_switch_produces_event_and_reverse_crossing():
 
 
 def test_congestion_switch_produces_congestion_events():
-    c = {"start_s": 0, "end_s": 240, "road": "main", "direction": 1, "at_s": 40,
-         "length_m": 60, "speed_mps": 1.0}
+    c = {
+        "start_s": 0,
+        "end_s": 240,
+        "road": "main",
+        "direction": 1,
+        "at_s": 40,
+        "length_m": 60,
+        "speed_mps": 1.0,
+    }
     truth = scenario(congestion=c).ground_truth(duration_s=240)
     lanes = {e["lane_id"] for e in _events(truth, "congestion")}
     assert lanes and lanes <= {"main_f1", "main_f2"}

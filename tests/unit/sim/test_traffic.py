@@ -25,8 +25,9 @@ def test_vehicles_never_overlap_in_a_lane():
 
 def test_lane_changes_happen_when_enabled_only():
     def changes(enabled: bool) -> int:
-        sim = TrafficSim(straight_layout(), TrafficConfig(demand_veh_h=900,
-                                                          lane_changes=enabled), seed=4)
+        sim = TrafficSim(
+            straight_layout(), TrafficConfig(demand_veh_h=900, lane_changes=enabled), seed=4
+        )
         n = 0
         for _ in range(900):
             sim.step(0.1)

@@ -21,8 +21,15 @@ def jpeg(width: int = 64, height: int = 36, value: int = 128) -> bytes:
 
 def frame(camera_id: str = "cam-a", seq: int = 0, ts_us: int | None = None, **kw: Any) -> Frame:
     image = kw.pop("image", None) or jpeg()
-    return Frame(camera_id=camera_id, capture_ts_us=ts_us or int(time.time() * 1e6), seq=seq,
-                 width=kw.pop("width", 64), height=kw.pop("height", 36), image=image, **kw)
+    return Frame(
+        camera_id=camera_id,
+        capture_ts_us=ts_us or int(time.time() * 1e6),
+        seq=seq,
+        width=kw.pop("width", 64),
+        height=kw.pop("height", 36),
+        image=image,
+        **kw,
+    )
 
 
 def record(f: Frame) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
@@ -46,10 +53,16 @@ class Event:
     message: Message
 
 
-def events(records: list[tuple[bytes | None, bytes | None, list]], topic: str = "itscam.frames",
-           partition: int = 0, first_offset: int = 0) -> list[Event]:
-    return [Event(Message(k, v, h, topic, partition, first_offset + i))
-            for i, (k, v, h) in enumerate(records)]
+def events(
+    records: list[tuple[bytes | None, bytes | None, list]],
+    topic: str = "itscam.frames",
+    partition: int = 0,
+    first_offset: int = 0,
+) -> list[Event]:
+    return [
+        Event(Message(k, v, h, topic, partition, first_offset + i))
+        for i, (k, v, h) in enumerate(records)
+    ]
 
 
 class Collector:
@@ -91,6 +104,11 @@ class BoxDetector:
             if img is None:
                 out.append(DetectionError("not an image", transient=False, backend="test"))
             else:
-                out.append(Detections(np.array([[5, 5, 20, 15]], np.float32),
-                                      np.array([0.9], np.float32), np.array([0], np.int32)))
+                out.append(
+                    Detections(
+                        np.array([[5, 5, 20, 15]], np.float32),
+                        np.array([0.9], np.float32),
+                        np.array([0], np.int32),
+                    )
+                )
         return out

@@ -79,7 +79,9 @@ async def test_pipelined_batches_stop_on_a_finish_error_without_acking_the_batch
             raise RuntimeError("sink down")
 
     with pytest.raises(RuntimeError, match="sink down"):
-        await asyncio.wait_for(pipelined_batches(s, 4, 0.05, start=lambda b: None, finish=finish), 10)
+        await asyncio.wait_for(
+            pipelined_batches(s, 4, 0.05, start=lambda b: None, finish=finish), 10
+        )
     assert 8 not in s.acked and s.acked == list(range(len(s.acked)))
 
 
@@ -101,7 +103,9 @@ async def test_depth_one_is_one_batch_at_a_time() -> None:
     assert s.acked == list(range(12))
 
 
-async def test_a_batch_is_acked_after_its_delivery_in_order_while_the_next_one_is_finished() -> None:
+async def test_a_batch_is_acked_after_its_delivery_in_order_while_the_next_one_is_finished() -> (
+    None
+):
     s = FakeStream(8)
     deliveries: dict[int, asyncio.Future] = {}
     finished: list[int] = []
@@ -111,8 +115,9 @@ async def test_a_batch_is_acked_after_its_delivery_in_order_while_the_next_one_i
         deliveries[batch[0]] = asyncio.get_running_loop().create_future()
         return deliveries[batch[0]]
 
-    run = asyncio.ensure_future(pipelined_batches(s, 4, 0.05, start=lambda b: None, finish=finish,
-                                                  depth=2))
+    run = asyncio.ensure_future(
+        pipelined_batches(s, 4, 0.05, start=lambda b: None, finish=finish, depth=2)
+    )
     while len(finished) < 2:
         await asyncio.sleep(0.005)
     assert s.acked == []  # both finished, neither delivered
@@ -134,5 +139,7 @@ async def test_a_failed_delivery_stops_the_loop_and_its_batch_stays_unacked() ->
         return failing() if 8 in batch else None
 
     with pytest.raises(ConnectionError, match="broker gone"):
-        await asyncio.wait_for(pipelined_batches(s, 4, 0.05, start=lambda b: None, finish=finish), 10)
+        await asyncio.wait_for(
+            pipelined_batches(s, 4, 0.05, start=lambda b: None, finish=finish), 10
+        )
     assert 8 not in s.acked and s.acked == list(range(len(s.acked)))

@@ -25,11 +25,20 @@ def _crossings(restart_every: int | None) -> list[tuple]:
             blob = json.dumps(analyzer.to_state(), separators=(",", ":"), default=_json_default)
             analyzer = make_analyzer(cam, "r", json.loads(blob))
         f = Frame(cam.camera_id, round(float(ts) * 1e6), i, 640, 360, b"x", run_id="r")
-        rec, dets = decode_detections(encode_detections(f, d, ingest_ts_us=0, model_version="",
-                                                        inference_ms=0))
+        rec, dets = decode_detections(
+            encode_detections(f, d, ingest_ts_us=0, model_version="", inference_ms=0)
+        )
         for c in analyzer.update(rec["capture_ts_us"] / 1e6, i, dets, True).crossings:
-            out.append((c["line_id"], c["direction"], int(c["track_id"]), c["class_name"],
-                        float(c["crossing_ts"]), c.get("speed_kmh")))
+            out.append(
+                (
+                    c["line_id"],
+                    c["direction"],
+                    int(c["track_id"]),
+                    c["class_name"],
+                    float(c["crossing_ts"]),
+                    c.get("speed_kmh"),
+                )
+            )
     return out
 
 

@@ -23,7 +23,12 @@ def test_frame_round_trip_keeps_every_attribute() -> None:
     f = frame("cam-7", seq=42, ts_us=NOW - 1_000_000, run_id="r1", healthy=False)
     got = _decode(*record(f))
     assert (got.camera_id, got.seq, got.capture_ts_us, got.run_id, got.healthy) == (
-        "cam-7", 42, NOW - 1_000_000, "r1", False)
+        "cam-7",
+        42,
+        NOW - 1_000_000,
+        "r1",
+        False,
+    )
     assert got.image == f.image and (got.width, got.height) == (64, 36)
 
 
@@ -62,12 +67,26 @@ def _with(headers, **changes):
         (lambda k, v, h: (k, v, _with(h, ce_width=b"0")), c.REASON_SCHEMA),
         (lambda k, v, h: (k, v, _with(h, ce_cameraid=b"\xff\xfe")), c.REASON_SCHEMA),
         (lambda k, v, h: (b"other-cam", v, h), c.REASON_SCHEMA),
-        (lambda k, v, h: (k, v, _with(h, ce_capturetsus=str(NOW + 3600 * 10**6).encode())),
-         c.REASON_TIMESTAMP),
+        (
+            lambda k, v, h: (k, v, _with(h, ce_capturetsus=str(NOW + 3600 * 10**6).encode())),
+            c.REASON_TIMESTAMP,
+        ),
         (lambda k, v, h: (k, v, _with(h, ce_capturetsus=b"0")), c.REASON_TIMESTAMP),
     ],
-    ids=["empty", "oversize", "specversion", "type", "content-type", "no-seq", "bad-seq",
-         "zero-width", "bad-utf8", "key-mismatch", "future", "epoch-zero"],
+    ids=[
+        "empty",
+        "oversize",
+        "specversion",
+        "type",
+        "content-type",
+        "no-seq",
+        "bad-seq",
+        "zero-width",
+        "bad-utf8",
+        "key-mismatch",
+        "future",
+        "epoch-zero",
+    ],
 )
 def test_broken_frames_are_rejected_with_their_reason(mutate, reason) -> None:
     k, v, h = mutate(*record(frame("cam-a")))
@@ -85,9 +104,14 @@ def test_unknown_camera_is_its_own_reason() -> None:
 
 def test_detections_round_trip_is_compact_and_exact_enough() -> None:
     f = frame("cam-a", seq=9, ts_us=NOW)
-    dets = Detections(np.array([[1.04, 2.0, 30.26, 40.0], [5, 5, 6, 6]], np.float32),
-                      np.array([0.91234, 0.5], np.float32), np.array([3, 0]))
-    data = c.encode_detections(f, dets, ingest_ts_us=NOW + 5, model_version="m1", inference_ms=12.345)
+    dets = Detections(
+        np.array([[1.04, 2.0, 30.26, 40.0], [5, 5, 6, 6]], np.float32),
+        np.array([0.91234, 0.5], np.float32),
+        np.array([3, 0]),
+    )
+    data = c.encode_detections(
+        f, dets, ingest_ts_us=NOW + 5, model_version="m1", inference_ms=12.345
+    )
     rec, back = c.decode_detections(data)
     assert json.loads(data)["schema"] == "itscam.detections.v1"
     assert rec["frame_seq"] == 9 and rec["capture_ts_us"] == NOW and rec["inference_ms"] == 12.35
@@ -97,13 +121,21 @@ def test_detections_round_trip_is_compact_and_exact_enough() -> None:
 
 
 def test_empty_detections_round_trip() -> None:
-    data = c.encode_detections(frame(), Detections.empty(), ingest_ts_us=NOW, model_version="",
-                               inference_ms=0)
+    data = c.encode_detections(
+        frame(), Detections.empty(), ingest_ts_us=NOW, model_version="", inference_ms=0
+    )
     assert len(c.decode_detections(data)[1]) == 0
 
 
-@pytest.mark.parametrize("data", [b"not json", b"[1,2]", b'{"schema":"itscam.detections.v0"}',
-                                  b'{"schema":"itscam.detections.v1","boxes":[[1,2,3]]}'])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not json",
+        b"[1,2]",
+        b'{"schema":"itscam.detections.v0"}',
+        b'{"schema":"itscam.detections.v1","boxes":[[1,2,3]]}',
+    ],
+)
 def test_bad_detection_records_are_schema_violations(data) -> None:
     with pytest.raises(c.ContractViolation) as err:
         c.decode_detections(data)
@@ -113,27 +145,46 @@ def test_bad_detection_records_are_schema_violations(data) -> None:
 def test_encode_record_writes_times_as_microseconds_and_nan_as_null() -> None:
     from datetime import UTC, datetime
 
-    crossing = {"line_id": "l1", "lane_id": "nb-1", "direction": "forward", "track_id": np.int64(7),
-                "class_name": "car", "crossing_ts": datetime(2026, 1, 1, tzinfo=UTC),
-                "speed_kmh": float("nan")}
-    rec = json.loads(c.encode_record(c.SCHEMA_CROSSING, c.CROSSING_FIELDS, crossing,
-                                     camera_id="cam-a", run_id="r"))
+    crossing = {
+        "line_id": "l1",
+        "lane_id": "nb-1",
+        "direction": "forward",
+        "track_id": np.int64(7),
+        "class_name": "car",
+        "crossing_ts": datetime(2026, 1, 1, tzinfo=UTC),
+        "speed_kmh": float("nan"),
+    }
+    rec = json.loads(
+        c.encode_record(
+            c.SCHEMA_CROSSING, c.CROSSING_FIELDS, crossing, camera_id="cam-a", run_id="r"
+        )
+    )
     assert rec["crossing_ts_us"] == 1_767_225_600_000_000
     assert rec["speed_kmh"] is None and rec["track_id"] == 7 and rec["camera_id"] == "cam-a"
 
 
 def test_dead_letter_headers_keep_the_original_and_add_the_reason() -> None:
     orig = [("ce_id", b"x"), ("content-type", b"image/jpeg")]
-    h = c.dead_letter_headers("oversize", "too big", topic="itscam.frames", partition=3, offset=17,
-                              original=orig, now_us=NOW)
+    h = c.dead_letter_headers(
+        "oversize",
+        "too big",
+        topic="itscam.frames",
+        partition=3,
+        offset=17,
+        original=orig,
+        now_us=NOW,
+    )
     assert h[:2] == orig
     d = dict(h)
-    assert d["dlq_reason"] == b"oversize" and d["dlq_offset"] == b"17" and d["dlq_partition"] == b"3"
+    assert (
+        d["dlq_reason"] == b"oversize" and d["dlq_offset"] == b"17" and d["dlq_partition"] == b"3"
+    )
 
 
-@pytest.mark.parametrize(("src_fps", "fps", "seconds", "want"),
-                         [(25.0, 10.0, 10.0, 100), (10.0, 5.0, 6.0, 30), (10.0, 10.0, 3.0, 30),
-                          (30.0, 7.5, 4.0, 30)])
+@pytest.mark.parametrize(
+    ("src_fps", "fps", "seconds", "want"),
+    [(25.0, 10.0, 10.0, 100), (10.0, 5.0, 6.0, 30), (10.0, 10.0, 3.0, 30), (30.0, 7.5, 4.0, 30)],
+)
 def test_sampler_keeps_the_analysis_rate_despite_float_epoch_times(src_fps, fps, seconds, want):
     from streaming.ingest import Sampler
 

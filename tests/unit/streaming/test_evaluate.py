@@ -8,20 +8,36 @@ from streaming.evaluate import count_errors, event_scores, speed_errors, summari
 
 
 def _m(lane: str, direction: str, cls: str, ts: float, kmh: float | None = 50.0) -> dict:
-    return {"camera_id": "c", "lane_id": lane, "direction": direction, "class_name": cls,
-            "crossing_ts": ts, "speed_kmh": kmh}
+    return {
+        "camera_id": "c",
+        "lane_id": lane,
+        "direction": direction,
+        "class_name": cls,
+        "crossing_ts": ts,
+        "speed_kmh": kmh,
+    }
 
 
 def _t(lane: str, direction: str, cls: str, ts: float, mps: float = 50 / 3.6) -> dict:
-    return {"camera_id": "c", "lane_id": lane, "direction": direction, "class": cls, "ts": ts,
-            "speed_mps": mps}
+    return {
+        "camera_id": "c",
+        "lane_id": lane,
+        "direction": direction,
+        "class": cls,
+        "ts": ts,
+        "speed_mps": mps,
+    }
 
 
 def test_count_errors_per_lane_direction_and_class() -> None:
-    truth = [_t("a", "forward", "car", i) for i in range(40)] + \
-            [_t("a", "forward", "truck", 100 + i) for i in range(20)] + [_t("b", "reverse", "car", 5)]
-    measured = [_m("a", "forward", "car", i) for i in range(39)] + \
-               [_m("a", "forward", "truck", 100 + i) for i in range(21)]
+    truth = (
+        [_t("a", "forward", "car", i) for i in range(40)]
+        + [_t("a", "forward", "truck", 100 + i) for i in range(20)]
+        + [_t("b", "reverse", "car", 5)]
+    )
+    measured = [_m("a", "forward", "car", i) for i in range(39)] + [
+        _m("a", "forward", "truck", 100 + i) for i in range(21)
+    ]
     r = count_errors(measured, truth)
     lane_a = next(x for x in r["lanes"] if x["lane_id"] == "a")
     assert (lane_a["true"], lane_a["measured"], lane_a["error_pct"]) == (60, 60, 0.0)
@@ -32,8 +48,11 @@ def test_count_errors_per_lane_direction_and_class() -> None:
 
 def test_speed_errors_match_one_to_one_within_the_window() -> None:
     truth = [_t("a", "forward", "car", 10.0, 20.0), _t("a", "forward", "car", 10.5, 10.0)]
-    measured = [_m("a", "forward", "car", 10.45, 36.0), _m("a", "forward", "car", 10.1, 75.6),
-                _m("a", "forward", "car", 30.0, 99.0)]
+    measured = [
+        _m("a", "forward", "car", 10.45, 36.0),
+        _m("a", "forward", "car", 10.1, 75.6),
+        _m("a", "forward", "car", 30.0, 99.0),
+    ]
     r = speed_errors(measured, truth)
     # 10.45 <-> 10.5 (36 vs 36 km/h), 10.1 <-> 10.0 (75.6 vs 72 km/h); 30.0 unmatched.
     assert r["matched"] == 2
@@ -42,12 +61,32 @@ def test_speed_errors_match_one_to_one_within_the_window() -> None:
 
 
 def test_event_scores_by_overlap_and_type() -> None:
-    truth = [{"type": "wrong_way", "camera_id": "c", "lane_id": "b", "start_ts": 100, "end_ts": 120},
-             {"type": "congestion", "camera_id": "c", "lane_id": "a", "start_ts": 0, "end_ts": 300}]
+    truth = [
+        {"type": "wrong_way", "camera_id": "c", "lane_id": "b", "start_ts": 100, "end_ts": 120},
+        {"type": "congestion", "camera_id": "c", "lane_id": "a", "start_ts": 0, "end_ts": 300},
+    ]
     measured = [
-        {"event_type": "wrong_way", "camera_id": "c", "lane_id": "b", "start_ts": 104, "end_ts": None},
-        {"event_type": "wrong_way", "camera_id": "c", "lane_id": "b", "start_ts": 500, "end_ts": 510},
-        {"event_type": "congestion", "camera_id": "c", "lane_id": "z", "start_ts": 10, "end_ts": 200},
+        {
+            "event_type": "wrong_way",
+            "camera_id": "c",
+            "lane_id": "b",
+            "start_ts": 104,
+            "end_ts": None,
+        },
+        {
+            "event_type": "wrong_way",
+            "camera_id": "c",
+            "lane_id": "b",
+            "start_ts": 500,
+            "end_ts": 510,
+        },
+        {
+            "event_type": "congestion",
+            "camera_id": "c",
+            "lane_id": "z",
+            "start_ts": 10,
+            "end_ts": 200,
+        },
     ]
     r = event_scores(measured, truth, end_ts=600)
     assert r["wrong_way"] == {"true": 1, "measured": 2, "precision": 0.5, "recall": 1.0}
@@ -57,13 +96,27 @@ def test_event_scores_by_overlap_and_type() -> None:
 
 def test_summary_reports_the_worst_scenario() -> None:
     per = {
-        "x": {"count_error_pct_max": 1.0, "class_count_error_pct_max": 3.0, "speed_mae_pct": 2.0,
-              "speed_mae_kmh": 1.0, "events": {"wrong_way": {"precision": 1.0, "recall": 0.5}}},
-        "y": {"count_error_pct_max": 4.0, "class_count_error_pct_max": None, "speed_mae_pct": 1.0,
-              "speed_mae_kmh": 0.5, "events": {"congestion": {"precision": None, "recall": 1.0}}},
+        "x": {
+            "count_error_pct_max": 1.0,
+            "class_count_error_pct_max": 3.0,
+            "speed_mae_pct": 2.0,
+            "speed_mae_kmh": 1.0,
+            "events": {"wrong_way": {"precision": 1.0, "recall": 0.5}},
+        },
+        "y": {
+            "count_error_pct_max": 4.0,
+            "class_count_error_pct_max": None,
+            "speed_mae_pct": 1.0,
+            "speed_mae_kmh": 0.5,
+            "events": {"congestion": {"precision": None, "recall": 1.0}},
+        },
     }
     s = summarise(per)
-    assert (s["count_error_pct_max"], s["class_count_error_pct_max"], s["speed_mae_pct"]) == (4.0, 3.0, 2.0)
+    assert (s["count_error_pct_max"], s["class_count_error_pct_max"], s["speed_mae_pct"]) == (
+        4.0,
+        3.0,
+        2.0,
+    )
     assert (s["event_precision_min"], s["event_recall_min"]) == (1.0, 0.5)
 
 
@@ -73,14 +126,38 @@ def test_vehicles_never_observable_are_left_out_of_the_count_truth_and_reported(
     from streaming.evaluate import score_source
 
     def tx(tid: int, ts: float) -> dict:
-        return {"camera_id": "c", "lane_id": "l1", "direction": "forward", "class": "car",
-                "track_id": tid, "ts": ts, "speed_mps": 10.0, "camera_online": True}
+        return {
+            "camera_id": "c",
+            "lane_id": "l1",
+            "direction": "forward",
+            "class": "car",
+            "track_id": tid,
+            "ts": ts,
+            "speed_mps": 10.0,
+            "camera_online": True,
+        }
 
     truth = SimpleNamespace(crossings=[tx(1, 10.0), tx(2, 20.0), tx(3, 30.0)], events=[])
-    src = SimpleNamespace(camera_id="c", truth=truth, observed={1, 2}, duration_s=60.0,
-                          analysis_fps=10.0, scenario=SimpleNamespace(start_ts=0.0))
-    mine = [{"camera_id": "c", "lane_id": "l1", "direction": "forward", "class_name": "car",
-             "track_id": 7, "crossing_ts": t, "speed_kmh": 36.0} for t in (10.0, 20.0)]
+    src = SimpleNamespace(
+        camera_id="c",
+        truth=truth,
+        observed={1, 2},
+        duration_s=60.0,
+        analysis_fps=10.0,
+        scenario=SimpleNamespace(start_ts=0.0),
+    )
+    mine = [
+        {
+            "camera_id": "c",
+            "lane_id": "l1",
+            "direction": "forward",
+            "class_name": "car",
+            "track_id": 7,
+            "crossing_ts": t,
+            "speed_kmh": 36.0,
+        }
+        for t in (10.0, 20.0)
+    ]
     out = score_source(src, mine, [])
     assert out["true_crossings"] == 2 and out["unobservable"] == 1
     assert out["unobservable_pct"] == pytest.approx(33.33)

@@ -45,7 +45,9 @@ async def test_a_zero_pause_is_off():
 
 async def test_cancelling_the_pause_ends_the_fetch_quietly_like_aiokafka_does():
     original, _ = _fetch([False])
-    task = asyncio.ensure_future(with_empty_fetch_backoff(original, lambda: 30.0)(None, "a", 1, "r"))
+    task = asyncio.ensure_future(
+        with_empty_fetch_backoff(original, lambda: 30.0)(None, "a", 1, "r")
+    )
     await asyncio.sleep(0.05)
     task.cancel()
     assert await task is False  # aiokafka's close() awaits the cancelled fetch: it must not raise

@@ -13,8 +13,10 @@ from streaming import contracts as c
 from streaming.processing import AnalysisProcessor, FrameProcessor, SinkProcessor
 from tests.unit.streaming.factories import BoxDetector, Collector, events, frame, record
 
-TOPICS = {n: f"itscam.{n}" for n in
-          ("frames", "detections", "crossings", "counts_1m", "events", "dead_letter")}
+TOPICS = {
+    n: f"itscam.{n}"
+    for n in ("frames", "detections", "crossings", "counts_1m", "events", "dead_letter")
+}
 
 
 def _reasons(col: Collector) -> list[str]:
@@ -40,18 +42,28 @@ async def test_malformed_frames_go_to_dead_letter_and_the_rest_still_flow() -> N
     good = [record(frame("cam-a", seq=i)) for i in range(3)]
     k, v, h = record(frame("cam-a", seq=99))
     bad = [
-        (k, b"\xff\xd8 not really a jpeg", h),                      # undecodable
-        (b"cam-zz", v, record(frame("cam-zz"))[2]),                 # unknown camera
-        (k, v, [x for x in h if x[0] != "ce_type"]),                # schema
-        (k, b"x" * (c.MAX_FRAME_BYTES + 10), h),                    # oversize
+        (k, b"\xff\xd8 not really a jpeg", h),  # undecodable
+        (b"cam-zz", v, record(frame("cam-zz"))[2]),  # unknown camera
+        (k, v, [x for x in h if x[0] != "ce_type"]),  # schema
+        (k, b"x" * (c.MAX_FRAME_BYTES + 10), h),  # oversize
         record(frame("cam-a", ts_us=int((time.time() - 30 * 86400) * 1e6))),  # too old
     ]
     await proc.process(events([good[0], *bad, *good[1:]]))
     assert len(col.on(TOPICS["detections"])) == 3
-    assert sorted(_reasons(col)) == sorted([c.REASON_UNDECODABLE, c.REASON_UNKNOWN_CAMERA,
-                                            c.REASON_SCHEMA, c.REASON_OVERSIZE, c.REASON_TIMESTAMP])
-    (undecodable,) = [d for d in col.on(TOPICS["dead_letter"])
-                      if dict(d[3])["dlq_reason"] == c.REASON_UNDECODABLE.encode()]
+    assert sorted(_reasons(col)) == sorted(
+        [
+            c.REASON_UNDECODABLE,
+            c.REASON_UNKNOWN_CAMERA,
+            c.REASON_SCHEMA,
+            c.REASON_OVERSIZE,
+            c.REASON_TIMESTAMP,
+        ]
+    )
+    (undecodable,) = [
+        d
+        for d in col.on(TOPICS["dead_letter"])
+        if dict(d[3])["dlq_reason"] == c.REASON_UNDECODABLE.encode()
+    ]
     assert undecodable[2] == bad[0][1]  # original bytes kept verbatim
     assert dict(undecodable[3])["dlq_offset"] == b"1"
     assert dict(undecodable[3])["ce_type"] == c.FRAME_TYPE.encode()  # original headers too
@@ -76,9 +88,17 @@ class CountingAnalyzer:
         self.n += 1
         crossings = []
         if self.n % 3 == 0:
-            crossings.append({"line_id": "l", "lane_id": "nb-1", "direction": "forward",
-                              "track_id": self.n, "class_name": "car", "crossing_ts": ts,
-                              "speed_kmh": 50.0})
+            crossings.append(
+                {
+                    "line_id": "l",
+                    "lane_id": "nb-1",
+                    "direction": "forward",
+                    "track_id": self.n,
+                    "class_name": "car",
+                    "crossing_ts": ts,
+                    "speed_kmh": 50.0,
+                }
+            )
         return {"crossings": crossings, "latest": {"n": self.n}}
 
     def to_state(self) -> dict[str, Any]:
@@ -96,8 +116,15 @@ def _det_events(n: int, first: int = 0) -> list[Any]:
     recs = []
     for i in range(first, first + n):
         f = frame("cam-a", seq=i, ts_us=1_700_000_000_000_000 + i * 100_000)
-        recs.append((b"cam-a", c.encode_detections(f, Detections.empty(), ingest_ts_us=0,
-                                                   model_version="", inference_ms=0), []))
+        recs.append(
+            (
+                b"cam-a",
+                c.encode_detections(
+                    f, Detections.empty(), ingest_ts_us=0, model_version="", inference_ms=0
+                ),
+                [],
+            )
+        )
     return _analysed(events(recs, topic=TOPICS["frames"], partition=5, first_offset=first))
 
 
@@ -126,13 +153,24 @@ async def test_the_detect_agent_analyses_what_it_inferred_and_checkpoints_frame_
             return super().update(ts, seq, dets, healthy)
 
     col, table = Collector(), {}
-    analysis = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table,
-                                 analyzer_factory=lambda cfg, run, st: Recording("cam-a", st))
+    analysis = AnalysisProcessor(
+        TOPICS,
+        col,
+        {"cam-a": object()},
+        table,
+        analyzer_factory=lambda cfg, run, st: Recording("cam-a", st),
+    )
     proc = FrameProcessor(TOPICS, col, BoxDetector, {"cam-a"}, analysis=analysis)
     k, _, h = record(frame("cam-a", seq=99))
     recs = [record(frame("cam-a", seq=i)) for i in range(6)]
-    await proc.process(events([*recs[:3], (k, b"not a jpeg", h), *recs[3:]],
-                              topic=TOPICS["frames"], partition=2, first_offset=10))
+    await proc.process(
+        events(
+            [*recs[:3], (k, b"not a jpeg", h), *recs[3:]],
+            topic=TOPICS["frames"],
+            partition=2,
+            first_offset=10,
+        )
+    )
     assert len(col.on(TOPICS["detections"])) == 6 and _reasons(col) == [c.REASON_UNDECODABLE]
     assert analysis.frames == 6 and len(col.on(TOPICS["crossings"])) == 2
     part, off, _ = c_ckpt(table[b"cam-a"])
@@ -141,7 +179,9 @@ async def test_the_detect_agent_analyses_what_it_inferred_and_checkpoints_frame_
     for (seq, dets), (_, _, value, _) in zip(seen, col.on(TOPICS["detections"]), strict=True):
         rec, back = c.decode_detections(value)
         assert seq == rec["frame_seq"]
-        assert np.array_equal(dets.xyxy, back.xyxy) and np.array_equal(dets.confidence, back.confidence)
+        assert np.array_equal(dets.xyxy, back.xyxy) and np.array_equal(
+            dets.confidence, back.confidence
+        )
 
 
 def c_ckpt(blob: bytes) -> tuple[int, int, int]:
@@ -173,8 +213,13 @@ async def test_a_batch_is_done_only_once_its_checkpoint_is_delivered() -> None:
     # offsets. If the checkpoint were still in the producer's buffer, a kill there
     # would restore an older checkpoint and skip the frames in between.
     table = ChangelogTable()
-    a = AnalysisProcessor(TOPICS, Collector(), {"cam-a": object()}, table,
-                          analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st))
+    a = AnalysisProcessor(
+        TOPICS,
+        Collector(),
+        {"cam-a": object()},
+        table,
+        analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st),
+    )
     delivered = await a.analyse(_det_events(3))
     for _ in range(20):
         await asyncio.sleep(0)
@@ -195,9 +240,14 @@ async def test_checkpoints_reach_the_changelog_in_batch_order_after_their_output
         return fut
 
     table = ChangelogTable()
-    a = AnalysisProcessor(TOPICS, slow_send, {"cam-a": object()}, table,
-                          analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st))
-    first = await a.analyse(_det_events(3))       # one crossing: its delivery is held
+    a = AnalysisProcessor(
+        TOPICS,
+        slow_send,
+        {"cam-a": object()},
+        table,
+        analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st),
+    )
+    first = await a.analyse(_det_events(3))  # one crossing: its delivery is held
     second = await a.analyse(_det_events(3, first=3))  # one more crossing, also held
     assert table[b"cam-a"].endswith(b'{"n":6}')  # kept at once: the next batch resumes from it
     for _ in range(20):
@@ -228,8 +278,13 @@ async def test_analysis_failure_is_dead_lettered_and_later_frames_continue() -> 
             return super().update(ts, seq, dets, healthy)
 
     col = Collector()
-    a = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, {},
-                          analyzer_factory=lambda cfg, run, st: Flaky("cam-a", st))
+    a = AnalysisProcessor(
+        TOPICS,
+        col,
+        {"cam-a": object()},
+        {},
+        analyzer_factory=lambda cfg, run, st: Flaky("cam-a", st),
+    )
     await a.analyse(_det_events(4))
     assert _reasons(col) == [c.REASON_ANALYSIS] and a.frames == 3
 
@@ -262,9 +317,12 @@ async def test_detection_sink_writes_frames_and_boxes_and_retries_on_db_errors()
     pg = MemoryPg(fail=2)
     sink = SinkProcessor(TOPICS, Collector(), pg, max_backoff_s=0.01)
     f = frame("cam-a", seq=3, run_id="r9")
-    dets = Detections(np.array([[1, 2, 3, 4], [5, 6, 7, 8]]), np.array([0.5, 0.6]), np.array([0, 2]))
-    value = c.encode_detections(f, dets, ingest_ts_us=f.capture_ts_us, model_version="m",
-                                inference_ms=3.0)
+    dets = Detections(
+        np.array([[1, 2, 3, 4], [5, 6, 7, 8]]), np.array([0.5, 0.6]), np.array([0, 2])
+    )
+    value = c.encode_detections(
+        f, dets, ingest_ts_us=f.capture_ts_us, model_version="m", inference_ms=3.0
+    )
     await sink.process_detections(events([(b"cam-a", value, [])], topic=TOPICS["detections"]))
     (batch,) = pg.batches
     (_, frames, _) = batch["camera_data.frame_metadata"]
@@ -281,12 +339,24 @@ async def test_sink_says_it_is_retrying_while_the_database_is_down() -> None:
 
     pg = MemoryPg(fail=10**6)
     sink = SinkProcessor(TOPICS, Collector(), pg, max_backoff_s=0.01)
-    rec = c.encode_record(c.SCHEMA_CROSSING, c.CROSSING_FIELDS,
-                          {"line_id": "l", "lane_id": "a", "direction": "forward", "track_id": 4,
-                           "class_name": "car", "crossing_ts": 1.7e9, "speed_kmh": None},
-                          camera_id="cam-a", run_id="r")
+    rec = c.encode_record(
+        c.SCHEMA_CROSSING,
+        c.CROSSING_FIELDS,
+        {
+            "line_id": "l",
+            "lane_id": "a",
+            "direction": "forward",
+            "track_id": 4,
+            "class_name": "car",
+            "crossing_ts": 1.7e9,
+            "speed_kmh": None,
+        },
+        camera_id="cam-a",
+        run_id="r",
+    )
     task = asyncio.ensure_future(
-        sink.process_analytics(events([(b"cam-a", rec, [])], topic=TOPICS["crossings"])))
+        sink.process_analytics(events([(b"cam-a", rec, [])], topic=TOPICS["crossings"]))
+    )
     await asyncio.sleep(0.1)
     assert sink.retrying == 1 and not task.done()
     pg.fail = 0
@@ -297,19 +367,51 @@ async def test_sink_says_it_is_retrying_while_the_database_is_down() -> None:
 async def test_analytics_sink_routes_by_topic_and_merges_event_updates() -> None:
     pg = MemoryPg()
     sink = SinkProcessor(TOPICS, Collector(), pg)
-    ev_open = c.encode_record(c.SCHEMA_EVENT, c.EVENT_FIELDS,
-                              {"event_id": "e1", "event_type": "wrong_way", "severity": "critical",
-                               "start_ts": 1.7e9, "end_ts": None}, camera_id="cam-a", run_id="r")
-    ev_close = c.encode_record(c.SCHEMA_EVENT, c.EVENT_FIELDS,
-                               {"event_id": "e1", "event_type": "wrong_way", "severity": "critical",
-                                "start_ts": 1.7e9, "end_ts": 1.7e9 + 5}, camera_id="cam-a", run_id="r")
-    crossing = c.encode_record(c.SCHEMA_CROSSING, c.CROSSING_FIELDS,
-                               {"line_id": "l", "lane_id": "a", "direction": "reverse", "track_id": 4,
-                                "class_name": "car", "crossing_ts": 1.7e9, "speed_kmh": None},
-                               camera_id="cam-a", run_id="r")
-    evs = (events([(b"cam-a", crossing, [])], topic=TOPICS["crossings"])
-           + events([(b"cam-a", ev_close, []), (b"cam-a", ev_open, []), (b"cam-a", b"{}", [])],
-                    topic=TOPICS["events"]))
+    ev_open = c.encode_record(
+        c.SCHEMA_EVENT,
+        c.EVENT_FIELDS,
+        {
+            "event_id": "e1",
+            "event_type": "wrong_way",
+            "severity": "critical",
+            "start_ts": 1.7e9,
+            "end_ts": None,
+        },
+        camera_id="cam-a",
+        run_id="r",
+    )
+    ev_close = c.encode_record(
+        c.SCHEMA_EVENT,
+        c.EVENT_FIELDS,
+        {
+            "event_id": "e1",
+            "event_type": "wrong_way",
+            "severity": "critical",
+            "start_ts": 1.7e9,
+            "end_ts": 1.7e9 + 5,
+        },
+        camera_id="cam-a",
+        run_id="r",
+    )
+    crossing = c.encode_record(
+        c.SCHEMA_CROSSING,
+        c.CROSSING_FIELDS,
+        {
+            "line_id": "l",
+            "lane_id": "a",
+            "direction": "reverse",
+            "track_id": 4,
+            "class_name": "car",
+            "crossing_ts": 1.7e9,
+            "speed_kmh": None,
+        },
+        camera_id="cam-a",
+        run_id="r",
+    )
+    evs = events([(b"cam-a", crossing, [])], topic=TOPICS["crossings"]) + events(
+        [(b"cam-a", ev_close, []), (b"cam-a", ev_open, []), (b"cam-a", b"{}", [])],
+        topic=TOPICS["events"],
+    )
     col = Collector()
     sink.send = col
     await sink.process_analytics(evs)
@@ -328,12 +430,26 @@ async def test_tick_advances_only_live_owned_quiet_cameras() -> None:
     class Flushing(CountingAnalyzer):
         def flush(self, ts: float) -> dict[str, Any]:
             flushed.append(ts)
-            return {"events": [{"event_id": "off", "event_type": "camera_offline",
-                                "severity": "warning", "start_ts": ts - 10, "end_ts": None}]}
+            return {
+                "events": [
+                    {
+                        "event_id": "off",
+                        "event_type": "camera_offline",
+                        "severity": "warning",
+                        "start_ts": ts - 10,
+                        "end_ts": None,
+                    }
+                ]
+            }
 
     col, table = Collector(), {}
-    a = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table,
-                          analyzer_factory=lambda cfg, run, st: Flushing("cam-a", st))
+    a = AnalysisProcessor(
+        TOPICS,
+        col,
+        {"cam-a": object()},
+        table,
+        analyzer_factory=lambda cfg, run, st: Flushing("cam-a", st),
+    )
     now = 1_700_000_000.0 + 100  # _det_events' capture clock
     await a.analyse(_det_events(3))
     run = a.seen["cam-a"][2]
@@ -341,7 +457,9 @@ async def test_tick_advances_only_live_owned_quiet_cameras() -> None:
     assert await a.tick(now, owns=lambda p: False) == 0  # partition moved away: hands off
     assert await a.tick(now, owns=lambda p: p == 5) == 1
     assert flushed == [now]
-    assert [json.loads(v)["event_type"] for _, _, v, _ in col.on(TOPICS["events"])] == ["camera_offline"]
+    assert [json.loads(v)["event_type"] for _, _, v, _ in col.on(TOPICS["events"])] == [
+        "camera_offline"
+    ]
     a.seen["cam-a"] = (now - 15.0, now - 3600.0, run)  # a replay: its frames tell the time
     assert await a.tick(now, owns=lambda p: True) == 0
 
@@ -356,11 +474,14 @@ async def test_heartbeats_become_latest_ingest_state() -> None:
 
     states, col = States(), Collector()
     sink = SinkProcessor(TOPICS, col, MemoryPg())
-    beats = [c.encode_health("cam-a", 1, "ok", fps=9.8, frames_sent=10, last_capture_ts_us=5),
-             c.encode_health("cam-a", 2, "ended", fps=0.0, frames_sent=12, last_capture_ts_us=7),
-             b"not json"]
-    await sink.process_health(events([(b"cam-a", b, []) for b in beats],
-                                     topic="itscam.camera_health"), states)
+    beats = [
+        c.encode_health("cam-a", 1, "ok", fps=9.8, frames_sent=10, last_capture_ts_us=5),
+        c.encode_health("cam-a", 2, "ended", fps=0.0, frames_sent=12, last_capture_ts_us=7),
+        b"not json",
+    ]
+    await sink.process_health(
+        events([(b"cam-a", b, []) for b in beats], topic="itscam.camera_health"), states
+    )
     (latest,) = states.put_calls
     assert latest["cam-a"]["ingest_status"] == "ended" and latest["cam-a"]["ingest_frames"] == 12
     assert _reasons(col) == [c.REASON_SCHEMA]
@@ -377,8 +498,15 @@ async def test_a_new_run_of_a_camera_does_not_inherit_the_old_runs_state() -> No
     recs = []
     for i in range(3):
         f = frame("cam-a", seq=i, ts_us=1_800_000_000_000_000 + i * 100_000, run_id="run-2")
-        recs.append((b"cam-a", c.encode_detections(f, Detections.empty(), ingest_ts_us=0,
-                                                   model_version="", inference_ms=0), []))
+        recs.append(
+            (
+                b"cam-a",
+                c.encode_detections(
+                    f, Detections.empty(), ingest_ts_us=0, model_version="", inference_ms=0
+                ),
+                [],
+            )
+        )
     b = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
     await b.analyse(_analysed(events(recs, topic=TOPICS["frames"], partition=5, first_offset=4)))
     assert b.live["cam-a"][2].n == 3  # fresh for run-2, not 4 + 3

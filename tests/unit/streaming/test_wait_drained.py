@@ -34,8 +34,9 @@ def lags(values: list[int]):
 def test_a_stalled_group_is_restarted_and_then_drains():
     pool = FakePool()
     stuck = [30] * 12 + [0, 0]  # 12 polls without progress (0.12 s), then drained
-    took = asyncio.run(wait_drained(Settings(), pool, poll_s=0.01, stall_s=0.05,
-                                    lag_fn=lags(stuck)))
+    took = asyncio.run(
+        wait_drained(Settings(), pool, poll_s=0.01, stall_s=0.05, lag_fn=lags(stuck))
+    )
     assert pool.restarts >= 1 and took > 0
 
 

@@ -104,7 +104,9 @@ def test_box_round_trip_through_letterbox(orig_hw):
 def test_undo_letterbox_clips_to_the_frame():
     lb, _, _ = letterbox_params((360, 640))
     in_h, in_w = INPUT_HW
-    out = undo_letterbox(np.array([[-50, -5, in_w + 50, in_h + 5]], np.float32), lb)  # past every edge
+    out = undo_letterbox(
+        np.array([[-50, -5, in_w + 50, in_h + 5]], np.float32), lb
+    )  # past every edge
     assert out[0, 0] == 0 and out[0, 1] == 0
     assert out[0, 2] == 640 and out[0, 3] == 360
 

@@ -174,8 +174,12 @@ def test_nms_config_from_parameters_reads_strings():
 
 @pytest.mark.parametrize(
     ("hw", "anchors"),
-    [((544, 960), 68 * 120 + 34 * 60 + 17 * 30), ((384, 640), 5040), ((256, 416), 2184),
-     ((640, 640), 8400)],
+    [
+        ((544, 960), 68 * 120 + 34 * 60 + 17 * 30),
+        ((384, 640), 5040),
+        ((256, 416), 2184),
+        ((640, 640), 8400),
+    ],
 )
 def test_anchor_count_is_one_per_cell_of_the_three_heads(hw, anchors):
     assert anchor_count(hw) == anchors
