@@ -23,6 +23,7 @@ natural keys.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import struct
@@ -543,7 +544,10 @@ class AnalysisProcessor(_Producing):
         states: dict[str, dict[str, Any]],
     ) -> None:
         if prev is not None:
-            await prev
+            # Order only: a failed delivery is reported to its own batch (which stays
+            # unacked); the agent restarted after it must not inherit the failure.
+            with contextlib.suppress(Exception):
+                await prev
         if sent:
             await asyncio.gather(*sent)
         send = getattr(self.table, "send", None)

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pytest
 
 from streaming import contracts as c
 from streaming.processing import AnalysisProcessor, FrameProcessor, SinkProcessor
@@ -268,6 +269,40 @@ async def test_checkpoints_reach_the_changelog_in_batch_order_after_their_output
     assert [b[-7:] for b in table.sent] == [b'{"n":3}', b'{"n":6}']
     table.futures[1].set_result(None)
     await asyncio.wait_for(second, 1.0)
+
+
+async def test_a_failed_delivery_fails_its_batch_not_the_ones_after_it() -> None:
+    # The agent stops on the failure and is restarted in the same worker; the
+    # processor's next deliveries must not inherit the old error.
+    fail = [True]
+
+    async def send(topic, key, value, headers=None):
+        fut = asyncio.get_running_loop().create_future()
+        if fail[0]:
+            fut.set_exception(ConnectionError("broker gone"))
+        else:
+            fut.set_result(None)
+        return fut
+
+    table = ChangelogTable()
+    a = AnalysisProcessor(
+        TOPICS,
+        send,
+        {"cam-a": object()},
+        table,
+        analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st),
+    )
+    first = await a.analyse(_det_events(3))  # one crossing, its delivery fails
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(first, 1.0)
+    assert table.sent == []  # no checkpoint after outputs that were not delivered
+    fail[0] = False
+    second = await a.analyse(_det_events(3, first=3))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    table.futures[0].set_result(None)
+    await asyncio.wait_for(second, 1.0)
+    assert [b[-7:] for b in table.sent] == [b'{"n":6}']
 
 
 async def test_analysis_failure_is_dead_lettered_and_later_frames_continue() -> None:
