@@ -23,7 +23,7 @@ from typing import Any
 
 from itscam.domain.detections import VEHICLE_CLASSES
 from itscam.settings import Settings
-from streaming.contracts import us_to_datetime
+from streaming.contracts import COUNTS_FIELDS, CROSSING_FIELDS, EVENT_FIELDS, us_to_datetime
 
 log = logging.getLogger(__name__)
 
@@ -55,46 +55,10 @@ DETECTION_COLUMNS = (
     "track_id",
     "run_id",
 )
-CROSSING_COLUMNS = (
-    "camera_id",
-    "line_id",
-    "lane_id",
-    "direction",
-    "track_id",
-    "class_name",
-    "crossing_ts",
-    "speed_kmh",
-    "run_id",
-)
-COUNTS_COLUMNS = (
-    "camera_id",
-    "lane_id",
-    "direction",
-    "minute_ts",
-    "car",
-    "motorcycle",
-    "bus",
-    "truck",
-    "total",
-    "mean_speed_kmh",
-    "speed_count",
-    "occupancy",
-    "mean_headway_s",
-    "healthy_s",
-    "run_id",
-)
-EVENT_COLUMNS = (
-    "event_id",
-    "camera_id",
-    "event_type",
-    "severity",
-    "start_ts",
-    "end_ts",
-    "lane_id",
-    "zone_id",
-    "evidence",
-    "run_id",
-)
+# The analytics tables hold their record's fields (streaming.contracts), then the run.
+CROSSING_COLUMNS = (*CROSSING_FIELDS, "run_id")
+COUNTS_COLUMNS = (*COUNTS_FIELDS, "run_id")
+EVENT_COLUMNS = (*EVENT_FIELDS, "run_id")
 EVENT_KEY = ("event_id",)
 
 
