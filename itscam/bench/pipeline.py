@@ -107,6 +107,25 @@ async def _wait_stable(
     raise ItscamError(f"consumer group {group} did not become stable in {timeout_s:.0f} s")
 
 
+async def _send_frame(
+    producer: Any, topic: str, camera_id: str, image: bytes, ts: float, seq: int, run_id: str
+) -> Any:
+    """Send one 640x360 frame record (JPEG value, CloudEvents headers); its delivery future."""
+    from streaming.contracts import Frame, frame_headers
+
+    f = Frame(
+        camera_id=camera_id,
+        capture_ts_us=round(ts * 1e6),
+        seq=seq,
+        width=640,
+        height=360,
+        image=image,
+        event_id=f"{run_id}/{seq}",
+        run_id=run_id,
+    )
+    return await producer.send(topic, value=image, key=camera_id.encode(), headers=frame_headers(f))
+
+
 async def _produce_frames(
     settings: Settings,
     camera_id: str,
@@ -121,7 +140,6 @@ async def _produce_frames(
 ) -> float:
     """Produce ``n`` frames cycling ``jpegs``; capture time = send time when paced (``rate``)."""
     from itscam.clients.kafka import start_producer
-    from streaming.contracts import Frame, frame_headers
 
     producer = await start_producer(settings, linger_ms=5)
     topic = settings.topic("frames")
@@ -139,21 +157,7 @@ async def _produce_frames(
                 ts = base_ts + i / fps
             seq = first_seq + i
             img = unique_jpeg(jpegs[i % len(jpegs)], seq)
-            f = Frame(
-                camera_id=camera_id,
-                capture_ts_us=round(ts * 1e6),
-                seq=seq,
-                width=640,
-                height=360,
-                image=img,
-                event_id=f"{run_id}/{seq}",
-                run_id=run_id,
-            )
-            futs.append(
-                await producer.send(
-                    topic, value=img, key=camera_id.encode(), headers=frame_headers(f)
-                )
-            )
+            futs.append(await _send_frame(producer, topic, camera_id, img, ts, seq, run_id))
         await asyncio.gather(*futs)
     finally:
         await producer.stop()
@@ -314,7 +318,6 @@ async def _produce_null(
     naive: bool,
 ) -> None:
     from itscam.clients.kafka import start_producer
-    from streaming.contracts import Frame, frame_headers
 
     producer = await start_producer(settings, linger_ms=5)
     shift = time.time() - 120.0 - frames[-1][2]  # capture times end two minutes ago
@@ -340,22 +343,9 @@ async def _produce_null(
                     )
                 )
             else:
-                f = Frame(
-                    camera_id=camera_id,
-                    capture_ts_us=round(cts * 1e6),
-                    seq=seq,
-                    width=640,
-                    height=360,
-                    image=jpeg,
-                    event_id=f"{run_id}/{seq}",
-                    run_id=run_id,
-                )
                 futs.append(
-                    await producer.send(
-                        settings.topic("frames"),
-                        value=jpeg,
-                        key=camera_id.encode(),
-                        headers=frame_headers(f),
+                    await _send_frame(
+                        producer, settings.topic("frames"), camera_id, jpeg, cts, seq, run_id
                     )
                 )
         await asyncio.gather(*futs)
