@@ -98,6 +98,12 @@ BIRTH_SLOW_MPS = 1.0
 EDGE_PX = 1.0
 #: A track lost inside a line's band counts if it was going at least this fast (m/s).
 LEFT_MIN_MPS = 2.0
+#: A track lost short of a line counts once its extrapolation is past it (occluded
+#: crossing) if it was seen for OCCLUDED_SEEN_S going at least OCCLUDED_MIN_MPS and
+#: would have reached the line within OCCLUDED_MAX_S of its last sighting.
+OCCLUDED_MIN_MPS = 5.0
+OCCLUDED_SEEN_S = 1.0
+OCCLUDED_MAX_S = 3.0
 #: A new track within this of where a slow counted track was lost may be that vehicle
 #: (was LINK_ALONG_M, 5 m: in queues the car behind, about one car length back, came
 #: into view there and was never counted).
@@ -251,7 +257,8 @@ class CameraAnalyzer:
         self.stop_spots: list[list[float]] = []
         self._last_latest = -math.inf
         self.watch_since: float | None = None  # start of continuous observation
-        self.lost_counted: list[list[float]] = []  # [lost ts, x, y] (see BIRTH_SLOW_MPS)
+        # [lost ts, x, y, travel direction x, y] (see BIRTH_SLOW_MPS)
+        self.lost_counted: list[list[float]] = []
         self._last: dict[str, np.ndarray] = {}
         self._boxes = np.zeros((0, 4), np.float32)
 
@@ -311,7 +318,7 @@ class CameraAnalyzer:
             self._hold_lateral_at_edges(box, slots, is_new, xy, near_t)
             if is_new.any():
                 self._link_fragments(slots, is_new, xy, near_t, ts)
-                self._note_births(slots[is_new], xy[is_new], ts, slots)
+                self._note_births(slots[is_new], xy[is_new], near_t[is_new], ts, slots)
             tb.observe(slots, ts, xy, cls, tracked.confidence[keep])
             vel = tb.velocity(slots, ts, p.speed_window_s)
             speed = np.hypot(vel[:, 0], vel[:, 1])
@@ -329,10 +336,12 @@ class CameraAnalyzer:
                 self._crossing(out, c.line_index, c.slot, c.direction, c.ts, frame_seq)
             self._hidden_crossings(out, slots, vel, frame_seq)
             self._left_on_the_line(out, slots, prev_ts, ts, frame_seq)
+            self._hidden_through(out, slots, ts, frame_seq)
             length = CLASS_LENGTH_M[maj]
             self._behaviour(slots, ids, xy, vel, speed, lane, tangent, ts, dt, frame_seq)
         else:
             self._left_on_the_line(out, np.zeros(0, np.intp), prev_ts, ts, frame_seq)
+            self._hidden_through(out, np.zeros(0, np.intp), ts, frame_seq)
             if self.orphans:
                 e = np.zeros(0, np.intp)
                 self._adopt_orphans(e, e, np.zeros((0, 2)), np.zeros(0, bool), ts, frame_seq)
@@ -496,12 +505,18 @@ class CameraAnalyzer:
         return cand, pred, speed, reach
 
     def _note_births(
-        self, slots: np.ndarray, xy: np.ndarray, ts: float, present: np.ndarray
+        self,
+        slots: np.ndarray,
+        xy: np.ndarray,
+        tangent: np.ndarray,
+        ts: float,
+        present: np.ndarray,
     ) -> None:
         """Remember new, unlinked tracks first seen just past a counting line.
 
         Not between BIRTH_RESUME_S and BIRTH_WARMUP_S of observation (see those).
-        ``present``: every track of this frame (none of them is a lost fragment).
+        ``tangent``: the direction of each new track's (nearest) lane; ``present``:
+        every track of this frame (none of them is a lost fragment).
         """
         tb, ctr = self.table, self.counter
         assert self.watch_since is not None
@@ -511,8 +526,8 @@ class CameraAnalyzer:
         fresh = ~(tb.line_side[slots] != 0).any(axis=1)  # linked fragments inherit sides
         if not fresh.any():
             return
-        slots, xy = slots[fresh], xy[fresh]
-        veto = self._maybe_counted(slots, xy, ts, present)
+        slots, xy, tangent = slots[fresh], xy[fresh], tangent[fresh]
+        veto = self._maybe_counted(slots, xy, tangent, ts, present)
         if veto.all():
             return
         slots, xy = slots[~veto], xy[~veto]
@@ -538,9 +553,18 @@ class CameraAnalyzer:
         tb.born_watch[slots[has]] = 0.0 if watched >= BIRTH_WARMUP_S else self.watch_since
 
     def _maybe_counted(
-        self, slots: np.ndarray, xy: np.ndarray, ts: float, present: np.ndarray
+        self,
+        slots: np.ndarray,
+        xy: np.ndarray,
+        tangent: np.ndarray,
+        ts: float,
+        present: np.ndarray,
     ) -> np.ndarray:
-        """``(n,)`` bool: new tracks that may continue a vehicle counted already."""
+        """``(n,)`` bool: new tracks that may continue a vehicle counted already.
+
+        A remembered queued car (``lost_counted``) is only taken for a new track in
+        a lane of its own travel direction (``tangent``, the new track's lane).
+        """
         tb = self.table
         veto = np.zeros(len(slots), bool)
         # Tracks of this frame are not lost: their table rows still say they were last
@@ -567,7 +591,13 @@ class CameraAnalyzer:
         for i in np.flatnonzero(~veto):
             if not self.lost_counted:
                 break
-            far = [math.hypot(xy[i, 0] - e[1], xy[i, 1] - e[2]) for e in self.lost_counted]
+            # entries from before the travel direction was kept ([ts, x, y]) match any way
+            far = [
+                math.hypot(xy[i, 0] - e[1], xy[i, 1] - e[2])
+                if len(e) < 5 or e[3] * tangent[i, 0] + e[4] * tangent[i, 1] > 0.0
+                else math.inf
+                for e in self.lost_counted
+            ]
             k = int(np.argmin(far))
             if far[k] <= LINK_ALONG_M + BIRTH_VETO_SIDE_M:
                 veto[i] = True
@@ -679,6 +709,59 @@ class CameraAnalyzer:
                 t = zc if np.isfinite(zc) else prev_ts
             else:  # crossed just after it was last seen
                 t = prev_ts - float(d[i, j]) / float(v[i, j])
+            self._crossing(out, j, s, "forward", t, frame_seq)
+
+    def _hidden_through(
+        self, out: AnalysisOutput, present: np.ndarray, ts: float, frame_seq: int
+    ) -> None:
+        """Count a vehicle that drove through a line while hidden (occluded crossing).
+
+        A vehicle tracked at a steady speed (at least ``OCCLUDED_MIN_MPS`` for
+        ``OCCLUDED_SEEN_S``) that goes out of sight short of a line, behind a bus or
+        a truck in the next lane, reappears (if at all) as a fragment too far on to
+        be linked: it was never counted. Once its extrapolated position is past the
+        line's band, and it would have reached the line within ``OCCLUDED_MAX_S`` of
+        its last sighting, it crossed: counted at the extrapolated time, and its side
+        set so that a reappearance is linked or vetoed, never counted again.
+        """
+        ctr, tb = self.counter, self.table
+        if not len(ctr.lines):
+            return
+        seen = np.zeros(tb.cap, bool)
+        seen[present] = True
+        lost = np.flatnonzero(
+            tb.alive
+            & ~seen
+            & (tb.last_ts < ts)
+            & (tb.last_ts - tb.first_ts >= OCCLUDED_SEEN_S)
+            & (np.nan_to_num(tb.speed, nan=0.0) >= OCCLUDED_MIN_MPS)
+            & (tb.line_side < 0).any(axis=1)
+        )
+        if not len(lost):
+            return
+        d = tb.line_d[lost]
+        v = tb.vel[lost] @ ctr.normal.T
+        gap = (ts - tb.last_ts[lost])[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reach_s = np.where(v > 0, -d / v, np.inf)  # from its last sighting to the line
+        xy = tb.latest_xy(lost)
+        ahead = np.where(np.isfinite(reach_s), np.maximum(reach_s, 0.0), 0.0)
+        at_line = xy[:, None, :] + tb.vel[lost][:, None, :] * ahead[..., None]
+        along = (at_line * ctr.unit[None]).sum(-1) - ctr.along0
+        hit = (
+            (tb.line_side[lost] < 0)
+            & (v >= OCCLUDED_MIN_MPS)
+            & (d + v * gap > ctr.margin)
+            & (reach_s <= OCCLUDED_MAX_S)
+            & ctr.allow_fwd
+            & (along >= 0.0)
+            & (along <= ctr.seg_len)
+        )
+        for i in np.flatnonzero(hit.any(axis=1)):
+            j = ctr.most_central(along[i], np.flatnonzero(hit[i]))
+            s = int(lost[i])
+            tb.line_side[s, j] = 1
+            t = float(tb.last_ts[s]) + max(0.0, float(reach_s[i, j]))
             self._crossing(out, j, s, "forward", t, frame_seq)
 
     def _crossing(
@@ -1062,8 +1145,20 @@ class CameraAnalyzer:
                 + float(y) * self.counter.normal[:, 1]
                 - self.counter.offset
             )
-            if ((tb.line_side[s] > 0) & (d <= BIRTH_PAST_M)).any():
-                self.lost_counted.append([last, float(x), float(y)])
+            ctr = self.counter
+            along = float(x) * ctr.unit[:, 0] + float(y) * ctr.unit[:, 1] - ctr.along0
+            # Past a line it crossed: within that lane's segment. Sides are kept for the
+            # whole line, so a car queued short of its own stop line is "past" the
+            # opposite carriageway's line; remembered, it vetoed real hidden crossings.
+            passed = (
+                (tb.line_side[s] > 0)
+                & (d <= BIRTH_PAST_M)
+                & (along >= -END_SLACK_M)
+                & (along <= ctr.seg_len + END_SLACK_M)
+            )
+            if passed.any():
+                nx, ny = self.counter.normal[int(np.argmax(passed))]  # its travel direction
+                self.lost_counted.append([last, float(x), float(y), float(nx), float(ny)])
         if tb.wrong_way[s]:
             rl = float(tb.rev_last[s])
             self.book.end(f"wrong_way:{tid}", rl if np.isfinite(rl) else last)

@@ -526,3 +526,48 @@ def test_vehicle_crossing_just_after_observation_starts_is_counted_one_already_p
     # 0.5 m past the line in the first frame: it crossed before anyone was looking.
     before = cruise(1.75, 14.5, 10.0)
     assert run(CameraAnalyzer(camera()), [before], 0, 3, fps=5.0)["crossings"] == []
+
+
+def _line_at(y: float) -> list[dict]:
+    return [{"line_id": "nb-1-count", "lane_id": "nb-1", "world": [[0, y], [3.5, y]]}]
+
+
+def test_vehicle_hidden_while_it_drives_through_the_line_is_counted_once():
+    # Seen on the arterial and the intersection with ground-truth boxes: tracked at
+    # 10 m/s, out of sight 5 m short of the line (behind a bus in the next lane) and
+    # never seen again, or only again well past it. It crossed, once.
+    cam = camera(lines=_line_at(30.0))
+    gone = cruise(1.75, 5.0, 10.0, t_end=2.0)
+    (c,) = run(CameraAnalyzer(cam), [gone], 0, 12)["crossings"]
+    assert c["lane_id"] == "nb-1" and c["direction"] == "forward"
+    assert c["crossing_ts"] == pytest.approx(T0 + 2.5, abs=0.15)
+    assert c["speed_kmh"] == pytest.approx(36.0, rel=0.05)
+    path = cruise(1.75, 5.0, 10.0)
+    back = run(CameraAnalyzer(cam), [lambda t: None if 2.0 < t < 4.0 else path(t)], 0, 12)
+    assert len(back["crossings"]) == 1
+    # Slow (it may have stopped short of the line while hidden): not counted.
+    crawl = cruise(1.75, 5.0, 3.0, t_end=7.0)  # lost at y = 26, 4 m short
+    assert run(CameraAnalyzer(cam), [crawl], 0, 20)["crossings"] == []
+    # Lost 35 m short of the line: too far to tell; not counted.
+    far = cruise(1.75, 5.0, 10.0, t_end=1.5)
+    assert run(CameraAnalyzer(camera(lines=_line_at(50.0))), [far], 0, 12)["crossings"] == []
+
+
+def test_a_car_queued_short_of_its_own_line_never_vetoes_the_opposite_carriageway():
+    # Seen on the arterial: a car standing 2 m short of the northbound line is "past"
+    # the southbound line (sides are kept for whole lines). Lost while standing, it
+    # was remembered as a counted queued car, and a southbound car first seen just
+    # past its line beside it was taken for that car: never counted.
+    def queued(t: float):
+        if t >= 5.0:
+            return None  # hidden behind the queue ahead from here on
+        return (1.75, min(5.0 + 4.0 * t, 12.0))
+
+    def southbound(t: float):
+        if t < 20.0:
+            return None
+        y = 11.0 - 5.0 * (t - 20.0)
+        return (-1.75, y) if y >= 5.0 else None
+
+    out = run(CameraAnalyzer(camera()), [queued, southbound], 0, 23)
+    assert [(c["lane_id"], c["direction"]) for c in out["crossings"]] == [("sb-1", "forward")]
