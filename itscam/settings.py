@@ -125,6 +125,16 @@ class Settings(BaseSettings):
         "previous one's detections are produced (1 = one at a time)",
     )
 
+    checkpoint_every_s: float = Field(
+        2.0,
+        ge=0.0,
+        le=60.0,
+        description="Checkpoint each camera's analyser at most this often, seconds "
+        "(ITSCAM_CHECKPOINT_EVERY_S; 0 = after every micro-batch). Frames are acked, and "
+        "their offsets committed, once a checkpoint covering them is on the changelog; a "
+        "restarted worker replays at most about this much",
+    )
+
     stall_exit_s: float = Field(
         600.0,
         ge=0.0,

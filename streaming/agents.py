@@ -56,10 +56,10 @@ analyzer_state_table = app.Table(
 class CheckpointTable:
     """The analyser checkpoints: the Faust table, written to an explicit changelog partition.
 
-    ``keep(key, value)`` stores a checkpoint in the worker's table at once;
-    ``send(key, value, partition)`` writes it to the changelog partition of the
-    camera's frames (co-partitioned) later, once the outputs it reflects are
-    delivered. Faust's ``use_partitioner`` path asks the producer's metadata for
+    ``send(key, value, partition)`` writes a checkpoint to the changelog partition
+    of the camera's frames (co-partitioned) once the outputs it reflects are
+    delivered; ``keep(key, value)`` then stores it in the worker's table (which
+    so only ever holds durable checkpoints). Faust's ``use_partitioner`` path asks the producer's metadata for
     the changelog topic's partitions, which a fresh producer may not have
     fetched yet (the agent then crashed in a loop with ``'NoneType' object is
     not iterable``).
@@ -161,12 +161,18 @@ async def report_lag() -> None:
         os._exit(EXIT_STALLED)
 
 
+def _owned_frames_partitions() -> set[int]:
+    frames = frames_topic.get_topic_name()
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == frames}
+
+
+runtime.analysis.owns = lambda partition: partition in _owned_frames_partitions()
+
+
 @app.timer(interval=5.0)
 async def flush_idle_cameras() -> None:
     """Live cameras that went quiet: close their minutes, detect camera offline."""
-    frames = frames_topic.get_topic_name()
-    assigned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == frames}
-    await runtime.analysis.tick(time.time(), assigned.__contains__)
+    await runtime.analysis.tick(time.time(), _owned_frames_partitions().__contains__)
 
 
 @app.task

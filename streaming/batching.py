@@ -109,32 +109,37 @@ async def pipelined_batches(
     is awaited one batch at a time in the same order. ``finish`` may return an
     awaitable (the batch's outputs being delivered): the next batch is finished
     while it completes, and the batch's events are acked after it, still in
-    batch order. At most ``depth`` batches are started and not yet acked
-    (backpressure), so with ``depth=2`` the detector works on batch *k+1* while
-    the outputs of batch *k* are produced and delivered. An exception in
-    ``finish`` or in its awaitable ends the loop (and the agent) with that
-    error; the unacked batches are processed again after a restart.
+    batch order. An awaitable with ``delivered`` and ``durable`` parts (a
+    :class:`streaming.processing.Settlement`) frees the batch's slot once
+    delivered and is acked once durable (a checkpoint covering it, which may
+    come a while later). At most ``depth`` batches are started and not yet
+    delivered (backpressure), so with ``depth=2`` the detector works on batch
+    *k+1* while the outputs of batch *k* are produced and delivered. An
+    exception in ``finish`` or in its awaitable ends the loop (and the agent)
+    with that error; the unacked batches are processed again after a restart.
     """
-    if depth <= 1:
-        async for batch in event_batches(stream, max_n, within):
-            settled = await finish(batch, start(batch))
-            if settled is not None:
-                await settled
-        return
     src = stream.noack()
     started: asyncio.Queue = asyncio.Queue()  # bounded by ``slots``
-    slots = asyncio.Semaphore(depth)
+    slots = asyncio.Semaphore(max(1, depth))
 
     async def ack_after(
         prev: asyncio.Future | None, settled: Awaitable[None] | None, batch: list[Any]
     ) -> None:
+        durable = None
         try:
-            if prev is not None:
-                await prev  # acks stay in batch order
             if settled is not None:
-                await settled
+                delivered = getattr(settled, "delivered", None)
+                if delivered is None:
+                    await settled
+                else:  # a Settlement: the slot is free once delivered
+                    await delivered
+                    durable = getattr(settled, "durable", None)
         finally:
             slots.release()
+        if prev is not None:
+            await prev  # acks stay in batch order
+        if durable is not None:
+            await durable
         for ev in batch:
             await src.ack(ev)
 

@@ -355,7 +355,7 @@ async def _produce_null(
 
 async def null_phase(settings: Settings, n: int, base_jpeg: bytes) -> dict[str, Any]:
     """Our worker with precomputed detections vs the naive agent, same frames, same run."""
-    from itscam.clients.kafka import TOPICS, ensure_topics, skip_to_end
+    from itscam.clients.kafka import TOPICS, end_offsets, ensure_topics, skip_to_end
     from streaming.app import APP_ID
     from streaming.cameras import register_cameras
     from streaming.naive import NAIVE_APP_ID
@@ -372,9 +372,13 @@ async def null_phase(settings: Settings, n: int, base_jpeg: bytes) -> dict[str, 
     await _produce_null(
         settings, camera.camera_id, frames, f"bench-null-{uuid.uuid4().hex[:8]}", naive=False
     )
+    # Checkpoints written: the analyser-state changelog's growth over our run.
+    changelog = [f"{APP_ID}-analyzer_state-changelog"]
+    ck_before = sum((await end_offsets(settings, changelog)).values())
     pool = WorkerPool(settings, 1, extra_env=env).start()
     try:
         ours = await _measure(settings, APP_ID, topics[0], topics, len(frames))
+        checkpoints = sum((await end_offsets(settings, changelog)).values()) - ck_before
     finally:
         pool.stop()
 
@@ -398,6 +402,7 @@ async def null_phase(settings: Settings, n: int, base_jpeg: bytes) -> dict[str, 
         "null_vs_naive": round(ours["fps"] / naive["fps"], 2) if naive["fps"] else None,
         "null_frames": len(frames),
         "null_objects_per_frame": round(objects, 1),
+        "null_checkpoints_per_1k_frames": round(1000 * checkpoints / len(frames), 1),
     }
 
 

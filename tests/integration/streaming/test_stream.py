@@ -117,8 +117,14 @@ def test_1000_malformed_messages_are_dead_lettered_and_counts_are_unaffected(ser
     ) as pool:
         asyncio.run(wait_drained(settings, pool, timeout_s=600))
     dead = asyncio.run(_dead_letters_since(settings, dl_before))
-    assert Counter(d["dlq_reason"].decode() for d in dead) == reasons
-    assert all(d["dlq_detail"] and d["dlq_offset"] for d in dead)
+    # At least once: the stream's last record was now and then handed to the agent a
+    # second time a second or two later (seen before and after the checkpoint
+    # interval), so its dead letter came twice. A dead letter names its original
+    # (topic, partition, offset), so a reader dedupes on that; every original is here.
+    by_origin = {(d["dlq_topic"], d["dlq_partition"], d["dlq_offset"]): d for d in dead}
+    assert len(dead) - len(by_origin) <= 1
+    assert Counter(d["dlq_reason"].decode() for d in by_origin.values()) == reasons
+    assert all(d["dlq_detail"] and d["dlq_offset"] for d in by_origin.values())
     counts = run_counts(settings, run_id)
     assert counts["frames_inferred"] == len(good)
     assert_same_crossings(

@@ -143,3 +143,44 @@ async def test_a_failed_delivery_stops_the_loop_and_its_batch_stays_unacked() ->
             pipelined_batches(s, 4, 0.05, start=lambda b: None, finish=finish), 10
         )
     assert 8 not in s.acked and s.acked == list(range(len(s.acked)))
+
+
+class Settled:
+    """A finish result with separate ``delivered`` and ``durable`` parts (a Settlement)."""
+
+    def __init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.delivered = loop.create_future()
+        self.delivered.set_result(None)
+        self.durable = loop.create_future()
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return self.durable.__await__()
+
+
+async def test_a_delivered_batch_frees_its_slot_and_is_acked_once_durable() -> None:
+    # Checkpoints come every couple of seconds: batches keep flowing (depth bounds
+    # what is undelivered), their acks wait for durability, in order.
+    s = FakeStream(24)
+    results: list[Settled] = []
+
+    async def finish(batch: list[int], handle: Any) -> Any:
+        results.append(Settled())
+        return results[-1]
+
+    run = asyncio.ensure_future(
+        pipelined_batches(s, 4, 0.01, start=lambda b: None, finish=finish, depth=2)
+    )
+    while len(results) < 6:
+        await asyncio.sleep(0.005)
+    assert s.acked == []  # six batches finished (depth 2), none durable
+    results[1].durable.set_result(None)
+    await asyncio.sleep(0.02)
+    assert s.acked == []  # in order: the first is not durable yet
+    results[0].durable.set_result(None)
+    await asyncio.sleep(0.02)
+    assert s.acked == list(range(8))
+    for r in results[2:]:
+        r.durable.set_result(None)
+    await asyncio.wait_for(run, 5)
+    assert s.acked == list(range(24))

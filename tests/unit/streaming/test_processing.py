@@ -134,7 +134,7 @@ async def test_analysis_checkpoint_resumes_without_double_processing() -> None:
     factory = lambda cfg, run, st: CountingAnalyzer("cam-a", st)  # noqa: E731
     col = Collector()
     a1 = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
-    await a1.analyse(_det_events(7))
+    await (await a1.analyse(_det_events(7)))  # durable: the checkpoint is in the table
     # A new worker (no memory) takes over; the broker redelivers offsets 4..9.
     a2 = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
     await a2.analyse(_det_events(6, first=4))
@@ -183,6 +183,11 @@ async def test_the_detect_agent_analyses_what_it_inferred_and_checkpoints_frame_
         assert np.array_equal(dets.xyxy, back.xyxy) and np.array_equal(
             dets.confidence, back.confidence
         )
+
+
+def _n(blob: bytes) -> int:
+    """The counting analyser's frame count in a checkpoint."""
+    return json.loads(blob[blob.rindex(b'{"n":') :])["n"]
 
 
 def c_ckpt(blob: bytes) -> tuple[int, int, int]:
@@ -250,7 +255,7 @@ async def test_checkpoints_reach_the_changelog_in_batch_order_after_their_output
     )
     first = await a.analyse(_det_events(3))  # one crossing: its delivery is held
     second = await a.analyse(_det_events(3, first=3))  # one more crossing, also held
-    assert table[b"cam-a"].endswith(b'{"n":6}')  # kept at once: the next batch resumes from it
+    assert b"cam-a" not in table  # the table only ever holds durable checkpoints
     for _ in range(20):
         await asyncio.sleep(0)
     assert table.sent == [] and len(gate) == 2  # no checkpoint before its outputs
@@ -267,20 +272,28 @@ async def test_checkpoints_reach_the_changelog_in_batch_order_after_their_output
     for _ in range(20):
         await asyncio.sleep(0)
     assert [b[-7:] for b in table.sent] == [b'{"n":3}', b'{"n":6}']
+    assert table[b"cam-a"].endswith(b'{"n":3}')
     table.futures[1].set_result(None)
     await asyncio.wait_for(second, 1.0)
+    assert table[b"cam-a"].endswith(b'{"n":6}')
 
 
-async def test_a_failed_delivery_fails_its_batch_not_the_ones_after_it() -> None:
-    # The agent stops on the failure and is restarted in the same worker; the
-    # processor's next deliveries must not inherit the old error.
+async def test_after_a_failed_delivery_the_analyser_restarts_from_its_last_durable_checkpoint() -> (
+    None
+):
+    # The agent stops on the failure and is restarted in the same worker; the broker
+    # redelivers the unacked batch. The processor must neither inherit the old error
+    # nor go on from an analyser that already counted the frames whose outputs were
+    # lost (its checkpoint would say they were done, and the replay would skip them).
     fail = [True]
+    crossings: list[int] = []
 
     async def send(topic, key, value, headers=None):
         fut = asyncio.get_running_loop().create_future()
         if fail[0]:
             fut.set_exception(ConnectionError("broker gone"))
         else:
+            crossings.append(json.loads(value)["track_id"])
             fut.set_result(None)
         return fut
 
@@ -297,12 +310,116 @@ async def test_a_failed_delivery_fails_its_batch_not_the_ones_after_it() -> None
         await asyncio.wait_for(first, 1.0)
     assert table.sent == []  # no checkpoint after outputs that were not delivered
     fail[0] = False
-    second = await a.analyse(_det_events(3, first=3))
+    second = await a.analyse(_det_events(6))  # offsets 0..5 again
     for _ in range(20):
         await asyncio.sleep(0)
     table.futures[0].set_result(None)
     await asyncio.wait_for(second, 1.0)
-    assert [b[-7:] for b in table.sent] == [b'{"n":6}']
+    assert [b[-7:] for b in table.sent] == [b'{"n":6}'] and crossings == [3, 6]
+
+
+async def test_cameras_are_checkpointed_once_per_interval_and_their_batches_settle_then() -> None:
+    table = ChangelogTable()
+    a = AnalysisProcessor(
+        TOPICS,
+        Collector(),
+        {"cam-a": object()},
+        table,
+        analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st),
+        checkpoint_every_s=0.3,
+        checkpoint_idle_s=60.0,  # the interval decides here
+    )
+    settled = [await a.analyse(_det_events(2, first=2 * i)) for i in range(5)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert [_n(b) for b in table.sent] == [2]  # the first batch, then none
+    table.futures[0].set_result(None)
+    await asyncio.wait_for(settled[0], 1.0)
+    assert all(s.delivered.done() for s in settled)  # outputs go out at once
+    assert not any(s.done() for s in settled[1:])  # not acked before a checkpoint
+    await asyncio.sleep(0.4)
+    assert [_n(b) for b in table.sent] == [2, 10]  # one checkpoint for the next 4 batches
+    table.futures[1].set_result(None)
+    await asyncio.wait_for(asyncio.gather(*settled), 1.0)
+    assert c_ckpt(table[b"cam-a"])[:2] == (5, 9)
+    await asyncio.sleep(0.35)  # the interval has passed: the next batch checkpoints at once
+    now = await a.analyse(_det_events(1, first=10))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert [_n(b) for b in table.sent] == [2, 10, 11]
+    table.futures[2].set_result(None)
+    await asyncio.wait_for(now, 1.0)
+
+
+async def test_a_quiet_stream_is_checkpointed_without_waiting_for_the_interval() -> None:
+    table = ChangelogTable()
+    a = AnalysisProcessor(
+        TOPICS,
+        Collector(),
+        {"cam-a": object()},
+        table,
+        analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st),
+        checkpoint_every_s=600.0,
+        checkpoint_idle_s=0.05,
+    )
+    first_batch = await a.analyse(_det_events(2))  # the first checkpoint is taken at once
+    for _ in range(20):
+        await asyncio.sleep(0)
+    table.futures[0].set_result(None)
+    await asyncio.wait_for(first_batch, 1.0)
+    first = [await a.analyse(_det_events(2, first=2 + 2 * i)) for i in range(3)]
+    while len(table.sent) < 2:  # the batches stopped: checkpointed after 0.05 s
+        await asyncio.sleep(0.01)
+    table.futures[1].set_result(None)
+    await asyncio.wait_for(asyncio.gather(*first), 5.0)
+    assert [_n(b) for b in table.sent] == [2, 8]
+
+
+async def test_a_restored_analyser_goes_on_from_memory_while_its_checkpoint_is_in_flight() -> None:
+    # A worker that took the camera over restored its checkpoint; its next batch
+    # came before its own first checkpoint was durable. It restored the old one
+    # again and analysed on from there (seen in the kill test: other track ids).
+    table = ChangelogTable()
+    factory = lambda cfg, run, st: CountingAnalyzer("cam-a", st)  # noqa: E731
+    a1 = AnalysisProcessor(
+        TOPICS, Collector(), {"cam-a": object()}, table, analyzer_factory=factory
+    )
+    first = await a1.analyse(_det_events(4))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    table.futures[0].set_result(None)
+    await asyncio.wait_for(first, 1.0)
+    a2 = AnalysisProcessor(
+        TOPICS, Collector(), {"cam-a": object()}, table, analyzer_factory=factory
+    )
+    b1 = await a2.analyse(_det_events(2, first=4))  # restored at n = 4, on to 6
+    b2 = await a2.analyse(_det_events(2, first=6))  # the checkpoint of b1 not yet durable
+    for _ in range(3):  # each checkpoint is sent after the one before is delivered
+        for _ in range(20):
+            await asyncio.sleep(0)
+        for f in table.futures:
+            if not f.done():
+                f.set_result(None)
+    await asyncio.wait_for(asyncio.gather(b1, b2), 1.0)
+    assert [_n(b) for b in table.sent] == [4, 6, 8]
+
+
+async def test_a_camera_another_worker_moved_on_is_restored_not_continued_from_memory() -> None:
+    # Partition moved to another worker and back: that worker's checkpoint is newer
+    # than what this one holds in memory.
+    table: dict[bytes, bytes] = {}
+    factory = lambda cfg, run, st: CountingAnalyzer("cam-a", st)  # noqa: E731
+    a1 = AnalysisProcessor(
+        TOPICS, Collector(), {"cam-a": object()}, table, analyzer_factory=factory
+    )
+    a2 = AnalysisProcessor(
+        TOPICS, Collector(), {"cam-a": object()}, table, analyzer_factory=factory
+    )
+    await (await a1.analyse(_det_events(4)))
+    await (await a1.analyse(_det_events(2, first=4)))  # from memory: no restore
+    await (await a2.analyse(_det_events(4, first=6)))  # restored (n = 6), on to n = 10
+    await (await a1.analyse(_det_events(2, first=10)))
+    assert table[b"cam-a"].endswith(b'{"n":12}') and a1.skipped == 0
 
 
 async def test_analysis_failure_is_dead_lettered_and_later_frames_continue() -> None:
