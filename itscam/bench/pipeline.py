@@ -3,7 +3,9 @@
 Prints ONE JSON line:
 
 - ``raw_detector_fps``: the in-process detector (ONNX Runtime, batches of 8)
-  on the benchmark's JPEG frames: decode + letterbox + model + NMS, nothing else.
+  on the benchmark's JPEG frames: decode + letterbox + model + NMS, nothing else;
+  measured before and after the end-to-end phase (``raw_detector_fps_runs``),
+  the faster of the two counts.
 - ``pipeline_fps``: frames/s end to end -- producer -> broker -> Faust detect
   agent -> configured detector (Triton when up) -> detections -> tracking and
   analysis -> PostgreSQL sinks -- measured from the worker group's first
@@ -25,7 +27,9 @@ Prints ONE JSON line:
   triggering frame's capture by at most one frame interval), i.e. frame to
   event. ``detect_latency_*`` are capture -> detections record.
 
-Every worker is a real subprocess on the real broker and database.
+Every worker is a real subprocess on the real broker and database. Before each
+timed phase the bench waits (at most a minute) for the CPUs to be mostly idle
+(``quiet_wait_s`` in all): the local broker stays busy for a while after a burst.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import asyncio
 import base64
 import json
 import logging
+import os
 import sys
 import time
 import uuid
@@ -71,23 +76,63 @@ def render_frames(name: str, n: int, fps: float = 10.0) -> tuple[Any, list[bytes
     return src.config, jpegs
 
 
+def _cpu_idle_busy() -> tuple[float, float]:
+    """Idle (incl. iowait) and total jiffies of all CPUs, from ``/proc/stat``."""
+    with open("/proc/stat") as f:
+        vals = [float(v) for v in f.readline().split()[1:]]
+    return vals[3] + vals[4], sum(vals[:8])
+
+
+QUIET_WAITED: list[float] = []
+
+
+def wait_quiet(max_s: float = 60.0, idle_frac: float = 0.85, window_s: float = 2.0) -> float:
+    """Wait until the CPUs are mostly idle; returns the seconds waited (also kept in
+    ``QUIET_WAITED``).
+
+    The local broker keeps a core busy for about 45 s after a burst of traffic; a
+    phase measured meanwhile (the raw detector above all) ran at 60 % of its speed
+    and swung ``pipeline_vs_raw`` between 0.53 and 0.91 from run to run.
+    """
+    if not os.path.exists("/proc/stat"):
+        return 0.0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < max_s:
+        idle0, total0 = _cpu_idle_busy()
+        time.sleep(window_s)
+        idle1, total1 = _cpu_idle_busy()
+        if total1 > total0 and (idle1 - idle0) / (total1 - total0) >= idle_frac:
+            break
+    waited = time.monotonic() - t0
+    QUIET_WAITED.append(waited)
+    return waited
+
+
 def raw_detector_fps(
-    settings: Settings, jpegs: list[bytes], batch: int = 8, repeats: int = 2
+    settings: Settings, jpegs: list[bytes], batch: int = 8, repeats: int = 3
 ) -> float:
-    """Images/s of the in-process detector over ``jpegs`` (after one warm-up batch)."""
+    """Images/s of the in-process detector over ``jpegs``: the best of ``repeats`` passes,
+    after a whole pass to warm up.
+
+    A fresh ONNX Runtime session on this machine ran its first seconds at half
+    speed (8 images/s, then 15-16), so one warm-up batch was not enough and a
+    single timed pass swung the baseline by a factor of two.
+    """
     from itscam.inference.inprocess import OnnxRuntimeDetector, model_path
 
     det = OnnxRuntimeDetector(
         model_path(settings.model_repository, settings.triton_model_version), max_batch=batch
     )
-    det.detect_sync(jpegs[:batch])
-    t0 = time.perf_counter()
-    n = 0
-    for _ in range(repeats):
+    wait_quiet()
+
+    def one_pass() -> float:
+        t0 = time.perf_counter()
         for i in range(0, len(jpegs), batch):
             det.detect_sync(jpegs[i : i + batch])
-            n += len(jpegs[i : i + batch])
-    return n / (time.perf_counter() - t0)
+        return len(jpegs) / (time.perf_counter() - t0)
+
+    one_pass()
+    return max(one_pass() for _ in range(repeats))
 
 
 async def _wait_stable(
@@ -263,6 +308,7 @@ async def pipeline_phase(
         )
         await _measure(settings, APP_ID, topics[0], topics, 16)
         run_id = f"bench-e2e-{uuid.uuid4().hex[:8]}"
+        await asyncio.to_thread(wait_quiet)
         await _produce_frames(settings, camera.camera_id, jpegs, n, run_id=run_id, first_seq=100)
         e2e = await _measure(settings, APP_ID, topics[0], topics, n)
         rate = e2e["fps"] / 2
@@ -375,6 +421,7 @@ async def null_phase(settings: Settings, n: int, base_jpeg: bytes) -> dict[str, 
     # Checkpoints written: the analyser-state changelog's growth over our run.
     changelog = [f"{APP_ID}-analyzer_state-changelog"]
     ck_before = sum((await end_offsets(settings, changelog)).values())
+    await asyncio.to_thread(wait_quiet)
     pool = WorkerPool(settings, 1, extra_env=env).start()
     try:
         ours = await _measure(settings, APP_ID, topics[0], topics, len(frames))
@@ -388,6 +435,7 @@ async def null_phase(settings: Settings, n: int, base_jpeg: bytes) -> dict[str, 
     await _produce_null(
         settings, camera.camera_id, frames, f"bench-naive-{uuid.uuid4().hex[:8]}", naive=True
     )
+    await asyncio.to_thread(wait_quiet)
     naive_pool = WorkerPool(
         settings, 1, extra_env=env, module="streaming.naive", group_id=NAIVE_APP_ID
     ).start()
@@ -448,6 +496,13 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
                 if out.get("raw_detector_fps"):
+                    # The raw figure again: on 2 cores a broker still busy with the
+                    # previous run's traffic slowed one measurement to 10 images/s
+                    # and another, minutes later, ran at 16.7. The faster of the two
+                    # is the baseline (the ratio can only come out lower for it).
+                    runs = [out["raw_detector_fps"], round(raw_detector_fps(settings, jpegs), 2)]
+                    out["raw_detector_fps_runs"] = runs
+                    out["raw_detector_fps"] = max(runs)
                     out["pipeline_vs_raw"] = round(out["pipeline_fps"] / out["raw_detector_fps"], 3)
             if "null" not in args.skip:
                 out.update(asyncio.run(null_phase(settings, args.null_frames, jpegs[0])))
@@ -472,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     except ItscamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    out["quiet_wait_s"] = round(sum(QUIET_WAITED), 1)
     print(json.dumps(out, separators=(",", ":")))
     return 0
 
