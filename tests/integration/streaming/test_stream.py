@@ -138,17 +138,22 @@ def test_killing_the_worker_mid_run_changes_no_count(services, null_stream):
     camera = null_stream.camera_as(cam)
     register_cameras(settings, [camera])
     run_id = f"it-kill-{uuid.uuid4().hex[:6]}"
-    produce(settings, _frames(null_stream, cam, run_id))
+    frames = _frames(null_stream, cam, run_id)
     n = len(null_stream.jpegs)
+    # Half the frames first, killed once a quarter is done (the null worker is fast
+    # enough to finish all of them between two polls): the kill lands mid-run, with
+    # frames analysed but not yet covered by a durable checkpoint.
+    produce(settings, frames[: n // 2])
     env = {"ITSCAM_PRECOMPUTED_DETECTIONS": str(null_stream.path)}
     with WorkerPool(settings, 1, extra_env=env) as pool:
         sql = "SELECT count(*) FROM camera_data.frame_metadata WHERE run_id = %s"
         t0 = time.monotonic()
-        while count(settings, sql, run_id) < n // 3:
+        while count(settings, sql, run_id) < n // 4:
             assert time.monotonic() - t0 < 300, "worker made no progress"
-            time.sleep(0.2)
+            time.sleep(0.1)
         done_at_kill = count(settings, sql, run_id)
         pool.restart(0)  # SIGKILL, then a fresh worker in its place
+        produce(settings, frames[n // 2 :])
         asyncio.run(wait_drained(settings, pool, timeout_s=600))
     assert done_at_kill < n
     assert count(settings, sql, run_id) == n
