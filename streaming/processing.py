@@ -599,16 +599,6 @@ class AnalysisProcessor(_Producing):
         await delivered
         return len(touched)
 
-    async def checkpoint(self) -> None:
-        """Checkpoint every camera analysed since the last checkpoint now, and wait
-        until that is durable (a worker stopping cleanly; tests)."""
-        async with self.lock:
-            self._reset_if_failed()
-            if not (self._dirty or self._waiting):
-                return
-            done = self._checkpoint_now()
-        await done
-
     def _deliver_outputs(self, states: dict[str, dict[str, Any]]) -> asyncio.Future:
         """Deliver what was just sent, after everything sent before it (a future)."""
         sent, self._pending = self._pending, []
