@@ -129,14 +129,25 @@ def _det_events(n: int, first: int = 0) -> list[Any]:
     return _analysed(events(recs, topic=TOPICS["frames"], partition=5, first_offset=first))
 
 
+def _counting(send: Any, table: Any, **kw: Any) -> AnalysisProcessor:
+    """An analysis processor for camera cam-a with :class:`CountingAnalyzer` analysers."""
+    return AnalysisProcessor(
+        TOPICS,
+        send,
+        {"cam-a": object()},
+        table,
+        analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st),
+        **kw,
+    )
+
+
 async def test_analysis_checkpoint_resumes_without_double_processing() -> None:
     table: dict[bytes, bytes] = {}
-    factory = lambda cfg, run, st: CountingAnalyzer("cam-a", st)  # noqa: E731
     col = Collector()
-    a1 = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
+    a1 = _counting(col, table)
     await (await a1.analyse(_det_events(7)))  # durable: the checkpoint is in the table
     # A new worker (no memory) takes over; the broker redelivers offsets 4..9.
-    a2 = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
+    a2 = _counting(col, table)
     await a2.analyse(_det_events(6, first=4))
     assert a2.skipped == 3 and a2.frames == 3
     ids = [json.loads(v)["track_id"] for _, _, v, _ in col.on(TOPICS["crossings"])]
@@ -219,13 +230,7 @@ async def test_a_batch_is_done_only_once_its_checkpoint_is_delivered() -> None:
     # offsets. If the checkpoint were still in the producer's buffer, a kill there
     # would restore an older checkpoint and skip the frames in between.
     table = ChangelogTable()
-    a = AnalysisProcessor(
-        TOPICS,
-        Collector(),
-        {"cam-a": object()},
-        table,
-        analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st),
-    )
+    a = _counting(Collector(), table)
     delivered = await a.analyse(_det_events(3))
     for _ in range(20):
         await asyncio.sleep(0)
@@ -246,13 +251,7 @@ async def test_checkpoints_reach_the_changelog_in_batch_order_after_their_output
         return fut
 
     table = ChangelogTable()
-    a = AnalysisProcessor(
-        TOPICS,
-        slow_send,
-        {"cam-a": object()},
-        table,
-        analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st),
-    )
+    a = _counting(slow_send, table)
     first = await a.analyse(_det_events(3))  # one crossing: its delivery is held
     second = await a.analyse(_det_events(3, first=3))  # one more crossing, also held
     assert b"cam-a" not in table  # the table only ever holds durable checkpoints
@@ -298,13 +297,7 @@ async def test_after_a_failed_delivery_the_analyser_restarts_from_its_last_durab
         return fut
 
     table = ChangelogTable()
-    a = AnalysisProcessor(
-        TOPICS,
-        send,
-        {"cam-a": object()},
-        table,
-        analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st),
-    )
+    a = _counting(send, table)
     first = await a.analyse(_det_events(3))  # one crossing, its delivery fails
     with pytest.raises(ConnectionError):
         await asyncio.wait_for(first, 1.0)
@@ -320,12 +313,9 @@ async def test_after_a_failed_delivery_the_analyser_restarts_from_its_last_durab
 
 async def test_cameras_are_checkpointed_once_per_interval_and_their_batches_settle_then() -> None:
     table = ChangelogTable()
-    a = AnalysisProcessor(
-        TOPICS,
+    a = _counting(
         Collector(),
-        {"cam-a": object()},
         table,
-        analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st),
         checkpoint_every_s=0.3,
         checkpoint_idle_s=60.0,  # the interval decides here
     )
@@ -353,12 +343,9 @@ async def test_cameras_are_checkpointed_once_per_interval_and_their_batches_sett
 
 async def test_a_quiet_stream_is_checkpointed_without_waiting_for_the_interval() -> None:
     table = ChangelogTable()
-    a = AnalysisProcessor(
-        TOPICS,
+    a = _counting(
         Collector(),
-        {"cam-a": object()},
         table,
-        analyzer_factory=lambda cfg, run, st: CountingAnalyzer("cam-a", st),
         checkpoint_every_s=600.0,
         checkpoint_idle_s=0.05,
     )
@@ -380,18 +367,13 @@ async def test_a_restored_analyser_goes_on_from_memory_while_its_checkpoint_is_i
     # came before its own first checkpoint was durable. It restored the old one
     # again and analysed on from there (seen in the kill test: other track ids).
     table = ChangelogTable()
-    factory = lambda cfg, run, st: CountingAnalyzer("cam-a", st)  # noqa: E731
-    a1 = AnalysisProcessor(
-        TOPICS, Collector(), {"cam-a": object()}, table, analyzer_factory=factory
-    )
+    a1 = _counting(Collector(), table)
     first = await a1.analyse(_det_events(4))
     for _ in range(20):
         await asyncio.sleep(0)
     table.futures[0].set_result(None)
     await asyncio.wait_for(first, 1.0)
-    a2 = AnalysisProcessor(
-        TOPICS, Collector(), {"cam-a": object()}, table, analyzer_factory=factory
-    )
+    a2 = _counting(Collector(), table)
     b1 = await a2.analyse(_det_events(2, first=4))  # restored at n = 4, on to 6
     b2 = await a2.analyse(_det_events(2, first=6))  # the checkpoint of b1 not yet durable
     for _ in range(3):  # each checkpoint is sent after the one before is delivered
@@ -408,13 +390,8 @@ async def test_a_camera_another_worker_moved_on_is_restored_not_continued_from_m
     # Partition moved to another worker and back: that worker's checkpoint is newer
     # than what this one holds in memory.
     table: dict[bytes, bytes] = {}
-    factory = lambda cfg, run, st: CountingAnalyzer("cam-a", st)  # noqa: E731
-    a1 = AnalysisProcessor(
-        TOPICS, Collector(), {"cam-a": object()}, table, analyzer_factory=factory
-    )
-    a2 = AnalysisProcessor(
-        TOPICS, Collector(), {"cam-a": object()}, table, analyzer_factory=factory
-    )
+    a1 = _counting(Collector(), table)
+    a2 = _counting(Collector(), table)
     await (await a1.analyse(_det_events(4)))
     await (await a1.analyse(_det_events(2, first=4)))  # from memory: no restore
     await (await a2.analyse(_det_events(4, first=6)))  # restored (n = 6), on to n = 10
@@ -643,9 +620,8 @@ async def test_a_new_run_of_a_camera_does_not_inherit_the_old_runs_state() -> No
     from itscam.domain.detections import Detections
 
     table: dict[bytes, bytes] = {}
-    factory = lambda cfg, run, st: CountingAnalyzer("cam-a", st)  # noqa: E731
     col = Collector()
-    a = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
+    a = _counting(col, table)
     await a.analyse(_det_events(4))  # run "" (no run id): n = 4
     recs = []
     for i in range(3):
@@ -659,6 +635,6 @@ async def test_a_new_run_of_a_camera_does_not_inherit_the_old_runs_state() -> No
                 [],
             )
         )
-    b = AnalysisProcessor(TOPICS, col, {"cam-a": object()}, table, analyzer_factory=factory)
+    b = _counting(col, table)
     await b.analyse(_analysed(events(recs, topic=TOPICS["frames"], partition=5, first_offset=4)))
     assert b.live["cam-a"][2].n == 3  # fresh for run-2, not 4 + 3
