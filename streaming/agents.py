@@ -169,6 +169,17 @@ def _owned_frames_partitions() -> set[int]:
 runtime.analysis.owns = lambda partition: partition in _owned_frames_partitions()
 
 
+@app.timer(interval=_settings.frames_purge_s or 3600.0)
+async def purge_consumed_frames() -> None:
+    """Consumed frames out of the local broker's log (``ITSCAM_FRAMES_PURGE_S``, 0 = off)."""
+    if not _settings.frames_purge_s:
+        return
+    try:
+        await runtime.purge_frames(_owned_frames_partitions())
+    except Exception as exc:  # housekeeping must never stop the worker
+        log.warning("consumed frames not purged: %s", exc)
+
+
 @app.timer(interval=5.0)
 async def flush_idle_cameras() -> None:
     """Live cameras that went quiet: close their minutes, detect camera offline."""

@@ -26,6 +26,9 @@ DEAD_LETTERS = Counter(
 SINK_ROWS = Counter("itscam_sink_rows_total", "Rows written by the sinks", ["table"])
 SINK_LATENCY = Histogram("itscam_sink_seconds", "Sink batch write time", ["table"])
 LAG = Gauge("itscam_consumer_lag", "Records behind the log end", ["topic"])
+FRAMES_PURGED = Counter(
+    "itscam_frames_purged_total", "Consumed frames deleted from the frames topic (DeleteRecords)"
+)
 CROSSINGS = Counter("itscam_crossings_total", "Line crossings", ["camera_id"])
 STALLED = Gauge(
     "itscam_consumer_stalled_seconds",

@@ -1047,6 +1047,8 @@ class Runtime:
         self._metrics_started = False
         self._faust_topics: dict[str, Any] = {}
         self.watchdog = ProgressWatchdog(settings.stall_exit_s)
+        self._admin: Any = None  # for purge_frames, opened on first use
+        self._purged: dict[Any, int] = {}  # frames partition -> offset deleted below
 
     async def update_lag(self, assigned: Callable[[], set[Any]] | None = None) -> float:
         """Consumer-group lag per topic into the ``itscam_consumer_lag`` gauge; and how
@@ -1073,6 +1075,39 @@ class Runtime:
         )
         metrics.STALLED.set(stalled)
         return stalled
+
+    async def purge_frames(self, held: set[int]) -> int:
+        """Delete the frames below this app's committed offsets in the frames partitions
+        ``held`` (Kafka DeleteRecords, ``ITSCAM_FRAMES_PURGE_S``); returns frames deleted.
+
+        A committed offset is only ever past frames whose outputs were delivered and
+        whose analyser checkpoint is durable (see "Checkpoint ordering" in
+        docs/streaming.md), so no restart or rebalance reads below it again.
+        """
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        from itscam.clients.kafka import committed_offsets, delete_records_before
+        from streaming.app import APP_ID
+
+        if not held:
+            return 0
+        if self._admin is None:
+            self._admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_servers)
+            await self._admin.start()
+        frames = self.topics["frames"]
+        committed = await committed_offsets(self.settings, APP_ID, self._admin)
+        todo = {
+            tp: off
+            for tp, off in committed.items()
+            if tp.topic == frames and tp.partition in held and off > self._purged.get(tp, 0)
+        }
+        if not todo:
+            return 0
+        await delete_records_before(self._admin, todo)
+        n = sum(off - self._purged.get(tp, 0) for tp, off in todo.items())
+        self._purged.update(todo)
+        metrics.FRAMES_PURGED.inc(n)
+        return n
 
     async def _send(self, topic: str, key: Any, value: Any, headers: Any = None) -> Any:
         return await self.send(topic, key, value, headers)

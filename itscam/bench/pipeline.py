@@ -27,6 +27,11 @@ Prints ONE JSON line:
   triggering frame's capture by at most one frame interval), i.e. frame to
   event. ``detect_latency_*`` are capture -> detections record.
 
+``broker_cores_*``: the local broker's CPU (cores) during each timed run. It
+rewrites its whole log after each write, so it costs more the more it holds;
+the stream worker deletes the frames it has consumed (``ITSCAM_FRAMES_PURGE_S``)
+and the bench deletes each run's frames before the next run.
+
 Every worker is a real subprocess on the real broker and database. Before each
 timed phase the bench waits (at most a minute) for the CPUs to be mostly idle
 (``quiet_wait_s`` in all): the local broker stays busy for a while after a burst.
@@ -209,6 +214,36 @@ async def _produce_frames(
     return time.time() - t0
 
 
+def broker_cpu_s(settings: Settings) -> float | None:
+    """CPU seconds the local broker process has used so far (None when it is not ours)."""
+    try:
+        pid = int((Path(settings.state_dir) / "run" / "kafka.pid").read_text().strip())
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def purge_consumed(settings: Settings, group: str, topic: str) -> None:
+    """Delete ``topic``'s records below ``group``'s committed offsets, so that the next
+    phase starts on a broker log without this one's frames: the local broker rewrites
+    its whole log after each write, at a cost that grows with what it holds."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from itscam.clients.kafka import committed_offsets, delete_records_before
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_servers)
+    await admin.start()
+    try:
+        done = await committed_offsets(settings, group, admin)
+        await delete_records_before(
+            admin, {tp: off for tp, off in done.items() if tp.topic == topic and off > 0}
+        )
+    finally:
+        await admin.close()
+
+
 async def _measure(
     settings: Settings,
     group: str,
@@ -217,7 +252,7 @@ async def _measure(
     n: int,
     timeout_s: float = 900.0,
     poll_s: float = 0.2,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Frames/s of ``group`` over ``n`` new records on ``first``, until ``topics`` are drained.
 
     Timed from the first offset commit seen on ``first`` to the first poll with
@@ -227,16 +262,27 @@ async def _measure(
     from itscam.clients.kafka import group_lag
 
     t0 = time.monotonic()
-    t_first, lag_first = None, None
+    t_first, lag_first, broker_first = None, None, None
     while True:
         lag = await group_lag(settings, group, topics)
         now = time.monotonic()
         if t_first is None and lag[first] < n:
-            t_first, lag_first = now, lag[first]
+            t_first, lag_first, broker_first = now, lag[first], broker_cpu_s(settings)
         if t_first is not None and sum(lag.values()) == 0:
             done = lag_first or 0  # what was still to do when the clock started
             secs = max(now - t_first, 1e-3)
-            return {"fps": done / secs, "frames": n, "seconds": round(now - t0, 2)}
+            broker_end = broker_cpu_s(settings)
+            cores = (
+                round((broker_end - broker_first) / secs, 3)
+                if broker_end is not None and broker_first is not None
+                else None
+            )
+            return {
+                "fps": done / secs,
+                "frames": n,
+                "seconds": round(now - t0, 2),
+                "broker_cores": cores,
+            }
         if now - t0 > timeout_s:
             raise ItscamError(
                 f"{group} did not drain {topics} within {timeout_s:.0f} s (lag {lag})"
@@ -326,6 +372,7 @@ async def pipeline_phase(
         pool.stop()
     return {
         "pipeline_fps": round(e2e["fps"], 2),
+        "broker_cores_e2e": e2e["broker_cores"],
         "pipeline_frames": n,
         "latency_rate_fps": round(rate, 2),
         "latency_frames": n_lat,
@@ -415,6 +462,8 @@ async def null_phase(settings: Settings, n: int, base_jpeg: bytes) -> dict[str, 
     # worker can auto-create them with one partition (a fresh broker).
     await ensure_topics(settings, TOPICS)
     await skip_to_end(settings, APP_ID, topics)
+    # Each run starts on a broker log without the frames of the phase before it.
+    await purge_consumed(settings, APP_ID, topics[0])
     await _produce_null(
         settings, camera.camera_id, frames, f"bench-null-{uuid.uuid4().hex[:8]}", naive=False
     )
@@ -428,10 +477,12 @@ async def null_phase(settings: Settings, n: int, base_jpeg: bytes) -> dict[str, 
         checkpoints = sum((await end_offsets(settings, changelog)).values()) - ck_before
     finally:
         pool.stop()
+    await purge_consumed(settings, APP_ID, topics[0])
 
     await ensure_topics(settings, ("bench_naive", "bench_naive_crossings"))
     naive_topics = [settings.topic("bench_naive")]
     await skip_to_end(settings, NAIVE_APP_ID, naive_topics)
+    await purge_consumed(settings, NAIVE_APP_ID, naive_topics[0])
     await _produce_null(
         settings, camera.camera_id, frames, f"bench-naive-{uuid.uuid4().hex[:8]}", naive=True
     )
@@ -443,11 +494,14 @@ async def null_phase(settings: Settings, n: int, base_jpeg: bytes) -> dict[str, 
         naive = await _measure(settings, NAIVE_APP_ID, naive_topics[0], naive_topics, len(frames))
     finally:
         naive_pool.stop()
+    await purge_consumed(settings, NAIVE_APP_ID, naive_topics[0])
     objects = float(np.mean([len(d) for _, d, _ in frames]))
     return {
         "null_fps": round(ours["fps"], 1),
         "naive_fps": round(naive["fps"], 1),
         "null_vs_naive": round(ours["fps"] / naive["fps"], 2) if naive["fps"] else None,
+        "broker_cores_null": ours["broker_cores"],
+        "broker_cores_naive": naive["broker_cores"],
         "null_frames": len(frames),
         "null_objects_per_frame": round(objects, 1),
         "null_checkpoints_per_1k_frames": round(1000 * checkpoints / len(frames), 1),

@@ -199,6 +199,37 @@ async def group_offsets(
     return committed, ends
 
 
+async def committed_offsets(
+    settings: Settings, group_id: str, admin: AIOKafkaAdminClient | None = None
+) -> dict[TopicPartition, int]:
+    """``group_id``'s committed offset of every partition it has committed (-1 ones left
+    out); through ``admin`` when given (a started client, kept open by the caller)."""
+    own = admin is None
+    if admin is None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_servers)
+        await admin.start()
+    try:
+        meta = await admin.list_consumer_group_offsets(group_id)
+    finally:
+        if own:
+            await admin.close()
+    return {tp: m.offset for tp, m in meta.items() if m is not None and m.offset >= 0}
+
+
+async def delete_records_before(
+    admin: AIOKafkaAdminClient, offsets: dict[TopicPartition, int]
+) -> dict[TopicPartition, int]:
+    """Kafka DeleteRecords: drop each partition's records below ``offsets[tp]`` (its log
+    start moves up to it); returns the new log-start offsets."""
+    from aiokafka.admin.records_to_delete import RecordsToDelete
+
+    if not offsets:
+        return {}
+    return await admin.delete_records(
+        {tp: RecordsToDelete(before_offset=off) for tp, off in offsets.items()}
+    )
+
+
 def lag_by_topic(
     topics: Iterable[str], committed: dict[TopicPartition, int], ends: dict[TopicPartition, int]
 ) -> dict[str, int]:

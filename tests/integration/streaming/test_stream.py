@@ -132,6 +132,28 @@ def test_1000_malformed_messages_are_dead_lettered_and_counts_are_unaffected(ser
     )
 
 
+async def _frames_purged(settings: Settings, timeout_s: float) -> tuple[dict, dict]:
+    """(log-start, committed offset) per frames partition, once they agree or at timeout."""
+    from aiokafka import AIOKafkaConsumer
+
+    from itscam.clients.kafka import group_offsets
+    from streaming.app import APP_ID
+
+    topic = settings.topic("frames")
+    t_end = time.monotonic() + timeout_s
+    while True:
+        committed, ends = await group_offsets(settings, APP_ID, [topic])
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_servers)
+        await consumer.start()
+        try:
+            starts = dict(await consumer.beginning_offsets(list(ends)))
+        finally:
+            await consumer.stop()
+        if starts == committed or time.monotonic() > t_end:
+            return starts, committed
+        await asyncio.sleep(0.5)
+
+
 def test_killing_the_worker_mid_run_changes_no_count(services, null_stream):
     settings = services
     cam = f"kill-{uuid.uuid4().hex[:6]}"
@@ -144,7 +166,7 @@ def test_killing_the_worker_mid_run_changes_no_count(services, null_stream):
     # enough to finish all of them between two polls): the kill lands mid-run, with
     # frames analysed but not yet covered by a durable checkpoint.
     produce(settings, frames[: n // 2])
-    env = {"ITSCAM_PRECOMPUTED_DETECTIONS": str(null_stream.path)}
+    env = {"ITSCAM_PRECOMPUTED_DETECTIONS": str(null_stream.path), "ITSCAM_FRAMES_PURGE_S": "0.5"}
     with WorkerPool(settings, 1, extra_env=env) as pool:
         sql = "SELECT count(*) FROM camera_data.frame_metadata WHERE run_id = %s"
         t0 = time.monotonic()
@@ -155,7 +177,11 @@ def test_killing_the_worker_mid_run_changes_no_count(services, null_stream):
         pool.restart(0)  # SIGKILL, then a fresh worker in its place
         produce(settings, frames[n // 2 :])
         asyncio.run(wait_drained(settings, pool, timeout_s=600))
+        # The worker deletes what its group has committed from the frames topic
+        # (ITSCAM_FRAMES_PURGE_S), the frames read again after the kill included.
+        starts, committed = asyncio.run(_frames_purged(settings, timeout_s=15.0))
     assert done_at_kill < n
+    assert starts == committed and sum(starts.values()) >= n
     assert count(settings, sql, run_id) == n
     got = pipeline_crossings(settings, run_id)
     print("kill run", run_id, "killed after", done_at_kill)
