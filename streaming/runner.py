@@ -141,8 +141,10 @@ class WorkerPool:
             "PYTHONUNBUFFERED": "1",
         }
         with self.logs[index].open("ab") as fh:
+            prof = os.environ.get("ITSCAM_WORKER_CPROFILE")
+            pre = ["-m", "cProfile", "-o", f"{prof}.{self.module}.{index}"] if prof else []
             return subprocess.Popen(
-                [sys.executable, "-m", self.module, "worker", "-l", "info", "--without-web"],
+                [sys.executable, *pre, "-m", self.module, "worker", "-l", "info", "--without-web"],
                 cwd=str(REPO_ROOT),
                 env=env,
                 stdout=fh,

@@ -9,7 +9,10 @@ Prints ONE JSON line:
 - ``pipeline_fps``: frames/s end to end -- producer -> broker -> Faust detect
   agent -> configured detector (Triton when up) -> detections -> tracking and
   analysis -> PostgreSQL sinks -- measured from the worker group's first
-  offset commit to the moment every topic it reads is drained. Commits come
+  offset commit to the moment every topic it reads is drained. The frames are
+  produced as cameras stream them, at most ``--backlog`` (64) ahead of the
+  worker's commits, so the worker never waits for frames and the broker never
+  holds the whole run (``--backlog 0``: all of them first). Commits come
   once a second, so the drain is seen up to a second late: 600 frames (about
   45 s here) keep that under 2 %; with 300 (about 23 s) it can reach 4 %.
   ``pipeline_vs_raw = pipeline_fps / raw_detector_fps``.
@@ -187,17 +190,40 @@ async def _produce_frames(
     start_ts: float | None = None,
     fps: float = 10.0,
     first_seq: int = 0,
+    ahead: tuple[str, int] | None = None,
 ) -> float:
-    """Produce ``n`` frames cycling ``jpegs``; capture time = send time when paced (``rate``)."""
-    from itscam.clients.kafka import start_producer
+    """Produce ``n`` frames cycling ``jpegs``; capture time = send time when paced (``rate``).
+
+    ``ahead=(group, k)``: keep at most ``k`` frames ahead of what ``group`` has
+    committed (a drained group at the start): a closed-loop load that never lets
+    the worker starve and never piles the whole run up in the broker.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from itscam.clients.kafka import committed_offsets, start_producer
 
     producer = await start_producer(settings, linger_ms=5)
     topic = settings.topic("frames")
+    admin = None
+    if ahead is not None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_servers)
+        await admin.start()
+
+    async def done() -> int:
+        assert ahead is not None
+        offs = await committed_offsets(settings, ahead[0], admin)
+        return sum(o for tp, o in offs.items() if tp.topic == topic)
+
+    base = await done() if ahead is not None else 0
+    consumed = 0
     t0 = time.time()
     base_ts = start_ts if start_ts is not None else t0 - n / fps - 60.0
     futs = []
     try:
         for i in range(n):
+            while ahead is not None and i - consumed >= ahead[1]:
+                await asyncio.sleep(0.1)
+                consumed = await done() - base
             if rate:
                 wait = t0 + i / rate - time.time()
                 if wait > 0:
@@ -211,6 +237,8 @@ async def _produce_frames(
         await asyncio.gather(*futs)
     finally:
         await producer.stop()
+        if admin is not None:
+            await admin.close()
     return time.time() - t0
 
 
@@ -252,19 +280,25 @@ async def _measure(
     n: int,
     timeout_s: float = 900.0,
     poll_s: float = 0.2,
+    base: int | None = None,
 ) -> dict[str, Any]:
     """Frames/s of ``group`` over ``n`` new records on ``first``, until ``topics`` are drained.
 
     Timed from the first offset commit seen on ``first`` to the first poll with
     every topic drained; commits happen every second, so both ends carry the
-    same quantisation and ``n`` should span many seconds.
+    same quantisation and ``n`` should span many seconds. ``base``: ``group``'s
+    committed offsets on ``first`` (summed) before the ``n`` records, for records
+    still being produced while this runs (all of them already there otherwise).
     """
-    from itscam.clients.kafka import group_lag
+    from itscam.clients.kafka import group_offsets, lag_by_topic
 
     t0 = time.monotonic()
     t_first, lag_first, broker_first = None, None, None
     while True:
-        lag = await group_lag(settings, group, topics)
+        committed, ends = await group_offsets(settings, group, topics)
+        lag = lag_by_topic(topics, committed, ends)
+        if base is not None:  # still to do = n - committed so far (some not yet produced)
+            lag[first] = n - sum(o for tp, o in committed.items() if tp.topic == first) + base
         now = time.monotonic()
         if t_first is None and lag[first] < n:
             t_first, lag_first, broker_first = now, lag[first], broker_cpu_s(settings)
@@ -333,10 +367,22 @@ def _pct(xs: list[float], q: float) -> float | None:
 
 
 async def pipeline_phase(
-    settings: Settings, camera: Any, jpegs: list[bytes], n: int, latency_s: float
+    settings: Settings,
+    camera: Any,
+    jpegs: list[bytes],
+    n: int,
+    latency_s: float,
+    backlog: int = 64,
 ) -> dict[str, Any]:
-    """End-to-end throughput with the real detector, then latency at half that rate."""
-    from itscam.clients.kafka import TOPICS, end_offsets, ensure_topics, skip_to_end
+    """End-to-end throughput with the real detector (frames produced at most ``backlog``
+    ahead of the worker; 0 = all ``n`` first), then latency at half that rate."""
+    from itscam.clients.kafka import (
+        TOPICS,
+        end_offsets,
+        ensure_topics,
+        group_offsets,
+        skip_to_end,
+    )
     from streaming.app import APP_ID
     from streaming.cameras import register_cameras
     from streaming.runner import CONSUMED, WorkerPool
@@ -355,8 +401,30 @@ async def pipeline_phase(
         await _measure(settings, APP_ID, topics[0], topics, 16)
         run_id = f"bench-e2e-{uuid.uuid4().hex[:8]}"
         await asyncio.to_thread(wait_quiet)
-        await _produce_frames(settings, camera.camera_id, jpegs, n, run_id=run_id, first_seq=100)
-        e2e = await _measure(settings, APP_ID, topics[0], topics, n)
+        if backlog:
+            committed, _ = await group_offsets(settings, APP_ID, topics[:1])
+            producing = asyncio.create_task(
+                _produce_frames(
+                    settings,
+                    camera.camera_id,
+                    jpegs,
+                    n,
+                    run_id=run_id,
+                    first_seq=100,
+                    ahead=(APP_ID, backlog),
+                )
+            )
+            try:
+                e2e = await _measure(
+                    settings, APP_ID, topics[0], topics, n, base=sum(committed.values())
+                )
+            finally:
+                await producing
+        else:
+            await _produce_frames(
+                settings, camera.camera_id, jpegs, n, run_id=run_id, first_seq=100
+            )
+            e2e = await _measure(settings, APP_ID, topics[0], topics, n)
         rate = e2e["fps"] / 2
         lat_run = f"bench-lat-{uuid.uuid4().hex[:8]}"
         before = await end_offsets(
@@ -372,6 +440,7 @@ async def pipeline_phase(
         pool.stop()
     return {
         "pipeline_fps": round(e2e["fps"], 2),
+        "pipeline_backlog": backlog or n,
         "broker_cores_e2e": e2e["broker_cores"],
         "pipeline_frames": n,
         "latency_rate_fps": round(rate, 2),
@@ -518,6 +587,13 @@ def main(argv: list[str] | None = None) -> int:
         "commits, one a second: a short run reads slow by up to a second)",
     )
     p.add_argument("--null-frames", type=int, default=3000, help="frames for null vs naive")
+    p.add_argument(
+        "--backlog",
+        type=int,
+        default=64,
+        help="end-to-end phase: produce frames at most this many ahead of the worker's "
+        "commits (cameras stream; 0 = produce all of them first, as before 2026-11-27)",
+    )
     p.add_argument("--latency-s", type=float, default=20.0, help="seconds of paced traffic")
     p.add_argument("--scenario", default="highway", help="scenario whose camera renders the frames")
     p.add_argument(
@@ -546,7 +622,9 @@ def main(argv: list[str] | None = None) -> int:
                 out["inference_backend"] = settings.inference_backend
                 out.update(
                     asyncio.run(
-                        pipeline_phase(settings, camera, jpegs, args.frames, args.latency_s)
+                        pipeline_phase(
+                            settings, camera, jpegs, args.frames, args.latency_s, args.backlog
+                        )
                     )
                 )
                 if out.get("raw_detector_fps"):
