@@ -82,10 +82,13 @@ LINK_REACH_MAX_M = 30.0
 #: Crossings hidden from view: a new track first seen BIRTH_PAST_M or less past a
 #: counting line (and linked to no lost fragment) crossed it while hidden behind other
 #: vehicles, once it is seen moving forward; its crossing time is extrapolated back,
-#: at most BIRTH_HIDDEN_S. Only after BIRTH_WARMUP_S of continuous observation, so a
-#: fresh analyzer (or one after an outage) never counts what was already past the line.
-BIRTH_PAST_M = 25.0
-BIRTH_HIDDEN_S = 8.0
+#: at most BIRTH_HIDDEN_S (and no earlier than the earliest minute still open). Only
+#: after BIRTH_WARMUP_S of continuous observation, so a fresh analyzer (or one after an
+#: outage) never counts what was already past the line. 60 m / 30 s (were 25 m / 8 s):
+#: in the arterial's queue, cars and motorcycles crept over the stop line hidden behind
+#: the queue next to them and first came into view 30-50 m on, 25-40 s later.
+BIRTH_PAST_M = 60.0
+BIRTH_HIDDEN_S = 30.0
 #: ... unless it could be a fragment of a track lost within LINK_S that had passed a line
 #: (looser gates than linking: within BIRTH_VETO_SIDE_M across, e.g. after a lane change),
 #: or a lost stalled vehicle (within 2 x ADOPT_RADIUS_M): those were counted already.
@@ -633,6 +636,9 @@ class CameraAnalyzer:
             tb.born_line[s] = -1
             t = float(tb.born_ts[s]) - hidden
             if hidden <= BIRTH_HIDDEN_S and t >= tb.born_watch[s]:
+                # When a long-hidden vehicle crossed is not known to the second: it is
+                # counted in the earliest minute still open, not dropped from the windows.
+                t = max(t, self.windows.earliest_open())
                 self._crossing(out, j, s, "forward", t, frame_seq)
 
     def _hold_lateral_at_edges(

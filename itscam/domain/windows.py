@@ -137,6 +137,10 @@ class MinuteWindows:
             w = self.open[m] = _Minute.new(len(self.lane_ids))
         return w
 
+    def earliest_open(self) -> float:
+        """The earliest time a crossing can still be counted at (its minute not emitted)."""
+        return float(self.next_minute) if self.next_minute is not None else -math.inf
+
     def add_crossing(
         self, lane_id: str, direction: str, class_id: int, ts: float, speed_kmh: float | None
     ) -> bool:

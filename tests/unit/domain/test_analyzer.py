@@ -340,6 +340,20 @@ def test_vehicle_first_seen_past_the_line_crossed_it_hidden_and_is_counted_once(
     assert c["speed_kmh"] == pytest.approx(36.0, rel=0.05)
 
 
+def test_vehicle_out_of_sight_long_after_the_line_is_counted_in_the_earliest_open_minute():
+    # First seen at y = 50 m (36 m past the line) at t = 70 s going 2 m/s: it crept over
+    # the line behind a queue about 18 s before (t = 52 s), in a minute that closed at
+    # t = 62 s. It is counted once, in the next minute, not dropped from the windows.
+    out = run(CameraAnalyzer(camera()), [appear(1.75, 50.0, 2.0, 70.0)], 0, 125)
+    (c,) = out["crossings"]
+    assert c["lane_id"] == "nb-1" and c["crossing_ts"] == T0 + 60
+    rows = {r["minute_ts"]: r for r in out["rows"] if r["lane_id"] == "nb-1"}
+    assert rows[T0]["total"] == 0 and rows[T0 + 60]["total"] == 1
+    # Out of sight for longer than BIRTH_HIDDEN_S (36 m at 1.1 m/s: 33 s): not counted.
+    out = run(CameraAnalyzer(camera()), [appear(1.75, 50.0, 1.1, 70.0)], 0, 80)
+    assert out["crossings"] == []
+
+
 def test_vehicle_already_past_the_line_when_observation_starts_is_not_counted():
     # Seen 1 s after the first frame: it may have crossed before anyone was looking.
     out = run(CameraAnalyzer(camera()), [appear(1.75, 20.0, 10.0, 1.0)], 0, 5)
