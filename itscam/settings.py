@@ -127,6 +127,15 @@ class Settings(BaseSettings):
         "previous one's detections are produced (1 = one at a time)",
     )
 
+    ingest_max_ahead: int = Field(
+        200,
+        ge=0,
+        le=1_000_000,
+        description="Bounded runs of file and simulated cameras (itscam demo, itscam "
+        "evaluate; not paced ones): ingest waits while the stream workers have more than "
+        "this many frames to do (ITSCAM_INGEST_MAX_AHEAD, 0 = no limit). Putting the whole "
+        "run into the broker first made the local broker's log 1.5 GB",
+    )
     frames_purge_s: float = Field(
         2.0,
         ge=0.0,

@@ -33,7 +33,7 @@ from itscam.clients.kafka import (
 from itscam.errors import ServiceError
 from itscam.settings import REPO_ROOT, Settings
 from streaming.app import APP_ID
-from streaming.ingest import IngestStats, run_ingest
+from streaming.ingest import Backlog, IngestStats, run_ingest
 
 log = logging.getLogger(__name__)
 
@@ -273,16 +273,21 @@ async def run_pipeline_async(
     dl_before = await _dead_letter_end(settings)
     own_pool = pool is None
     pool = pool or WorkerPool(settings, workers, extra_env=worker_env).start()
+    # Paced (live-like) cameras cannot wait; file and simulated ones stay a bounded
+    # distance ahead of the workers (ITSCAM_INGEST_MAX_AHEAD).
+    limit = 0 if realtime else settings.ingest_max_ahead
     try:
-        stats: IngestStats = await run_ingest(
-            settings,
-            cameras,
-            run_id=run_id,
-            duration_s=duration_s,
-            fps=fps,
-            realtime=realtime,
-            on_frame=on_frame,
-        )
+        async with Backlog(settings, pool.group_id, limit) as backlog:
+            stats: IngestStats = await run_ingest(
+                settings,
+                cameras,
+                run_id=run_id,
+                duration_s=duration_s,
+                fps=fps,
+                realtime=realtime,
+                on_frame=on_frame,
+                backlog=backlog,
+            )
         drain_s = await wait_drained(settings, pool, timeout_s=drain_timeout_s)
     finally:
         if own_pool:
@@ -303,6 +308,7 @@ async def run_pipeline_async(
         "drain_s": round(drain_s, 2),
         "seconds": round(time.monotonic() - t0, 2),
         "ingest_errors": stats.errors,
+        "ingest_waited_s": round(backlog.waited_s, 2),
     }
 
 
