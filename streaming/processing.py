@@ -1086,7 +1086,7 @@ class Runtime:
         """
         from aiokafka.admin import AIOKafkaAdminClient
 
-        from itscam.clients.kafka import committed_offsets, delete_records_before
+        from itscam.clients.kafka import delete_committed
         from streaming.app import APP_ID
 
         if not held:
@@ -1094,16 +1094,14 @@ class Runtime:
         if self._admin is None:
             self._admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_servers)
             await self._admin.start()
-        frames = self.topics["frames"]
-        committed = await committed_offsets(self.settings, APP_ID, self._admin)
-        todo = {
-            tp: off
-            for tp, off in committed.items()
-            if tp.topic == frames and tp.partition in held and off > self._purged.get(tp, 0)
-        }
-        if not todo:
-            return 0
-        await delete_records_before(self._admin, todo)
+        todo = await delete_committed(
+            self.settings,
+            self._admin,
+            APP_ID,
+            self.topics["frames"],
+            partitions=held,
+            done=self._purged,
+        )
         n = sum(off - self._purged.get(tp, 0) for tp, off in todo.items())
         self._purged.update(todo)
         metrics.FRAMES_PURGED.inc(n)

@@ -26,9 +26,10 @@ Prints ONE JSON line:
   ``trackers`` ByteTrack + supervision ``LineZone``).
 - ``latency_p50_ms``/``latency_p99_ms``: frames produced at half of
   ``pipeline_fps`` with capture time = send time; latency of each crossing
-  record = its broker timestamp - its crossing time (which precedes the
-  triggering frame's capture by at most one frame interval), i.e. frame to
-  event. ``detect_latency_*`` are capture -> detections record.
+  record = its broker timestamp - its crossing time, i.e. frame to event. The
+  crossing time precedes the triggering frame's capture by at most one frame
+  interval, except for a hidden crossing (a vehicle first seen past the line,
+  its crossing time extrapolated back: seconds). ``detect_latency_*`` are capture -> detections record.
 
 ``broker_cores_*``: the local broker's CPU (cores) during each timed run. It
 rewrites its whole log after each write, so it costs more the more it holds;
@@ -195,50 +196,36 @@ async def _produce_frames(
     """Produce ``n`` frames cycling ``jpegs``; capture time = send time when paced (``rate``).
 
     ``ahead=(group, k)``: keep at most ``k`` frames ahead of what ``group`` has
-    committed (a drained group at the start): a closed-loop load that never lets
-    the worker starve and never piles the whole run up in the broker.
+    committed (:class:`streaming.ingest.Backlog`): a closed-loop load that never
+    lets the worker starve and never piles the whole run up in the broker.
     """
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from itscam.clients.kafka import committed_offsets, start_producer
+    from itscam.clients.kafka import start_producer
+    from streaming.ingest import Backlog
 
     producer = await start_producer(settings, linger_ms=5)
     topic = settings.topic("frames")
-    admin = None
-    if ahead is not None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_servers)
-        await admin.start()
-
-    async def done() -> int:
-        assert ahead is not None
-        offs = await committed_offsets(settings, ahead[0], admin)
-        return sum(o for tp, o in offs.items() if tp.topic == topic)
-
-    base = await done() if ahead is not None else 0
-    consumed = 0
     t0 = time.time()
     base_ts = start_ts if start_ts is not None else t0 - n / fps - 60.0
     futs = []
+    group, limit = ahead if ahead is not None else ("", 0)
     try:
-        for i in range(n):
-            while ahead is not None and i - consumed >= ahead[1]:
-                await asyncio.sleep(0.1)
-                consumed = await done() - base
-            if rate:
-                wait = t0 + i / rate - time.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                ts = time.time()
-            else:
-                ts = base_ts + i / fps
-            seq = first_seq + i
-            img = unique_jpeg(jpegs[i % len(jpegs)], seq)
-            futs.append(await _send_frame(producer, topic, camera_id, img, ts, seq, run_id))
+        async with Backlog(settings, group, limit, poll_s=0.1) as backlog:
+            for i in range(n):
+                await backlog.room()
+                backlog.sent += 1
+                if rate:
+                    wait = t0 + i / rate - time.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    ts = time.time()
+                else:
+                    ts = base_ts + i / fps
+                seq = first_seq + i
+                img = unique_jpeg(jpegs[i % len(jpegs)], seq)
+                futs.append(await _send_frame(producer, topic, camera_id, img, ts, seq, run_id))
         await asyncio.gather(*futs)
     finally:
         await producer.stop()
-        if admin is not None:
-            await admin.close()
     return time.time() - t0
 
 
@@ -259,15 +246,12 @@ async def purge_consumed(settings: Settings, group: str, topic: str) -> None:
     its whole log after each write, at a cost that grows with what it holds."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from itscam.clients.kafka import committed_offsets, delete_records_before
+    from itscam.clients.kafka import delete_committed
 
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_servers)
     await admin.start()
     try:
-        done = await committed_offsets(settings, group, admin)
-        await delete_records_before(
-            admin, {tp: off for tp, off in done.items() if tp.topic == topic and off > 0}
-        )
+        await delete_committed(settings, admin, group, topic)
     finally:
         await admin.close()
 

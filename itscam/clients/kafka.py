@@ -216,18 +216,33 @@ async def committed_offsets(
     return {tp: m.offset for tp, m in meta.items() if m is not None and m.offset >= 0}
 
 
-async def delete_records_before(
-    admin: AIOKafkaAdminClient, offsets: dict[TopicPartition, int]
+async def delete_committed(
+    settings: Settings,
+    admin: AIOKafkaAdminClient,
+    group: str,
+    topic: str,
+    *,
+    partitions: set[int] | None = None,
+    done: dict[TopicPartition, int] | None = None,
 ) -> dict[TopicPartition, int]:
-    """Kafka DeleteRecords: drop each partition's records below ``offsets[tp]`` (its log
-    start moves up to it); returns the new log-start offsets."""
+    """Kafka DeleteRecords below ``group``'s committed offsets of ``topic`` (only in
+    ``partitions`` when given; only where a partition's offset is past ``done[tp]``,
+    what an earlier call deleted below). Returns ``{partition: offset deleted below}``."""
     from aiokafka.admin.records_to_delete import RecordsToDelete
 
-    if not offsets:
-        return {}
-    return await admin.delete_records(
-        {tp: RecordsToDelete(before_offset=off) for tp, off in offsets.items()}
-    )
+    done = done or {}
+    todo = {
+        tp: off
+        for tp, off in (await committed_offsets(settings, group, admin)).items()
+        if tp.topic == topic
+        and (partitions is None or tp.partition in partitions)
+        and off > done.get(tp, 0)
+    }
+    if todo:
+        await admin.delete_records(
+            {tp: RecordsToDelete(before_offset=off) for tp, off in todo.items()}
+        )
+    return todo
 
 
 def lag_by_topic(
