@@ -143,12 +143,13 @@ class Backlog:
         if self.limit > 0:
             from aiokafka.admin import AIOKafkaAdminClient
 
-            from itscam.clients.kafka import group_lag
+            from itscam.clients.kafka import group_offsets
 
             self._admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_servers)
             await self._admin.start()
-            self._before = (await group_lag(self.settings, self.group, [self.topic]))[self.topic]
-            self._start = await self._committed()
+            committed, ends = await group_offsets(self.settings, self.group, [self.topic])
+            self._start = sum(committed.values())
+            self._before = sum(ends.values()) - self._start
         return self
 
     async def __aexit__(self, *exc: object) -> None:

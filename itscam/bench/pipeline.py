@@ -196,7 +196,7 @@ async def _produce_frames(
     """Produce ``n`` frames cycling ``jpegs``; capture time = send time when paced (``rate``).
 
     ``ahead=(group, k)``: keep at most ``k`` frames ahead of what ``group`` has
-    committed (:class:`streaming.ingest.Backlog`): a closed-loop load that never
+    committed (:class:`streaming.ingest.Backlog`; k = 0: no limit): a closed-loop load that never
     lets the worker starve and never piles the whole run up in the broker.
     """
     from itscam.clients.kafka import start_producer
@@ -385,30 +385,25 @@ async def pipeline_phase(
         await _measure(settings, APP_ID, topics[0], topics, 16)
         run_id = f"bench-e2e-{uuid.uuid4().hex[:8]}"
         await asyncio.to_thread(wait_quiet)
-        if backlog:
-            committed, _ = await group_offsets(settings, APP_ID, topics[:1])
-            producing = asyncio.create_task(
-                _produce_frames(
-                    settings,
-                    camera.camera_id,
-                    jpegs,
-                    n,
-                    run_id=run_id,
-                    first_seq=100,
-                    ahead=(APP_ID, backlog),
-                )
+        # Produced while measured (the worker consumes as they come either way).
+        committed, _ = await group_offsets(settings, APP_ID, topics[:1])
+        producing = asyncio.create_task(
+            _produce_frames(
+                settings,
+                camera.camera_id,
+                jpegs,
+                n,
+                run_id=run_id,
+                first_seq=100,
+                ahead=(APP_ID, backlog),
             )
-            try:
-                e2e = await _measure(
-                    settings, APP_ID, topics[0], topics, n, base=sum(committed.values())
-                )
-            finally:
-                await producing
-        else:
-            await _produce_frames(
-                settings, camera.camera_id, jpegs, n, run_id=run_id, first_seq=100
+        )
+        try:
+            e2e = await _measure(
+                settings, APP_ID, topics[0], topics, n, base=sum(committed.values())
             )
-            e2e = await _measure(settings, APP_ID, topics[0], topics, n)
+        finally:
+            await producing
         rate = e2e["fps"] / 2
         lat_run = f"bench-lat-{uuid.uuid4().hex[:8]}"
         before = await end_offsets(

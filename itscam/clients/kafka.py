@@ -186,17 +186,8 @@ async def group_offsets(
     """``(committed, ends)``: ``group_id``'s committed offset (0 if none) and the log-end
     offset of every partition of ``topics`` (full names)."""
     ends = await end_offsets(settings, list(topics))
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_servers)
-    await admin.start()
-    try:
-        meta = await admin.list_consumer_group_offsets(group_id)
-    finally:
-        await admin.close()
-    committed = {}
-    for tp in ends:
-        m = meta.get(tp)
-        committed[tp] = m.offset if m is not None and m.offset >= 0 else 0
-    return committed, ends
+    done = await committed_offsets(settings, group_id)
+    return {tp: done.get(tp, 0) for tp in ends}, ends
 
 
 async def committed_offsets(
