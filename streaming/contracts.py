@@ -357,6 +357,11 @@ CROSSING_FIELDS = (
     "crossing_ts",
     "speed_kmh",
 )
+#: Evidence on each crossing record (not columns of ``analytics.crossings``):
+#: the frame whose analysis found the crossing. Frame to event latency is
+#: measured from ``frame_ts``; ``crossing_ts`` precedes it by up to one frame
+#: interval, or by seconds for a hidden crossing (extrapolated back).
+CROSSING_FRAME_FIELDS = ("frame_seq", "frame_ts")
 COUNTS_FIELDS = (
     "camera_id",
     "lane_id",

@@ -44,6 +44,7 @@ from streaming.cameras import CameraDirectory
 from streaming.contracts import (
     COUNTS_FIELDS,
     CROSSING_FIELDS,
+    CROSSING_FRAME_FIELDS,
     EVENT_FIELDS,
     REASON_ANALYSIS,
     REASON_INFERENCE,
@@ -846,7 +847,13 @@ class AnalysisProcessor(_Producing):
             await self._out(
                 self.topics["crossings"],
                 key,
-                encode_record(SCHEMA_CROSSING, CROSSING_FIELDS, c, camera_id=cam, run_id=run_id),
+                encode_record(
+                    SCHEMA_CROSSING,
+                    CROSSING_FIELDS + CROSSING_FRAME_FIELDS,
+                    c,
+                    camera_id=cam,
+                    run_id=run_id,
+                ),
             )
         for r in _outputs(out, "minute_rows", "counts", "counts_1m"):
             await self._out(

@@ -801,6 +801,10 @@ class CameraAnalyzer:
                 "crossing_ts": ts,
                 "speed_kmh": speed_kmh,
                 "run_id": self.run_id,
+                # The frame whose analysis found the crossing (a hidden
+                # crossing's time is extrapolated to before it).
+                "frame_seq": self.frame_seq,
+                "frame_ts": self.prev_ts,
             }
         )
         self.windows.add_crossing(line.lane_id, direction, cls, ts, speed_kmh)

@@ -338,6 +338,9 @@ def test_vehicle_first_seen_past_the_line_crossed_it_hidden_and_is_counted_once(
     assert c["lane_id"] == "nb-1" and c["direction"] == "forward"
     assert c["crossing_ts"] == pytest.approx(T0 + 9.4, abs=0.3)
     assert c["speed_kmh"] == pytest.approx(36.0, rel=0.05)
+    # The record names the frame that found it: latency is measured from there.
+    assert c["frame_ts"] > c["crossing_ts"] and c["frame_ts"] >= T0 + 10.0
+    assert c["frame_seq"] == round((c["frame_ts"] - T0) * 10)
 
 
 def test_vehicle_out_of_sight_long_after_the_line_is_counted_in_the_earliest_open_minute():

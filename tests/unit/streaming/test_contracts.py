@@ -153,13 +153,15 @@ def test_encode_record_writes_times_as_microseconds_and_nan_as_null() -> None:
         "class_name": "car",
         "crossing_ts": datetime(2026, 1, 1, tzinfo=UTC),
         "speed_kmh": float("nan"),
+        "frame_seq": 41,
+        "frame_ts": 1_767_225_600.5,
     }
+    fields = c.CROSSING_FIELDS + c.CROSSING_FRAME_FIELDS
     rec = json.loads(
-        c.encode_record(
-            c.SCHEMA_CROSSING, c.CROSSING_FIELDS, crossing, camera_id="cam-a", run_id="r"
-        )
+        c.encode_record(c.SCHEMA_CROSSING, fields, crossing, camera_id="cam-a", run_id="r")
     )
     assert rec["crossing_ts_us"] == 1_767_225_600_000_000
+    assert rec["frame_ts_us"] == 1_767_225_600_500_000 and rec["frame_seq"] == 41
     assert rec["speed_kmh"] is None and rec["track_id"] == 7 and rec["camera_id"] == "cam-a"
 
 
