@@ -147,9 +147,15 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         assets_materialized=int(platform.get("assets_materialized", 0)),
         asset_checks_passed=int(platform.get("asset_checks_passed", 0)),
         asset_checks_failed=int(platform.get("asset_checks_failed", 0)),
+        asset_checks_warned=int(platform.get("asset_checks_warned", 0)),
     )
     if platform.get("failed_checks"):
-        console.print("[yellow]failed asset checks:[/] " + ", ".join(platform["failed_checks"]))
+        console.print("[red]failed asset checks:[/] " + ", ".join(platform["failed_checks"]))
+    if platform.get("warned_checks"):
+        console.print(
+            "[yellow]asset checks that warn[/] (completeness; a short run covers its"
+            " 15-minute intervals only partly): " + ", ".join(platform["warned_checks"])
+        )
     if true_vehicles is not None:
         summary["true_vehicles"] = int(true_vehicles)
     summary["seconds"] = round(time.monotonic() - t0, 1)
