@@ -254,7 +254,11 @@ async def _measure(
 def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = get_settings()
     onnx = Path(args.model) if args.model else model_path(settings.model_repository)
-    raw_det = OnnxRuntimeDetector(onnx, intra_op_threads=LOCAL.intra_op_threads)
+    # Raw gets the threads the local profile gives the model in all: two
+    # instances of one thread serve two requests at once, a single raw session
+    # runs each batch on both threads.
+    threads = LOCAL.intra_op_threads * LOCAL.detector.instances
+    raw_det = OnnxRuntimeDetector(onnx, intra_op_threads=threads)
     frames = _frames(args.frames, args.seed)
     result: dict[str, Any] = {
         "bench": "inference",
@@ -264,7 +268,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "frame_bytes_mean": round(sum(map(len, frames)) / len(frames)),
         "seconds_per_point": args.seconds,
         "rounds": args.rounds,
-        "intra_op_threads": LOCAL.intra_op_threads,
+        "raw_intra_op_threads": threads,
+        "triton_instances_x_threads": f"{LOCAL.detector.instances}x{LOCAL.intra_op_threads}",
     }
 
     with tempfile.TemporaryDirectory(prefix="itscam-bench-") as tmp:

@@ -30,7 +30,8 @@ class OnnxRuntimeDetector:
         model_path: the ONNX file (input ``images`` ``[N, 3, *input_hw]``, output
             ``output0`` ``[N, 8, A]``; ``[N, 3, 544, 960]`` and ``A = 10710`` by default).
         nms: thresholds (the Triton ``postprocess`` model's, by default).
-        intra_op_threads: ONNX Runtime threads (Triton's local profile uses 2).
+        intra_op_threads: ONNX Runtime threads (Triton's local profile runs two
+            instances of 1 thread; ``itscam bench pipeline`` measures both).
         max_batch: frames per ``session.run``.
         input_hw: letterbox size; a model exported at a fixed other size is refused
             with a :class:`ModelError` (the default is the repository's
