@@ -129,11 +129,12 @@ def raw_detector_fps(
     settings: Settings, jpegs: list[bytes], batch: int = 8, repeats: int = 3
 ) -> dict[str, float]:
     """Images/s of the in-process detector over ``jpegs`` (decode, letterbox, model,
-    NMS), each arrangement of the 2 cores the best of ``repeats`` passes after a
-    whole pass to warm up: ``1x2`` one ONNX Runtime session with 2 intra-op
-    threads, batches in turn; ``2x1`` two sessions of 1 thread, each on every
-    other batch from its own thread (how Triton's local profile runs the model:
-    two instances). The baseline is the faster arrangement.
+    NMS) in two arrangements of the threads Triton's local profile gives the model,
+    each the best of ``repeats`` passes after a whole pass to warm up: ``1x2`` one
+    ONNX Runtime session with all of them, batches in turn; ``2x1`` as many
+    sessions as the profile has detector instances, each with its share of the
+    threads and every other batch, from its own thread. Keys are
+    ``<sessions>x<threads>``; the baseline is the faster arrangement.
 
     A fresh ONNX Runtime session on this machine ran its first seconds at half
     speed (8 images/s, then 15-16), so one warm-up batch was not enough and a
@@ -142,37 +143,38 @@ def raw_detector_fps(
     import threading
 
     from itscam.inference.inprocess import OnnxRuntimeDetector, model_path
+    from itscam.inference.repository import LOCAL
 
     path = model_path(settings.model_repository, settings.triton_model_version)
-    one = OnnxRuntimeDetector(path, max_batch=batch, intra_op_threads=2)
-    two = [OnnxRuntimeDetector(path, max_batch=batch, intra_op_threads=1) for _ in range(2)]
+    instances, threads = LOCAL.detector.instances, LOCAL.intra_op_threads
+    arrangements = {
+        f"{k}x{t}": [
+            OnnxRuntimeDetector(path, max_batch=batch, intra_op_threads=t) for _ in range(k)
+        ]
+        for k, t in sorted({(1, instances * threads), (instances, threads)})
+    }
     wait_quiet()
 
-    def one_pass() -> float:
-        t0 = time.perf_counter()
-        for i in range(0, len(jpegs), batch):
-            one.detect_sync(jpegs[i : i + batch])
-        return len(jpegs) / (time.perf_counter() - t0)
-
-    def two_pass() -> float:
+    def one_pass(sessions: list[OnnxRuntimeDetector]) -> float:
         def work(k: int) -> None:
-            for i in range(k * batch, len(jpegs), 2 * batch):
-                two[k].detect_sync(jpegs[i : i + batch])
+            step = len(sessions) * batch
+            for i in range(k * batch, len(jpegs), step):
+                sessions[k].detect_sync(jpegs[i : i + batch])
 
         t0 = time.perf_counter()
-        threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        workers = [threading.Thread(target=work, args=(k,)) for k in range(len(sessions))]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
         return len(jpegs) / (time.perf_counter() - t0)
 
-    one_pass()
-    two_pass()
-    best = {"1x2": 0.0, "2x1": 0.0}
-    for _ in range(repeats):  # interleaved: both see the same machine
-        best["1x2"] = max(best["1x2"], one_pass())
-        best["2x1"] = max(best["2x1"], two_pass())
+    for sessions in arrangements.values():
+        one_pass(sessions)
+    best = dict.fromkeys(arrangements, 0.0)
+    for _ in range(repeats):  # interleaved: every arrangement sees the same machine
+        for name, sessions in arrangements.items():
+            best[name] = max(best[name], one_pass(sessions))
     return best
 
 
