@@ -257,7 +257,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # Raw gets the threads the local profile gives the model in all: two
     # instances of one thread serve two requests at once, a single raw session
     # runs each batch on both threads.
-    threads = LOCAL.intra_op_threads * LOCAL.detector.instances
+    threads = LOCAL.detector_threads
     raw_det = OnnxRuntimeDetector(onnx, intra_op_threads=threads)
     frames = _frames(args.frames, args.seed)
     result: dict[str, Any] = {

@@ -147,11 +147,12 @@ def raw_detector_fps(
 
     path = model_path(settings.model_repository, settings.triton_model_version)
     instances, threads = LOCAL.detector.instances, LOCAL.intra_op_threads
+    total = LOCAL.detector_threads
     arrangements = {
         f"{k}x{t}": [
             OnnxRuntimeDetector(path, max_batch=batch, intra_op_threads=t) for _ in range(k)
         ]
-        for k, t in sorted({(1, instances * threads), (instances, threads)})
+        for k, t in sorted({(1, total), (instances, threads)})
     }
     wait_quiet()
 

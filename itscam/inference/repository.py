@@ -73,6 +73,11 @@ class Profile:
     postprocess: Batching
     intra_op_threads: int = 2
 
+    @property
+    def detector_threads(self) -> int:
+        """ONNX Runtime threads the detector has in all (instances x intra-op threads)."""
+        return self.detector.instances * self.intra_op_threads
+
 
 # Local (2 CPU cores): two detector instances of one ONNX Runtime intra-op
 # thread each, so one runs a batch while the other waits for its next one (one
