@@ -14,12 +14,14 @@ Rendering dominates (minutes per 10-minute scenario on 2 cores), so
 camera's registry entry and the truth) and later runs replay it in seconds:
 the loop for tuning the analyser. ``--detector`` also runs the in-process
 ONNX detector on each frame's JPEG (as the stream's ingest encodes it) and
-analyses its boxes instead of the labelled ones; with ``--cache`` those
-detections are cached too. Prints one JSON line with the same summary keys as
+analyses its boxes instead of the labelled ones; ``--detector triton`` asks the
+local Triton server instead (the stream's path: its preprocessing moves some
+confidences across a threshold); with ``--cache`` those detections are cached
+too. Prints one JSON line with the same summary keys as
 ``itscam evaluate``.
 
 usage: .venv/bin/python scripts/oracle_counts.py [--duration S] [--fps F]
-       [--cache DIR] [--detector] [SCENARIO ...]
+       [--cache DIR] [--detector [inprocess|triton]] [SCENARIO ...]
 """
 
 from __future__ import annotations
@@ -56,33 +58,61 @@ def _unpack(counts: np.ndarray, rows: np.ndarray) -> list[Detections]:
     return [from_rows(rows[s:e]) for s, e in zip(ends - counts, ends, strict=True)]
 
 
+def _triton_detect(jpegs: list[bytes]) -> list[Detections]:
+    """Boxes of ``jpegs`` from the local Triton server (``itscam services up``)."""
+    import asyncio
+
+    from itscam.inference.triton import TritonDetector
+    from itscam.settings import get_settings
+
+    s = get_settings()
+
+    async def run() -> list[Detections]:
+        det = TritonDetector(s.triton_grpc, s.triton_model, s.triton_model_version, timeout_s=30)
+        await det.ready()
+        out = await det.detect(jpegs)
+        for d in out:
+            if isinstance(d, Exception):
+                raise d
+        return out
+
+    return asyncio.run(run())
+
+
 def render(
-    name: str, duration_s: float | None, fps: float | None, detector: bool
+    name: str, duration_s: float | None, fps: float | None, detector: str | None
 ) -> dict[str, Any]:
-    """Render a scenario once: per-frame timestamps and boxes, the camera entry, the truth."""
+    """Render a scenario once: per-frame timestamps and boxes, the camera entry, the truth.
+
+    ``detector``: ``None`` (labelled boxes only), ``inprocess`` (the ONNX model
+    in this process) or ``triton`` (the local Triton server, the stream's path).
+    """
     src = SimulatorSource(name, fps=fps, duration_s=duration_s)
     det = None
-    if detector:
+    if detector == "inprocess":
         from itscam.inference.inprocess import OnnxRuntimeDetector, model_path
         from itscam.settings import get_settings
-        from streaming.ingest import encode_jpeg
 
         s = get_settings()
         det = OnnxRuntimeDetector(
             model_path(s.model_repository, s.triton_model_version), max_batch=8
         )
+    from streaming.ingest import encode_jpeg
+
     ts, seq, oracle, found, jpegs = [], [], [], [], []
     for fr in src.frames():
         ts.append(fr.capture_ts)
         seq.append(fr.seq)
         oracle.append(truth_detections(fr.truth, fr.image.shape[0]))
-        if det is not None:
+        if detector is not None:
             jpegs.append(encode_jpeg(fr.image))
-            if len(jpegs) == 8:
+            if det is not None and len(jpegs) == 8:
                 found += det.detect_sync(jpegs)
                 jpegs = []
     if det is not None and jpegs:
         found += det.detect_sync(jpegs)
+    elif detector == "triton":
+        found = _triton_detect(jpegs)
     return {
         "ts": np.asarray(ts),
         "seq": np.asarray(seq),
@@ -127,7 +157,7 @@ def load(path: Path) -> dict[str, Any] | None:
     }
 
 
-def replay(r: dict[str, Any], *, detector: bool) -> dict[str, Any]:
+def replay(r: dict[str, Any], *, detector: str | None) -> dict[str, Any]:
     """Analyse the frames of a render and score them like ``itscam evaluate``."""
     m = r["meta"]
     analyzer = CameraAnalyzer(parse_camera(m["camera"]), run_id="oracle")
@@ -161,14 +191,15 @@ def run_one(
     fps: float | None = None,
     *,
     cache: Path | None = None,
-    detector: bool = False,
+    detector: str | None = None,
 ) -> dict:
     r = None
     path = None
     if cache is not None:
         dur = f"{duration_s:g}s" if duration_s else "full"
         rate = f"{fps:g}fps" if fps else "native"
-        path = cache / f"{name}_{dur}_{rate}".replace(".", "p")
+        via = "_triton" if detector == "triton" else ""
+        path = cache / f"{name}_{dur}_{rate}{via}".replace(".", "p")
         r = load(path)
         if r is not None and detector and r["detector"] is None:
             r = None  # cached without detections: render again with them
@@ -189,8 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--detector",
-        action="store_true",
-        help="analyse the in-process detector's boxes instead of the labelled ones",
+        nargs="?",
+        const="inprocess",
+        choices=("inprocess", "triton"),
+        default=None,
+        help="analyse the detector's boxes instead of the labelled ones: the in-process "
+        "ONNX model (the default) or the local Triton server (`itscam services up`)",
     )
     args = p.parse_args(argv)
     names = args.scenarios or shipped_scenarios()
@@ -203,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 **summarise(per),
-                "detector": "in-process" if args.detector else "oracle-in-process",
+                "detector": args.detector or "oracle",
                 "seconds": round(time.perf_counter() - t0, 1),
                 "scenarios": per,
             },

@@ -178,6 +178,15 @@ class _Producing:
             await asyncio.gather(*pending)
 
 
+#: Frames per detector request group (the local model's max batch).
+SUB_BATCH = 8
+
+
+def chunks_in_flight(max_in_flight: int, sub_batch: int = SUB_BATCH) -> int:
+    """Sub-batches a worker keeps at the detector at once: ``max_in_flight`` frames' worth."""
+    return max(1, max_in_flight // max(1, sub_batch))
+
+
 class FrameProcessor(_Producing):
     """Validate frames, run the detector on the valid ones, emit detections records.
 
@@ -199,7 +208,7 @@ class FrameProcessor(_Producing):
         cameras: Any,
         *,
         analysis: AnalysisProcessor | None = None,
-        sub_batch: int = 8,
+        sub_batch: int = SUB_BATCH,
         max_inflight: int = 2,
         retries: int = 3,
     ) -> None:
@@ -1047,6 +1056,7 @@ class Runtime:
             detector_factory or self._make_detector,
             self.cameras,
             analysis=self.analysis,
+            max_inflight=chunks_in_flight(settings.triton_max_in_flight, SUB_BATCH),
         )
         self.sink = SinkProcessor(
             self.topics, self._send, PostgresSink(settings), MetricsSink(settings)

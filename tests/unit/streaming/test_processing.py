@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 from streaming import contracts as c
-from streaming.processing import AnalysisProcessor, FrameProcessor, SinkProcessor
+from streaming.processing import (
+    AnalysisProcessor,
+    FrameProcessor,
+    SinkProcessor,
+    chunks_in_flight,
+)
 from tests.unit.streaming.factories import BoxDetector, Collector, events, frame, record
 
 TOPICS = {
@@ -35,6 +40,36 @@ async def test_valid_frames_become_detection_records_in_order() -> None:
     assert det.calls == [4, 4, 2]  # micro-batch split into bounded sub-batches
     rec, dets = c.decode_detections(out[0][2])
     assert rec["model_version"] == "test-1" and len(dets) == 1
+
+
+class _SlowDetector(BoxDetector):
+    """Records how many sub-batches it is given at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = self.peak = 0
+
+    async def detect(self, images: list[bytes]) -> list[Any]:
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        await asyncio.sleep(0.01)
+        try:
+            return await super().detect(images)
+        finally:
+            self.running -= 1
+
+
+@pytest.mark.parametrize(("max_in_flight", "want"), [(16, 2), (24, 3), (4, 1)])
+async def test_frames_in_flight_bound_the_sub_batches_at_the_detector(
+    max_in_flight: int, want: int
+) -> None:
+    assert chunks_in_flight(max_in_flight, 8) == want
+    col, det = Collector(), _SlowDetector()
+    proc = FrameProcessor(TOPICS, col, lambda: det, {"cam-a"}, sub_batch=2, max_inflight=want)
+    await proc.process(events([record(frame("cam-a", seq=i)) for i in range(16)]))
+    assert det.calls == [2] * 8
+    assert det.peak == want  # never more, and the bound is used
+    assert len(col.on(TOPICS["detections"])) == 16
 
 
 async def test_malformed_frames_go_to_dead_letter_and_the_rest_still_flow() -> None:
