@@ -586,8 +586,15 @@ class CameraAnalyzer:
             side = np.abs(rel[..., 0] * unit[None, :, 1] - rel[..., 1] * unit[None, :, 0])
             slow = (speed < BIRTH_MIN_MPS)[None]
             near = np.hypot(rel[..., 0], rel[..., 1]) <= BIRTH_SLOW_NEAR_M
+            # As in _link_fragments, a car is never a bus or a truck seen again (nor the
+            # reverse): a truck leaving the view by the bottom corner, its clipped box
+            # stalling and its velocity veering, vetoed the car coming into view beside
+            # it (intersection main_b2, 45 of 46 through the stream).
+            large = tb.majority_class(slots) >= LARGE_CLASS_MIN
+            same = large[:, None] == (tb.majority_class(cand) >= LARGE_CLASS_MIN)[None]
             veto |= (
-                np.where(
+                same
+                & np.where(
                     slow,
                     near,
                     (along >= -LINK_ALONG_M) & (along <= reach[None]) & (side <= BIRTH_VETO_SIDE_M),

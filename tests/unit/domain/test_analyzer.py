@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from itscam.domain.analyzer import CameraAnalyzer
+from itscam.domain.detections import Detections
 from itscam.domain.events import as_db_row, event_id
 from tests.unit.domain.factories import box_at, camera, dets, frame
 
@@ -588,3 +589,47 @@ def test_a_car_queued_short_of_its_own_line_never_vetoes_the_opposite_carriagewa
 
     out = run(CameraAnalyzer(camera()), [queued, southbound], 0, 23)
     assert [(c["lane_id"], c["direction"]) for c in out["crossings"]] == [("sb-1", "forward")]
+
+
+def test_a_truck_leaving_the_view_never_vetoes_a_car_coming_into_view_beside_it():
+    # Seen on the intersection through the stream: a truck counted in nb-2 went out of
+    # view past the line; a car of nb-1 first seen 3.5 m beside where the truck would
+    # be (it crossed hidden behind it) was taken for the truck seen again: never
+    # counted. A car is never a truck seen again (as in fragment linking).
+    lanes = [
+        {"lane_id": "nb-1", "centerline": [[1.75, 4], [1.75, 60]], "width_m": 3.5},
+        {"lane_id": "nb-2", "centerline": [[5.25, 4], [5.25, 60]], "width_m": 3.5},
+    ]
+    lines = [
+        {"line_id": "nb-1-count", "lane_id": "nb-1", "world": [[0, 14], [3.5, 14]]},
+        {"line_id": "nb-2-count", "lane_id": "nb-2", "world": [[3.5, 14], [7.0, 14]]},
+    ]
+
+    def counted(truck_class: int) -> list[tuple[str, str]]:
+        an = CameraAnalyzer(camera(lanes=lanes, lines=lines, zones=[]))
+        cam = an.config
+        truck = cruise(5.25, 5.0, 10.0, t_start=10.0, t_end=11.7)  # gone at y = 22
+        car = cruise(1.75, 24.5, 10.0, t_start=12.0)  # first seen 10.5 m past its line
+        crossings = []
+        for i in range(160):
+            t = i / 10
+            parts = [
+                frame(cam, [xy], class_id=k)
+                for xy, k in ((truck(t), truck_class), (car(t), 0))
+                if xy is not None
+            ]
+            d = (
+                Detections(
+                    np.concatenate([x.xyxy for x in parts]),
+                    np.concatenate([x.confidence for x in parts]),
+                    np.concatenate([x.class_id for x in parts]),
+                )
+                if parts
+                else Detections.empty()
+            )
+            crossings += an.update(T0 + t, i, d).crossings
+        return sorted((c["lane_id"], c["class_name"]) for c in crossings)
+
+    assert counted(truck_class=3) == [("nb-1", "car"), ("nb-2", "truck")]
+    # A car there instead of the truck may be that car seen again: vetoed, as before.
+    assert counted(truck_class=0) == [("nb-2", "car")]
