@@ -86,7 +86,9 @@ class Settings(BaseSettings):
         description="Requests a worker keeps in flight to Triton (back-pressure): two "
         "model batches (2 x 8), so the next batch is decoded and queued while the model "
         "runs one (with 8 the model idled during each batch's preprocessing: 14.2 vs 14.6 "
-        "frames/s end to end on 2 cores); a GPU pool wants more",
+        "frames/s end to end on 2 cores); with two model instances 24 (three batches) was "
+        "no faster (16.15-16.24 frames/s either way); a GPU pool wants more. The stream "
+        "sends frames in sub-batches of 8: this many frames' worth at once",
     )
     model_repository: Path = Field(
         REPO_ROOT / "triton_models",
