@@ -15,9 +15,9 @@ camera's registry entry and the truth) and later runs replay it in seconds:
 the loop for tuning the analyser. ``--detector`` also runs the in-process
 ONNX detector on each frame's JPEG (as the stream's ingest encodes it) and
 analyses its boxes instead of the labelled ones; ``--detector triton`` asks the
-local Triton server instead (the stream's path: its preprocessing moves some
-confidences across a threshold); with ``--cache`` those detections are cached
-too. Prints one JSON line with the same summary keys as
+local Triton server instead (the stream's path, `itscam services up`); with
+``--cache`` those detections are cached too. Either way the replay analyses
+the boxes rounded as the detections records carry them, as the stream does. Prints one JSON line with the same summary keys as
 ``itscam evaluate``.
 
 usage: .venv/bin/python scripts/oracle_counts.py [--duration S] [--fps F]

@@ -69,6 +69,19 @@ def run(
     return out
 
 
+def two_lanes_northbound():
+    """Two lanes the same way, nb-1 (x = 1.75) and nb-2 (x = 5.25), lines at y = 14 m."""
+    lanes = [
+        {"lane_id": "nb-1", "centerline": [[1.75, 4], [1.75, 60]], "width_m": 3.5},
+        {"lane_id": "nb-2", "centerline": [[5.25, 4], [5.25, 60]], "width_m": 3.5},
+    ]
+    lines = [
+        {"line_id": "nb-1-count", "lane_id": "nb-1", "world": [[0, 14], [3.5, 14]]},
+        {"line_id": "nb-2-count", "lane_id": "nb-2", "world": [[3.5, 14], [7.0, 14]]},
+    ]
+    return camera(lanes=lanes, lines=lines, zones=[])
+
+
 def final_events(events: list[dict]) -> dict[str, dict]:
     """Latest row per event id (what an upserting sink ends up with)."""
     return {e["event_id"]: e for e in events}
@@ -433,15 +446,7 @@ def test_vehicle_coming_into_view_beside_a_queued_counted_one_is_counted():
     # Two lanes the same way. A crosses visibly in nb-2 and queues 6 m past the line,
     # then goes out of sight. B crossed nb-1 hidden and comes into view 3.5 m beside
     # where A stopped: not A (too far to be the same standing vehicle), so B counts.
-    lanes = [
-        {"lane_id": "nb-1", "centerline": [[1.75, 4], [1.75, 60]], "width_m": 3.5},
-        {"lane_id": "nb-2", "centerline": [[5.25, 4], [5.25, 60]], "width_m": 3.5},
-    ]
-    lines = [
-        {"line_id": "nb-1-count", "lane_id": "nb-1", "world": [[0, 14], [3.5, 14]]},
-        {"line_id": "nb-2-count", "lane_id": "nb-2", "world": [[3.5, 14], [7.0, 14]]},
-    ]
-    an = CameraAnalyzer(camera(lanes=lanes, lines=lines, zones=[]))
+    an = CameraAnalyzer(two_lanes_northbound())
 
     def a(t: float):
         if not 9.0 <= t <= 14.0:
@@ -596,17 +601,9 @@ def test_a_truck_leaving_the_view_never_vetoes_a_car_coming_into_view_beside_it(
     # view past the line; a car of nb-1 first seen 3.5 m beside where the truck would
     # be (it crossed hidden behind it) was taken for the truck seen again: never
     # counted. A car is never a truck seen again (as in fragment linking).
-    lanes = [
-        {"lane_id": "nb-1", "centerline": [[1.75, 4], [1.75, 60]], "width_m": 3.5},
-        {"lane_id": "nb-2", "centerline": [[5.25, 4], [5.25, 60]], "width_m": 3.5},
-    ]
-    lines = [
-        {"line_id": "nb-1-count", "lane_id": "nb-1", "world": [[0, 14], [3.5, 14]]},
-        {"line_id": "nb-2-count", "lane_id": "nb-2", "world": [[3.5, 14], [7.0, 14]]},
-    ]
 
     def counted(truck_class: int) -> list[tuple[str, str]]:
-        an = CameraAnalyzer(camera(lanes=lanes, lines=lines, zones=[]))
+        an = CameraAnalyzer(two_lanes_northbound())
         cam = an.config
         truck = cruise(5.25, 5.0, 10.0, t_start=10.0, t_end=11.7)  # gone at y = 22
         car = cruise(1.75, 24.5, 10.0, t_start=12.0)  # first seen 10.5 m past its line
