@@ -762,10 +762,11 @@ class CameraAnalyzer:
         gap = (ts - tb.last_ts[lost])[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             reach_s = np.where(v > 0, -d / v, np.inf)  # from its last sighting to the line
-        xy = tb.latest_xy(lost)
-        ahead = np.where(np.isfinite(reach_s), np.maximum(reach_s, 0.0), 0.0)
-        at_line = xy[:, None, :] + tb.vel[lost][:, None, :] * ahead[..., None]
-        along = (at_line * ctr.unit[None]).sum(-1) - ctr.along0
+        # Where along each line it crossed: where it was last seen. A hidden vehicle
+        # keeps its lane; the across-lane part of a velocity measured as it went out
+        # of sight (a box cut by the next vehicle) is noise that, carried over 3 s,
+        # put a car 1.2 m sideways and off the end of its own lane's line.
+        along = tb.latest_xy(lost) @ ctr.unit.T - ctr.along0
         hit = (
             (tb.line_side[lost] < 0)
             & (v >= OCCLUDED_MIN_MPS)

@@ -630,3 +630,17 @@ def test_a_truck_leaving_the_view_never_vetoes_a_car_coming_into_view_beside_it(
     assert counted(truck_class=3) == [("nb-1", "car"), ("nb-2", "truck")]
     # A car there instead of the truck may be that car seen again: vetoed, as before.
     assert counted(truck_class=0) == [("nb-2", "car")]
+
+
+def test_vehicle_hidden_short_of_the_line_is_counted_in_the_lane_it_was_seen_in():
+    # A car near the edge of nb-1 goes out of sight 2.4 m short of the line at 5.5 m/s
+    # with a sideways drift in its last boxes. Carried to the line, that drift put it
+    # past the end of nb-1's line: counted in nb-2, or (on the intersection, at the
+    # edge of the view) on no line at all. A hidden vehicle keeps its lane.
+    def drifting(t: float):
+        if not 10.0 <= t <= 11.2:
+            return None
+        return (2.6 + 0.6 * (t - 10.0), 5.0 + 5.5 * (t - 10.0))
+
+    out = run(CameraAnalyzer(two_lanes_northbound()), [drifting], 0, 16)
+    assert [(c["lane_id"], c["direction"]) for c in out["crossings"]] == [("nb-1", "forward")]
