@@ -17,11 +17,15 @@ ONNX detector on each frame's JPEG (as the stream's ingest encodes it) and
 analyses its boxes instead of the labelled ones; ``--detector triton`` asks the
 local Triton server instead (the stream's path, `itscam services up`); with
 ``--cache`` those detections are cached too. Either way the replay analyses
-the boxes rounded as the detections records carry them, as the stream does. Prints one JSON line with the same summary keys as
+the boxes rounded as the detections records carry them, as the stream does.
+``--jitter PX --seed N`` perturbs the detector's boxes first (up to PX pixels,
+confidences up to PX/100): a result that changes under 0.1 px stands on a
+knife edge. Prints one JSON line with the same summary keys as
 ``itscam evaluate``.
 
 usage: .venv/bin/python scripts/oracle_counts.py [--duration S] [--fps F]
-       [--cache DIR] [--detector [inprocess|triton]] [SCENARIO ...]
+       [--cache DIR] [--detector [inprocess|triton]] [--jitter PX --seed N]
+       [SCENARIO ...]
 """
 
 from __future__ import annotations
@@ -158,8 +162,29 @@ def load(path: Path) -> dict[str, Any] | None:
     }
 
 
-def replay(r: dict[str, Any], *, detector: str | None) -> dict[str, Any]:
-    """Analyse the frames of a render and score them like ``itscam evaluate``."""
+def jittered(dets: list[Detections], px: float, rng: np.random.Generator) -> list[Detections]:
+    """``dets`` with every box corner moved by up to ``px`` pixels and every
+    confidence by up to ``px / 100`` (uniform): a check for knife edges."""
+    return [
+        Detections(
+            d.xyxy + rng.uniform(-px, px, d.xyxy.shape),
+            np.clip(d.confidence + rng.uniform(-px / 100, px / 100, len(d)), 0.0, 1.0),
+            d.class_id,
+        )
+        for d in dets
+    ]
+
+
+def replay(
+    r: dict[str, Any],
+    *,
+    detector: str | None,
+    jitter: tuple[float, np.random.Generator] | None = None,
+) -> dict[str, Any]:
+    """Analyse the frames of a render and score them like ``itscam evaluate``.
+
+    ``jitter``: ``(px, rng)`` to perturb the detector's boxes first (:func:`jittered`).
+    """
     m = r["meta"]
     analyzer = CameraAnalyzer(parse_camera(m["camera"]), run_id="oracle")
     crossings: list[dict] = []
@@ -168,7 +193,10 @@ def replay(r: dict[str, Any], *, detector: str | None) -> dict[str, Any]:
     # The detect agent analyses boxes as its detections records carry them
     # (streaming.contracts.as_recorded: 0.1 px, confidence to 1e-3); so does the
     # replay, or a knife-edge vehicle is counted here and not in the stream.
-    frames = [as_recorded(d) for d in r["detector"]] if detector else r["oracle"]
+    found = r["detector"] if detector else None
+    if found is not None and jitter is not None:
+        found = jittered(found, *jitter)
+    frames = [as_recorded(d) for d in found] if found is not None else r["oracle"]
     for ts, seq, dets in zip(r["ts"].tolist(), r["seq"].tolist(), frames, strict=True):
         out = analyzer.update(ts, seq, dets)
         crossings += out.crossings
@@ -196,6 +224,7 @@ def run_one(
     *,
     cache: Path | None = None,
     detector: str | None = None,
+    jitter: tuple[float, np.random.Generator] | None = None,
 ) -> dict:
     r = None
     path = None
@@ -211,7 +240,7 @@ def run_one(
         r = render(name, duration_s, fps, detector)
         if path is not None:
             save(path, r)
-    return replay(r, detector=detector)
+    return replay(r, detector=detector, jitter=jitter)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,11 +260,25 @@ def main(argv: list[str] | None = None) -> int:
         help="analyse the detector's boxes instead of the labelled ones: the in-process "
         "ONNX model (the default) or the local Triton server (`itscam services up`)",
     )
+    p.add_argument(
+        "--jitter",
+        type=float,
+        default=0.0,
+        metavar="PX",
+        help="with --detector: move each box corner by up to PX pixels and each confidence "
+        "by up to PX/100 before the analysis (e.g. 0.1; a robustness check for knife edges)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of --jitter")
     args = p.parse_args(argv)
+    if args.jitter and not args.detector:
+        p.error("--jitter perturbs the detector's boxes: add --detector")
+    jitter = (args.jitter, np.random.default_rng(args.seed)) if args.jitter else None
     names = args.scenarios or shipped_scenarios()
     t0 = time.perf_counter()
     per = {
-        name: run_one(name, args.duration, args.fps, cache=args.cache, detector=args.detector)
+        name: run_one(
+            name, args.duration, args.fps, cache=args.cache, detector=args.detector, jitter=jitter
+        )
         for name in names
     }
     print(

@@ -30,3 +30,21 @@ def test_cached_render_replays_to_the_same_scores(tmp_path, monkeypatch):
     again = oc.run_one("highway", 12.0, 5.0, cache=tmp_path)
     assert again == fresh
     assert fresh["true_crossings"] > 0 and fresh["measured_crossings"] > 0
+
+
+def test_jitter_moves_boxes_and_confidences_within_its_bounds():
+    import numpy as np
+    import pytest
+
+    from itscam.domain.detections import Detections
+
+    oc = _module()
+    d = Detections(
+        np.array([[10.0, 20.0, 50.0, 60.0]] * 200), np.full(200, 0.5), np.zeros(200, np.int32)
+    )
+    (j,) = oc.jittered([d], 0.1, np.random.default_rng(3))
+    moved = np.abs(j.xyxy - d.xyxy)
+    assert moved.max() <= 0.1 and moved.mean() > 0.02  # uniform in +-0.1 px
+    assert np.abs(j.confidence - 0.5).max() <= 0.001 and (j.confidence != 0.5).all()
+    with pytest.raises(SystemExit):  # jitter without the detector's boxes is refused
+        oc.main(["--jitter", "0.1", "highway"])
