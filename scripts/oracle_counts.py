@@ -67,13 +67,14 @@ def _triton_detect(jpegs: list[bytes]) -> list[Detections]:
     """Boxes of ``jpegs`` from the local Triton server (``itscam services up``)."""
     import asyncio
 
-    from itscam.inference.triton import TritonDetector
+    from itscam.inference import make_detector
     from itscam.settings import get_settings
 
-    s = get_settings()
+    # The stream's Triton client, with its settings; never the in-process fallback.
+    s = get_settings().model_copy(update={"inference_backend": "triton"})
 
     async def run() -> list[Detections]:
-        det = TritonDetector(s.triton_grpc, s.triton_model, s.triton_model_version, timeout_s=30)
+        det: Any = make_detector(s)
         await det.ready()
         out = await det.detect(jpegs)
         for d in out:
