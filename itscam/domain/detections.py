@@ -43,7 +43,7 @@ class Detections:
             raise ValueError(
                 f"Detections: xyxy has {n} rows but confidence has {conf.shape[0]} and class_id {cls.shape[0]}"
             )
-        if n and (np.any(xyxy[:, 2] < xyxy[:, 0]) or np.any(xyxy[:, 3] < xyxy[:, 1])):
+        if n and (xyxy[:, 2:] < xyxy[:, :2]).any():
             raise ValueError("Detections: boxes must satisfy x2 >= x1 and y2 >= y1")
         object.__setattr__(self, "xyxy", xyxy)
         object.__setattr__(self, "confidence", conf)
@@ -53,6 +53,23 @@ class Detections:
             if tid.shape != (n,):
                 raise ValueError(f"Detections: tracker_id has {tid.shape[0]} rows, expected {n}")
             object.__setattr__(self, "tracker_id", tid)
+
+    def with_tracker_id(self, tracker_id: np.ndarray) -> Detections:
+        """The same detections (arrays shared, not validated again) with ``tracker_id``."""
+        tid = np.asarray(tracker_id, dtype=np.int64).reshape(-1)
+        if tid.shape != (len(self.xyxy),):
+            raise ValueError(
+                f"Detections: tracker_id has {tid.shape[0]} rows, expected {len(self)}"
+            )
+        out = object.__new__(Detections)
+        for name, value in (
+            ("xyxy", self.xyxy),
+            ("confidence", self.confidence),
+            ("class_id", self.class_id),
+            ("tracker_id", tid),
+        ):
+            object.__setattr__(out, name, value)
+        return out
 
     @classmethod
     def empty(cls) -> Detections:

@@ -225,17 +225,27 @@ def footprint_centres(
     if len(raw) == 0:
         return raw
     t = heading
-    nrm = np.stack([-t[:, 1], t[:, 0]], axis=1)
-    hl = (size_m[:, 0] * 0.5)[:, None]
-    hw = (size_m[:, 1] * 0.5)[:, None]
-    offs = np.stack(
-        [t * hl + nrm * hw, t * hl - nrm * hw, -t * hl + nrm * hw, -t * hl - nrm * hw], axis=1
-    )  # (n, 4, 2)
+    n = len(t)
+    nrm = np.empty((n, 2))
+    nrm[:, 0] = -t[:, 1]
+    nrm[:, 1] = t[:, 0]
+    along = t * (size_m[:, 0] * 0.5)[:, None]
+    across = nrm * (size_m[:, 1] * 0.5)[:, None]
+    offs = np.empty((n, 4, 2))  # the four corners relative to the centre
+    offs[:, 0] = along + across
+    offs[:, 1] = along - across
+    offs[:, 2] = -along + across
+    offs[:, 3] = -along - across
     c = raw.copy()
+    pred = np.empty((n, 2))
     for _ in range(iterations):
         corners = (c[:, None, :] + offs).reshape(-1, 2)
         uv = apply_h(H_inv, corners).reshape(-1, 4, 2)
-        pred = np.stack([(uv[..., 0].min(1) + uv[..., 0].max(1)) * 0.5, uv[..., 1].max(1)], 1)
+        u, v = uv[..., 0], uv[..., 1]
+        lo = np.minimum(np.minimum(u[:, 0], u[:, 1]), np.minimum(u[:, 2], u[:, 3]))
+        hi = np.maximum(np.maximum(u[:, 0], u[:, 1]), np.maximum(u[:, 2], u[:, 3]))
+        pred[:, 0] = (lo + hi) * 0.5
+        pred[:, 1] = np.maximum(np.maximum(v[:, 0], v[:, 1]), np.maximum(v[:, 2], v[:, 3]))
         c += raw - apply_h(H, pred)
     ok = np.isfinite(c).all(axis=1) & (np.abs(t).sum(1) > 0)
     return np.where(ok[:, None], c, raw)

@@ -141,7 +141,7 @@ class TrackTable:
         self.xy[slots, k] = xy
         self.n[slots] += 1
         self.last_ts[slots] = ts
-        self.votes[slots, np.clip(class_id, 0, N_CLASSES - 1)] += confidence
+        self.votes[slots, np.minimum(np.maximum(class_id, 0), N_CLASSES - 1)] += confidence
 
     def latest_xy(self, slots: np.ndarray) -> np.ndarray:
         return self.xy[slots, (self.n[slots] - 1) % HISTORY]

@@ -99,7 +99,8 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
     ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
     iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    # np.maximum, not np.clip: the same values, a fifth of the cost on small arrays.
+    inter = np.maximum(ix2 - ix1, 0.0) * np.maximum(iy2 - iy1, 0.0)
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
@@ -129,21 +130,27 @@ def _buffer(xyxy: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _xyxy_to_state(xyxy: np.ndarray) -> np.ndarray:
-    return np.stack(
-        [
-            (xyxy[:, 0] + xyxy[:, 2]) / 2,
-            (xyxy[:, 1] + xyxy[:, 3]) / 2,
-            xyxy[:, 2] - xyxy[:, 0],
-            xyxy[:, 3] - xyxy[:, 1],
-        ],
-        axis=1,
-    ).astype(np.float64)
+    out = np.empty((len(xyxy), 4), np.float64)
+    out[:, :2] = (xyxy[:, :2] + xyxy[:, 2:]) / 2
+    out[:, 2:] = xyxy[:, 2:] - xyxy[:, :2]
+    return out
 
 
 def _state_to_xyxy(s: np.ndarray) -> np.ndarray:
-    w = np.maximum(s[:, 2], 1.0) / 2
-    h = np.maximum(s[:, 3], 1.0) / 2
-    return np.stack([s[:, 0] - w, s[:, 1] - h, s[:, 0] + w, s[:, 1] + h], axis=1)
+    half = np.maximum(s[:, 2:], 1.0) / 2
+    out = np.empty((len(s), 4), np.float64)
+    out[:, :2] = s[:, :2] - half
+    out[:, 2:] = s[:, :2] + half
+    return out
+
+
+def _without(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``a`` without the entries at positions ``idx`` (``np.delete``, cheaper on small arrays)."""
+    if not len(idx):
+        return a
+    keep = np.ones(len(a), bool)
+    keep[idx] = False
+    return a[keep]
 
 
 class ByteTracker:
@@ -225,7 +232,7 @@ class ByteTracker:
             cfg.match_iou,
         )
         det_for[conf_tr[r]] = high[c]
-        high_left = np.delete(high, c)
+        high_left = _without(high, c)
         # Stage 1b (C-BIoU cascade): confirmed tracks still unmatched vs the high
         # detections left, by buffered IoU. A fast small vehicle whose box shrinks or
         # grows with perspective misses its prediction at low frame rates.
@@ -249,7 +256,7 @@ class ByteTracker:
                     cfg.match_iou,
                 )
                 det_for[left[r]] = high_left[c]
-                high_left = np.delete(high_left, c)
+                high_left = _without(high_left, c)
         # Stage 2: low detections vs confirmed tracks matched in the previous frame or
         # lost only moments ago (`low_stage_lost_s`; ByteTrack uses only the former: a
         # low-score box rarely belongs to a vehicle that has been gone for a while, but
@@ -269,8 +276,8 @@ class ByteTracker:
         # overlap properly are never paired through the buffer.
         r, c = _assign(iou_matrix(pred[tent_tr], xyxy[high_left]), cfg.tentative_match_iou)
         det_for[tent_tr[r]] = high_left[c]
-        tent_left = np.delete(tent_tr, r)
-        high_left = np.delete(high_left, c)
+        tent_left = _without(tent_tr, r)
+        high_left = _without(high_left, c)
         b = cfg.tentative_buffer * bscale
         if b > 0 and len(tent_left) and len(high_left):
             r, c = _assign(
@@ -278,7 +285,7 @@ class ByteTracker:
                 cfg.tentative_match_iou,
             )
             det_for[tent_left[r]] = high_left[c]
-            high_left = np.delete(high_left, c)
+            high_left = _without(high_left, c)
         new_dets = high_left
         new_dets = new_dets[conf[new_dets] >= cfg.new_track_conf]
 
@@ -311,7 +318,7 @@ class ByteTracker:
                     self.status[i] = _CONFIRMED
                     out_ids[new_dets[j]] = self.ids[i]
         self._prev = timestamp
-        return Detections(detections.xyxy, detections.confidence, detections.class_id, out_ids)
+        return detections.with_tracker_id(out_ids)
 
     # ------------------------------------------------------------------ state
 
@@ -361,9 +368,10 @@ class ByteTracker:
         g = self.config.class_groups
         if not g or class_id is None:
             return np.full(len(class_id) if class_id is not None else 0, -1, np.int64)
-        table = np.asarray(g, np.int64)
+        k = len(g)
+        table = np.array([*g, -1], np.int64)  # an unknown class id looks up the -1 at [k]
         cls = np.asarray(class_id, np.int64)
-        return np.where((cls >= 0) & (cls < len(table)), table[np.clip(cls, 0, len(table) - 1)], -1)
+        return table[np.where((cls >= 0) & (cls < k), cls, k)]
 
     def _gated_iou(
         self, tracks: np.ndarray, dets: np.ndarray, track_grp: np.ndarray, det_grp: np.ndarray

@@ -250,7 +250,7 @@ class MinuteWindows:
         return ClosedMinute(float(m), rows, density, healthy)
 
     def pcu_weights(self, class_id: np.ndarray) -> np.ndarray:
-        return self.pce[np.clip(class_id, 0, len(self.pce) - 1)]
+        return self.pce[np.minimum(np.maximum(class_id, 0), len(self.pce) - 1)]
 
     # ------------------------------------------------------------------ state
 

@@ -14,6 +14,8 @@ import numpy as np
 CLASS_LENGTH_M = np.array([4.5, 2.2, 12.0, 10.0])
 #: Nominal vehicle width (m) per class id.
 CLASS_WIDTH_M = np.array([1.8, 0.8, 2.55, 2.5])
+#: ``(class, 2)``: length and width per class.
+CLASS_SIZE_M = np.stack([CLASS_LENGTH_M, CLASS_WIDTH_M], axis=1)
 #: Queue: stopped vehicles further apart than this (m) break the queue.
 QUEUE_GAP_M = 12.0
 

@@ -36,6 +36,15 @@ def test_iou_matrix_shapes_and_values():
     assert iou_matrix(a[:0], b).shape == (0, 3)
 
 
+def test_tracked_output_shares_the_input_arrays_and_checks_the_id_count():
+    d = dets(np.array([box(50, 50), box(200, 50)], np.float32), 0.9)
+    tracked = ByteTracker(CFG).update(d, 100.0)
+    assert tracked.xyxy is d.xyxy and tracked.class_id is d.class_id
+    assert tracked.tracker_id is not None and tracked.tracker_id.tolist() == [-1, -1]
+    with pytest.raises(ValueError, match="tracker_id has 1 rows, expected 2"):
+        d.with_tracker_id(np.array([7]))
+
+
 @pytest.mark.parametrize("n_empty", [0, 1, 5])
 def test_empty_frames_do_not_crash_and_give_no_ids(n_empty):
     t = ByteTracker(CFG)
