@@ -20,7 +20,7 @@ from typing import Any
 
 from streaming.app import app
 from streaming.batching import event_batches, pipelined_batches
-from streaming.processing import Runtime
+from streaming.processing import CHANGELOG_CONFIGS, Runtime
 from streaming.topics import (
     camera_health_topic,
     counts_1m_topic,
@@ -50,6 +50,10 @@ analyzer_state_table = app.Table(
     # Key the changelog with the producer's partitioner: the same partition as
     # the camera's frames, whichever event of a micro-batch is current.
     use_partitioner=True,
+    # Compacted as Faust makes it, and "delete" too with no retention limit, which
+    # deletes nothing by itself but lets Kafka's DeleteRecords purge superseded
+    # checkpoints on a broker that does not compact (ITSCAM_CHECKPOINT_PURGE_S).
+    extra_topic_configs=CHANGELOG_CONFIGS,
 )
 
 
@@ -77,6 +81,15 @@ class CheckpointTable:
     def send(self, key: bytes, value: bytes, partition: int) -> Any:
         """Send to the changelog; returns the delivery future (awaitable)."""
         return self.table.send_changelog(partition, key, value)
+
+    def items(self) -> Any:
+        """The checkpoints held: the latest of each camera in this worker's partitions."""
+        return list(self.table.data.items())
+
+    @property
+    def topic(self) -> str:
+        """The changelog topic's name."""
+        return str(self.table.changelog_topic.get_topic_name())
 
 
 runtime = Runtime(
@@ -178,6 +191,18 @@ async def purge_consumed_frames() -> None:
         await runtime.purge_frames(_owned_frames_partitions())
     except Exception as exc:  # housekeeping must never stop the worker
         log.warning("consumed frames not purged: %s", exc)
+
+
+@app.timer(interval=_settings.checkpoint_purge_s or 3600.0)
+async def purge_superseded_checkpoints() -> None:
+    """Superseded analyser checkpoints out of the local broker's changelog
+    (``ITSCAM_CHECKPOINT_PURGE_S``, 0 = off: production Kafka compacts the topic)."""
+    if not _settings.checkpoint_purge_s:
+        return
+    try:
+        await runtime.purge_checkpoints(_owned_frames_partitions())
+    except Exception as exc:  # housekeeping must never stop the worker
+        log.warning("superseded checkpoints not purged: %s", exc)
 
 
 @app.timer(interval=5.0)

@@ -29,6 +29,10 @@ LAG = Gauge("itscam_consumer_lag", "Records behind the log end", ["topic"])
 FRAMES_PURGED = Counter(
     "itscam_frames_purged_total", "Consumed frames deleted from the frames topic (DeleteRecords)"
 )
+CHECKPOINTS_PURGED = Counter(
+    "itscam_checkpoints_purged_total",
+    "Superseded analyser checkpoints deleted from the changelog (DeleteRecords)",
+)
 CROSSINGS = Counter("itscam_crossings_total", "Line crossings", ["camera_id"])
 STALLED = Gauge(
     "itscam_consumer_stalled_seconds",

@@ -154,6 +154,23 @@ async def _frames_purged(settings: Settings, timeout_s: float) -> tuple[dict, di
         await asyncio.sleep(0.5)
 
 
+async def _changelog_start(settings) -> int:
+    """Records deleted from the start of the analyser changelog, all partitions."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from streaming.app import APP_ID
+
+    topic = f"{APP_ID}-analyzer_state-changelog"
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_servers)
+    await consumer.start()
+    try:
+        await consumer.topics()  # the cluster's metadata
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum((await consumer.beginning_offsets(tps)).values()) if tps else 0
+    finally:
+        await consumer.stop()
+
+
 def test_killing_the_worker_mid_run_changes_no_count(services, null_stream):
     settings = services
     cam = f"kill-{uuid.uuid4().hex[:6]}"
@@ -166,7 +183,13 @@ def test_killing_the_worker_mid_run_changes_no_count(services, null_stream):
     # enough to finish all of them between two polls): the kill lands mid-run, with
     # frames analysed but not yet covered by a durable checkpoint.
     produce(settings, frames[: n // 2])
-    env = {"ITSCAM_PRECOMPUTED_DETECTIONS": str(null_stream.path), "ITSCAM_FRAMES_PURGE_S": "0.5"}
+    env = {
+        "ITSCAM_PRECOMPUTED_DETECTIONS": str(null_stream.path),
+        "ITSCAM_FRAMES_PURGE_S": "0.5",
+        # superseded checkpoints purged (and earlier tests' cameras carried) meanwhile:
+        # the restarted worker restores from a changelog whose start has moved on
+        "ITSCAM_CHECKPOINT_PURGE_S": "0.5",
+    }
     with WorkerPool(settings, 1, extra_env=env) as pool:
         sql = "SELECT count(*) FROM camera_data.frame_metadata WHERE run_id = %s"
         t0 = time.monotonic()
@@ -180,7 +203,9 @@ def test_killing_the_worker_mid_run_changes_no_count(services, null_stream):
         # The worker deletes what its group has committed from the frames topic
         # (ITSCAM_FRAMES_PURGE_S), the frames read again after the kill included.
         starts, committed = asyncio.run(_frames_purged(settings, timeout_s=15.0))
+        changelog_start = asyncio.run(_changelog_start(settings))
     assert done_at_kill < n
+    assert changelog_start > 0  # superseded checkpoints were deleted
     assert starts == committed and sum(starts.values()) >= n
     assert count(settings, sql, run_id) == n
     got = pipeline_crossings(settings, run_id)

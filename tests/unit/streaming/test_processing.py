@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -258,6 +259,62 @@ class ChangelogTable(dict):
         fut = asyncio.get_running_loop().create_future()
         self.futures.append(fut)
         return fut
+
+
+class OffsetTable(dict):
+    """A table whose changelog writes are delivered at once, at the next offset of
+    their partition (what Faust's delivery future reports)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: dict[int, list[bytes]] = {}
+
+    def keep(self, key: bytes, value: bytes) -> None:
+        self[key] = value
+
+    def send(self, key: bytes, value: bytes, partition: int) -> asyncio.Future:
+        log = self.log.setdefault(partition, [])
+        log.append(key)
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_result(SimpleNamespace(offset=len(log) - 1))
+        return fut
+
+
+def _foreign_checkpoint(partition: int) -> bytes:
+    """A checkpoint another worker wrote (restored into this worker's table)."""
+    from streaming.processing import _CKPT
+
+    run = b"other-run"
+    return _CKPT.pack(partition, 99, len(run)) + run + b"{}"
+
+
+async def test_the_changelog_is_purged_only_below_every_cameras_latest_checkpoint() -> None:
+    table = OffsetTable()
+    a = _counting(Collector(), table)  # a checkpoint after every batch
+    await (await a.analyse(_det_events(3)))
+    await (await a.analyse(_det_events(3, first=3)))
+    assert table.log == {5: [b"cam-a", b"cam-a"]}
+    assert a.superseded_below({5}) == {5: 1}  # the first checkpoint is superseded
+    assert a.superseded_below({4}) == {}  # a partition this worker does not hold
+    # Another worker's camera in the same partition: where its checkpoint lies is
+    # unknown here, so nothing may be deleted there.
+    table[b"cam-b"] = _foreign_checkpoint(5)
+    assert a.superseded_below({5}) == {}
+
+
+async def test_an_idle_cameras_checkpoint_is_written_again_so_the_purge_can_pass_it() -> None:
+    table = OffsetTable()
+    table[b"cam-b"] = foreign = _foreign_checkpoint(5)
+    a = _counting(Collector(), table, carry_after_s=60.0)
+    await (await a.analyse(_det_events(3)))
+    # cam-b's checkpoint went to the changelog again, after cam-a's, unchanged
+    assert table.log == {5: [b"cam-a", b"cam-b"]} and table[b"cam-b"] == foreign
+    assert a.superseded_below({5}) == {5: 0}
+    await (await a.analyse(_det_events(3, first=3)))  # within 60 s: not again
+    assert table.log == {5: [b"cam-a", b"cam-b", b"cam-a"]}
+    assert a.superseded_below({5}) == {5: 1}  # cam-b's (1) and cam-a's (2) stay
+    # and cam-a goes on from its own checkpoint, untouched by the carrying
+    assert a.frames == 6 and a.skipped == 0
 
 
 async def test_a_batch_is_done_only_once_its_checkpoint_is_delivered() -> None:
