@@ -92,6 +92,16 @@ _CKPT = struct.Struct("<qqH")
 CHANGELOG_CONFIGS = {"cleanup.policy": "compact,delete", "retention.ms": "-1"}
 
 
+def _header(blob: bytes) -> tuple[tuple[int, int, str], int] | None:
+    """A checkpoint's mark (frames partition, offset, run id) and where its state
+    starts; ``None`` for bytes that are not a checkpoint this code can read."""
+    try:
+        part, off, n = _CKPT.unpack_from(blob)
+        return (part, off, blob[_CKPT.size : _CKPT.size + n].decode()), _CKPT.size + n
+    except (struct.error, UnicodeDecodeError, TypeError):
+        return None
+
+
 def _now_us() -> int:
     return int(time.time() * 1e6)
 
@@ -538,16 +548,15 @@ class AnalysisProcessor(_Producing):
         """
         blob = self.table.get(_key(camera_id))
         mark: tuple[int, int, str] | None = None
+        start = 0
         if blob:
-            try:
-                part, off, n = _CKPT.unpack_from(blob)
-                run = blob[_CKPT.size : _CKPT.size + n].decode()
-            except (struct.error, UnicodeDecodeError):
+            header = _header(blob)
+            if header is None:
                 log.error(
                     "checkpoint of camera %s has an unknown layout; starting fresh", camera_id
                 )
                 return None
-            mark = (part, off, run)
+            mark, start = header
         live = self.live.get(camera_id)
         if live is not None and self._kept.get(camera_id) == mark:
             # The table holds what this worker last made durable (or nothing, as
@@ -560,10 +569,11 @@ class AnalysisProcessor(_Producing):
         if mark is None or mark[2] != run_id:
             return None
         try:
-            analyzer = self.factory(cfg, run_id, json.loads(blob[_CKPT.size + n :]))
+            analyzer = self.factory(cfg, run_id, json.loads(blob[start:]))
         except Exception as exc:
             log.error("checkpoint of camera %s is unreadable (%s); starting fresh", camera_id, exc)
             return None
+        part, off, run = mark
         log.info("camera %s: analyser restored from checkpoint at %d@%d", camera_id, part, off)
         return (part, off, analyzer, run)
 
@@ -813,27 +823,26 @@ class AnalysisProcessor(_Producing):
         owns. The same bytes go to the changelog again, in checkpoint order.
         """
         now = time.monotonic()
-        items = getattr(self.table, "items", None)
-        if self.carry_after_s <= 0 or items is None:
-            return []
-        if now - self._last_carry < self.carry_after_s / 2:
+        if self.carry_after_s <= 0 or now - self._last_carry < self.carry_after_s / 2:
             return []
         self._last_carry = now
         out = []
-        for key, blob in items():
-            try:
-                cam = key.decode()
-                part, off, n = _CKPT.unpack_from(blob)
-                mark = (part, off, blob[_CKPT.size : _CKPT.size + n].decode())
-            except (struct.error, UnicodeDecodeError, TypeError, AttributeError):
+        for cam, mark, blob in self._held_checkpoints():
+            if cam in dirty or self._unsettled[cam] or mark[0] < 0:
                 continue
-            if cam in dirty or self._unsettled[cam] or part < 0:
-                continue
-            if self.owns is not None and not self.owns(part):
+            if self.owns is not None and not self.owns(mark[0]):
                 continue
             if now - self._written_at.get(cam, -math.inf) >= self.carry_after_s:
                 out.append((cam, mark, blob))
         return out
+
+    def _held_checkpoints(self) -> Generator[tuple[str, tuple[int, int, str], bytes], None, None]:
+        """``(camera, mark, checkpoint)`` of every readable checkpoint in the table."""
+        items = getattr(self.table, "items", None)
+        for key, blob in items() if items is not None else ():
+            header = _header(blob)
+            if header is not None and isinstance(key, bytes):
+                yield key.decode(errors="replace"), header[0], blob
 
     def superseded_below(self, held: set[int]) -> dict[int, int]:
         """Per changelog partition in ``held``: the offset below which every checkpoint
@@ -851,15 +860,9 @@ class AnalysisProcessor(_Producing):
         """
         lowest: dict[int, int] = {}  # partition -> smallest latest-checkpoint offset
         unknown: set[int] = set()
-        items = getattr(self.table, "items", None)
-        for key, blob in items() if items is not None else ():
-            try:
-                part, off, n = _CKPT.unpack_from(blob)
-                cam = key.decode()
-                mark = (part, off, blob[_CKPT.size : _CKPT.size + n].decode())
-            except (struct.error, UnicodeDecodeError, TypeError, AttributeError):
-                continue  # not a checkpoint this code can read: nothing to keep safe
-            written = self._written.get(cam)
+        # (a value that is no readable checkpoint has nothing there to keep safe)
+        for cam, mark, _ in self._held_checkpoints():
+            part, written = mark[0], self._written.get(cam)
             if self._kept.get(cam) != mark or written is None or written[0] != part:
                 unknown.add(part)  # not (or no longer) this worker's checkpoint
             else:
