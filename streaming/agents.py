@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from streaming.app import app
@@ -182,27 +183,27 @@ def _owned_frames_partitions() -> set[int]:
 runtime.analysis.owns = lambda partition: partition in _owned_frames_partitions()
 
 
+async def _purge(what: str, purge: Callable[[set[int]], Awaitable[int]], every_s: float) -> None:
+    """One housekeeping purge over this worker's partitions (``every_s`` 0 = off)."""
+    if not every_s:
+        return
+    try:
+        await purge(_owned_frames_partitions())
+    except Exception as exc:  # housekeeping must never stop the worker
+        log.warning("%s not purged: %s", what, exc)
+
+
 @app.timer(interval=_settings.frames_purge_s or 3600.0)
 async def purge_consumed_frames() -> None:
     """Consumed frames out of the local broker's log (``ITSCAM_FRAMES_PURGE_S``, 0 = off)."""
-    if not _settings.frames_purge_s:
-        return
-    try:
-        await runtime.purge_frames(_owned_frames_partitions())
-    except Exception as exc:  # housekeeping must never stop the worker
-        log.warning("consumed frames not purged: %s", exc)
+    await _purge("consumed frames", runtime.purge_frames, _settings.frames_purge_s)
 
 
 @app.timer(interval=_settings.checkpoint_purge_s or 3600.0)
 async def purge_superseded_checkpoints() -> None:
     """Superseded analyser checkpoints out of the local broker's changelog
     (``ITSCAM_CHECKPOINT_PURGE_S``, 0 = off: production Kafka compacts the topic)."""
-    if not _settings.checkpoint_purge_s:
-        return
-    try:
-        await runtime.purge_checkpoints(_owned_frames_partitions())
-    except Exception as exc:  # housekeeping must never stop the worker
-        log.warning("superseded checkpoints not purged: %s", exc)
+    await _purge("superseded checkpoints", runtime.purge_checkpoints, _settings.checkpoint_purge_s)
 
 
 @app.timer(interval=5.0)
