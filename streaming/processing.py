@@ -521,10 +521,9 @@ class AnalysisProcessor(_Producing):
         self.owns: Callable[[int], bool] | None = None
         # camera -> (partition, offset, analyser, run id) of what this worker holds in memory
         self.live: dict[str, tuple[int, int, Any, str]] = {}
-        # camera -> (changelog partition, offset) of the last checkpoint this worker
-        # wrote and saw delivered (see superseded_below), and when (monotonic)
-        self._written: dict[str, tuple[int, int]] = {}
-        self._written_at: dict[str, float] = {}
+        # camera -> (changelog partition, offset, monotonic time) of the last checkpoint
+        # this worker wrote and saw delivered (see superseded_below and _carried)
+        self._written: dict[str, tuple[int, int, float]] = {}
         self.carry_after_s = carry_after_s
         self._last_carry = -math.inf
         # camera -> checkpoints of it taken and not yet settled (delivered or failed)
@@ -775,8 +774,7 @@ class AnalysisProcessor(_Producing):
                 self._keep(cam, blob)
                 self._kept[cam] = mark
                 if cam in written:
-                    self._written[cam] = written[cam]
-                    self._written_at[cam] = now
+                    self._written[cam] = (*written[cam], now)
                 else:
                     self._written.pop(cam, None)
             self.checkpoints += len(blobs)
@@ -832,7 +830,7 @@ class AnalysisProcessor(_Producing):
                 continue
             if self.owns is not None and not self.owns(mark[0]):
                 continue
-            if now - self._written_at.get(cam, -math.inf) >= self.carry_after_s:
+            if now - self._written.get(cam, (0, 0, -math.inf))[2] >= self.carry_after_s:
                 out.append((cam, mark, blob))
         return out
 
