@@ -19,6 +19,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from streaming.app import app
 from streaming.batching import event_batches, pipelined_batches
 from streaming.processing import CHANGELOG_CONFIGS, Runtime
@@ -189,6 +191,13 @@ async def _purge(what: str, purge: Callable[[set[int]], Awaitable[int]], every_s
         return
     try:
         await purge(_owned_frames_partitions())
+    except KafkaError as exc:
+        if not exc.retriable:
+            log.warning("%s not purged: %s", what, exc)
+            return
+        # A fresh worker's admin client can ask a broker it has no connection to yet
+        # (NodeNotReadyError); the next tick tries again, which is all a retry would do.
+        log.info("%s not purged yet (%s): trying again in %.0f s", what, exc, every_s)
     except Exception as exc:  # housekeeping must never stop the worker
         log.warning("%s not purged: %s", what, exc)
 

@@ -50,3 +50,35 @@ async def test_detect_agent_emits_detections_analyses_them_and_dead_letters(wire
     # the same agent analysed them: cam-a's analyser holds the last frame's offset
     _, off, analyzer, _ = agents.runtime.analysis.live["cam-a"]
     assert off == 4 and analyzer.frames == 5
+
+
+async def test_a_purge_that_fails_is_logged_and_never_raised(monkeypatch, caplog) -> None:
+    from aiokafka.errors import NodeNotReadyError, PolicyViolationError
+
+    from streaming import agents
+
+    monkeypatch.setattr(agents, "_owned_frames_partitions", lambda: {0})
+    calls = []
+
+    def failing(exc):
+        async def purge(held):
+            calls.append(held)
+            raise exc
+
+        return purge
+
+    caplog.set_level("INFO", logger=agents.log.name)
+    # a broker connection not ready yet: retried at the next tick, so not a warning
+    await agents._purge("frames", failing(NodeNotReadyError("node 0 not ready")), 10.0)
+    # not retriable, or not Kafka's at all: a warning, and the worker goes on
+    await agents._purge("frames", failing(PolicyViolationError("compact only")), 10.0)
+    await agents._purge("frames", failing(RuntimeError("boom")), 10.0)
+    # 0 = off: not even called
+    await agents._purge("frames", failing(RuntimeError("never")), 0.0)
+    assert calls == [{0}, {0}, {0}]
+    levels = [(r.levelname, r.getMessage().split(" (")[0].split(":")[0]) for r in caplog.records]
+    assert levels == [
+        ("INFO", "frames not purged yet"),
+        ("WARNING", "frames not purged"),
+        ("WARNING", "frames not purged"),
+    ]
