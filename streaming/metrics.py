@@ -33,6 +33,10 @@ CHECKPOINTS_PURGED = Counter(
     "itscam_checkpoints_purged_total",
     "Superseded analyser checkpoints deleted from the changelog (DeleteRecords)",
 )
+METRIC_POINTS_DROPPED = Counter(
+    "itscam_metric_points_dropped_total",
+    "InfluxDB points dropped because an outage outlasted the sink's buffer",
+)
 CROSSINGS = Counter("itscam_crossings_total", "Line crossings", ["camera_id"])
 STALLED = Gauge(
     "itscam_consumer_stalled_seconds",

@@ -16,13 +16,14 @@ import json
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from itscam.domain.detections import VEHICLE_CLASSES
 from itscam.settings import Settings
+from streaming import metrics
 from streaming.contracts import COUNTS_FIELDS, CROSSING_FIELDS, EVENT_FIELDS, us_to_datetime
 
 log = logging.getLogger(__name__)
@@ -286,46 +287,135 @@ def camera_metrics(records: Iterable[dict[str, Any]]) -> list[Any]:
     return pts
 
 
-class MetricsSink:
-    """InfluxDB writer that never blocks the stream on a metrics outage (logs and drops)."""
+class RetryGate:
+    """When to try a best-effort service again after it failed: after ``first_s``,
+    doubling up to ``max_s`` while it keeps failing; at once again after a success."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, what: str, first_s: float = 1.0, max_s: float = 30.0) -> None:
+        self.what, self.first_s, self.max_s = what, first_s, max_s
+        self.pause_s = first_s
+        self.failing = False
+        self._until = 0.0
+
+    def open(self) -> bool:
+        return time.monotonic() >= self._until
+
+    def failed(self, exc: Exception, kept: str) -> None:
+        log.warning("%s failed (%s); %s, next try in %.0f s", self.what, exc, kept, self.pause_s)
+        self.failing = True
+        self._until = time.monotonic() + self.pause_s
+        self.pause_s = min(self.pause_s * 2, self.max_s)
+
+    def succeeded(self, done: str) -> None:
+        if self.failing:
+            log.info("%s works again: %s", self.what, done)
+        self.failing = False
+        self.pause_s = self.first_s
+
+
+class MetricsSink:
+    """InfluxDB metrics that never block the stream and outlast an InfluxDB outage.
+
+    While InfluxDB does not answer, points are kept in memory (at most
+    ``max_points``; beyond that the oldest are dropped and counted in
+    ``itscam_metric_points_dropped_total``) and written, in order, with the next
+    micro-batch's once the retry pause is over (1 s, doubling to 30 s). A point
+    is identified by measurement, tags and time, so one written twice (a
+    request that failed after InfluxDB stored part of it) changes nothing.
+    """
+
+    #: Points per write request.
+    CHUNK = 5000
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        max_points: int = 100_000,
+        client: Any = None,
+        retry: RetryGate | None = None,
+    ) -> None:
         self.settings = settings
-        self._client: Any = None
-        self._down_until = 0.0
+        self.max_points = max_points
+        self._client = client
+        self._pending: deque[Any] = deque()
+        self._lock = threading.Lock()  # one writer at a time (worker threads)
+        self.retry = retry or RetryGate("InfluxDB write")
+        self.dropped = 0
+
+    @property
+    def pending(self) -> int:
+        """Points kept for the next write."""
+        return len(self._pending)
 
     def write(self, points: list[Any]) -> None:
-        if not points or time.monotonic() < self._down_until:
-            return
-        try:
-            if self._client is None:
-                from itscam.clients.influx import InfluxClient
+        with self._lock:
+            self._pending.extend(points)
+            over = len(self._pending) - self.max_points
+            if over > 0:
+                for _ in range(over):
+                    self._pending.popleft()
+                self.dropped += over
+                metrics.METRIC_POINTS_DROPPED.inc(over)
+            if not self._pending or not self.retry.open():
+                return
+            written = 0
+            try:
+                if self._client is None:
+                    from itscam.clients.influx import InfluxClient
 
-                self._client = InfluxClient(self.settings, retries=1)
-            self._client.write(points)
-        except Exception as exc:  # metrics are best effort; counts live in PostgreSQL
-            log.warning("InfluxDB write failed (%s); metrics paused for 30 s", exc)
-            self._down_until = time.monotonic() + 30.0
+                    self._client = InfluxClient(self.settings, retries=1)
+                while self._pending:
+                    chunk = [self._pending[i] for i in range(min(self.CHUNK, len(self._pending)))]
+                    self._client.write(chunk)
+                    for _ in chunk:
+                        self._pending.popleft()
+                    written += len(chunk)
+            except Exception as exc:  # metrics must never stop the stream
+                self.retry.failed(exc, f"{len(self._pending)} points kept")
+                return
+            self.retry.succeeded(f"{written} points written")
 
 
 class StateSink:
-    """Latest analysis state per camera in Redis (best effort, like metrics)."""
+    """Latest analysis state per camera in Redis, outlasting a Redis outage.
 
-    def __init__(self, settings: Settings) -> None:
+    What Redis did not take is merged into the camera's pending state (later
+    fields win) and written once the retry pause is over: a camera's latest
+    state is never lost, and memory is bounded by the number of cameras.
+    """
+
+    def __init__(
+        self, settings: Settings, *, store: Any = None, retry: RetryGate | None = None
+    ) -> None:
         self.settings = settings
-        self._store: Any = None
-        self._down_until = 0.0
+        self._store = store
+        self._pending: dict[str, dict[str, Any]] = {}
+        # The analysis and the health agents write from different worker threads.
+        self._lock = threading.Lock()
+        self.retry = retry or RetryGate("Redis write")
+
+    @property
+    def pending(self) -> dict[str, dict[str, Any]]:
+        """Camera states kept for the next write."""
+        return self._pending
 
     def put(self, states: dict[str, dict[str, Any]]) -> None:
-        if not states or time.monotonic() < self._down_until:
-            return
-        try:
-            if self._store is None:
-                from itscam.clients.redis import StateStore
-
-                self._store = StateStore(self.settings)
+        with self._lock:
             for cam, state in states.items():
-                self._store.put_camera_state(cam, state)
-        except Exception as exc:
-            log.warning("Redis write failed (%s); state updates paused for 30 s", exc)
-            self._down_until = time.monotonic() + 30.0
+                self._pending.setdefault(cam, {}).update(state)
+            if not self._pending or not self.retry.open():
+                return
+            n = len(self._pending)
+            try:
+                if self._store is None:
+                    from itscam.clients.redis import StateStore
+
+                    self._store = StateStore(self.settings)
+                for cam in list(self._pending):
+                    self._store.put_camera_state(cam, self._pending[cam])
+                    del self._pending[cam]
+            except Exception as exc:  # dashboards' state must never stop the stream
+                self.retry.failed(exc, f"the latest state of {len(self._pending)} cameras kept")
+                return
+            self.retry.succeeded(f"{n} cameras' state written")
