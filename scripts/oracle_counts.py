@@ -189,6 +189,7 @@ def replay(
     m = r["meta"]
     analyzer = CameraAnalyzer(parse_camera(m["camera"]), run_id="oracle")
     crossings: list[dict] = []
+    minutes: list[dict] = []
     events: dict[str, dict] = {}
     last_flush = float("-inf")
     # The detect agent analyses boxes as its detections records carry them
@@ -201,12 +202,17 @@ def replay(
     for ts, seq, dets in zip(r["ts"].tolist(), r["seq"].tolist(), frames, strict=True):
         out = analyzer.update(ts, seq, dets)
         crossings += out.crossings
+        minutes += out.minute_rows
         events.update((e["event_id"], e) for e in out.events)
         if ts - last_flush >= 1.0:  # the stream's idle timer
             last_flush = ts
-            events.update((e["event_id"], e) for e in analyzer.flush(ts).events)
+            flushed = analyzer.flush(ts)
+            minutes += flushed.minute_rows
+            events.update((e["event_id"], e) for e in flushed.events)
     end = m["start_ts"] + m["duration_s"]
-    events.update((e["event_id"], e) for e in analyzer.flush(end).events)
+    flushed = analyzer.flush(end)
+    minutes += flushed.minute_rows
+    events.update((e["event_id"], e) for e in flushed.events)
     src = SimpleNamespace(
         camera_id=m["camera"]["camera_id"],
         truth=SimpleNamespace(**m["truth"]),
@@ -215,7 +221,7 @@ def replay(
         duration_s=m["duration_s"],
         analysis_fps=m["analysis_fps"],
     )
-    return score_source(src, crossings, list(events.values()))
+    return score_source(src, crossings, list(events.values()), minutes)
 
 
 def run_one(

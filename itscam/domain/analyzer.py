@@ -42,7 +42,7 @@ from itscam.domain.events import (
 )
 from itscam.domain.geometry import apply_h, footprint_centres
 from itscam.domain.registry import CameraConfig
-from itscam.domain.speed import TrackTable
+from itscam.domain.speed import TrackTable, robust_velocity
 from itscam.domain.tracker import ByteTracker, TrackerConfig
 from itscam.domain.windows import MinuteWindows
 from itscam.domain.zones import (
@@ -208,6 +208,9 @@ class CameraAnalyzer:
         tb.add_column("stalled", (), bool, False)
         tb.add_column("queued", (), bool, False)
         tb.add_column("wrong_way", (), bool, False)
+        # The lost track a fragment continues (slot and id; see _link_fragments, _speed_at).
+        tb.add_column("link_slot", (), np.int64, -1)
+        tb.add_column("link_id", (), np.int64, -1)
 
         self.lane_ids = [ln.lane_id for ln in cfg.lanes]
         lane_of = {lid: i for i, lid in enumerate(self.lane_ids)}
@@ -479,6 +482,8 @@ class CameraAnalyzer:
             tb.line_prev_ts[s_new] = tb.line_prev_ts[s_old]
             tb.votes[s_new] += tb.votes[s_old]
             tb.first_ts[s_new] = tb.first_ts[s_old]
+            tb.link_slot[s_new] = s_old
+            tb.link_id[s_new] = tb.track_id[s_old]
             if (
                 np.isfinite(tb.stopped_since[s_old])
                 and np.hypot(*(xy[new[i]] - tb.anchor[s_old])) <= STALL_RADIUS_M
@@ -492,6 +497,25 @@ class CameraAnalyzer:
             tb.vel[s_old] = 0.0
             cost[i, :] = np.inf
             cost[:, j] = np.inf
+
+    def _linked_speed(self, slot: int) -> float:
+        """Speed (m/s) of a fragment too young for its own, fitted over its samples and
+        those of the lost track it continues (``nan`` if that one is gone).
+
+        A vehicle reappearing from behind another near a counting line crosses it a
+        frame or two later, too soon for a speed of its own: on the highway scenario
+        20 % of crossings had none, mostly fast ones, and the minutes' mean speeds
+        read 10-20 % low. Only the crossing's speed uses the joined samples; the
+        fragment's own tracking state is left as it is.
+        """
+        tb = self.table
+        old = int(tb.link_slot[slot])
+        if old < 0 or not tb.alive[old] or tb.track_id[old] != tb.link_id[slot]:
+            return math.nan
+        t = np.concatenate([tb.t[old], tb.t[slot]])[None]
+        xy = np.concatenate([tb.xy[old], tb.xy[slot]])[None]
+        v = robust_velocity(t, xy, float(tb.last_ts[slot]), self.params.speed_window_s)[0]
+        return float(np.hypot(v[0], v[1]))
 
     def _recently_lost(
         self, slots: np.ndarray, ts: float, *, counted: bool
@@ -800,6 +824,8 @@ class CameraAnalyzer:
         line = self.config.lines[line_index]
         cls = int(tb.majority_class(np.array([slot]))[0])
         sp = float(tb.speed[slot])
+        if not math.isfinite(sp):
+            sp = self._linked_speed(slot)
         speed_kmh = round(sp * 3.6, 2) if math.isfinite(sp) else None
         track_id = int(tb.track_id[slot])
         out.crossings.append(

@@ -172,20 +172,7 @@ class TrackTable:
         Rows with fewer than :data:`MIN_SAMPLES` samples or a span under
         :data:`MIN_SPAN_S` are ``nan``.
         """
-        t = self.t[slots]
-        xy = self.xy[slots]
-        w = (t >= now - window_s - 1e-9).astype(np.float64)
-        cnt = w.sum(1)
-        tt = np.where(w > 0, t - now, 0.0)
-        v, centre_t, centre_xy = _wls(tt, xy, w)
-        pred = centre_xy[:, None, :] + v[:, None, :] * (tt - centre_t[:, None])[..., None]
-        r2 = ((xy - pred) ** 2).sum(-1)
-        w2 = w / (1.0 + r2 / ROBUST_SCALE_M**2)
-        v, _, _ = _wls(tt, xy, w2)
-        span = np.where(w > 0, tt, np.inf).min(1)
-        ok = (cnt >= MIN_SAMPLES) & (-span >= MIN_SPAN_S)
-        v[~ok] = np.nan
-        return v
+        return robust_velocity(self.t[slots], self.xy[slots], now, window_s)
 
     # ------------------------------------------------------------------ state
 
@@ -231,6 +218,25 @@ class TrackTable:
                 if arr.dtype.kind == "f":
                     a = np.where(a == None, np.nan, a)  # noqa: E711 (elementwise)
                 arr[slots] = a.astype(arr.dtype).reshape(arr[slots].shape)
+
+
+def robust_velocity(t: np.ndarray, xy: np.ndarray, now: float, window_s: float) -> np.ndarray:
+    """Robust velocity ``(n, 2)`` m/s of sample rows ``t`` ``(n, k)`` (s; ``-inf`` =
+    empty) and ``xy`` ``(n, k, 2)`` over ``[now - window_s, now]``: least squares,
+    then one Cauchy-reweighted pass. Rows with fewer than :data:`MIN_SAMPLES`
+    samples or a span under :data:`MIN_SPAN_S` are ``nan``."""
+    w = (t >= now - window_s - 1e-9).astype(np.float64)
+    cnt = w.sum(1)
+    tt = np.where(w > 0, t - now, 0.0)
+    v, centre_t, centre_xy = _wls(tt, xy, w)
+    pred = centre_xy[:, None, :] + v[:, None, :] * (tt - centre_t[:, None])[..., None]
+    r2 = ((xy - pred) ** 2).sum(-1)
+    w2 = w / (1.0 + r2 / ROBUST_SCALE_M**2)
+    v, _, _ = _wls(tt, xy, w2)
+    span = np.where(w > 0, tt, np.inf).min(1)
+    ok = (cnt >= MIN_SAMPLES) & (-span >= MIN_SPAN_S)
+    v[~ok] = np.nan
+    return v
 
 
 def _wls(t: np.ndarray, xy: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -272,6 +272,26 @@ def test_vehicle_hidden_while_crossing_is_counted_once_by_fragment_linking():
     assert an.tracker.next_serial == 2  # two fragments, one count
 
 
+def test_a_fragment_crossing_right_after_it_reappears_has_its_vehicles_speed():
+    # 15 m/s (54 km/h), hidden from y = 11.75 to y = 14.75 m; the tracker keeps a lost
+    # track only 0.15 s, so the vehicle comes back under a new id just past the line
+    # at 14 m. The new fragment continues the lost one's line sides and is counted in
+    # the frame it is first reported, with one sample of its own: too few for a speed
+    # (it had none before), so the crossing's speed is fitted over both fragments'.
+    path = cruise(1.75, 5.0, 15.0)
+
+    def hidden(t: float):
+        return None if 0.45 <= t < 0.65 else path(t)
+
+    an = CameraAnalyzer(camera(analysis={"max_lost_s": 0.15}))
+    out = run(an, [hidden], 0, 2)
+    assert an.tracker.next_serial == 2  # two fragments, one count
+    (c,) = out["crossings"]
+    slot = an.table.slot_of[c["track_id"]]
+    assert an.table.n[slot] >= 1 and an.table.link_slot[slot] >= 0  # a linked fragment
+    assert c["speed_kmh"] == pytest.approx(54.0, rel=0.02)
+
+
 def test_second_vehicle_stopped_behind_a_stalled_one_is_queued_not_stalled():
     an = CameraAnalyzer(camera())
     front = stop_and_go(-1.75, 58.0, -10.0, 20.0, 1e9)

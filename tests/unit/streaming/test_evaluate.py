@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from streaming.evaluate import count_errors, event_scores, speed_errors, summarise
+from streaming.evaluate import (
+    count_errors,
+    event_scores,
+    minute_errors,
+    speed_errors,
+    summarise,
+)
 
 
 def _m(lane: str, direction: str, cls: str, ts: float, kmh: float | None = 50.0) -> dict:
@@ -102,6 +108,8 @@ def test_summary_reports_the_worst_scenario() -> None:
             "speed_mae_pct": 2.0,
             "speed_mae_kmh": 1.0,
             "events": {"wrong_way": {"precision": 1.0, "recall": 0.5}},
+            "minute_volume_mae": 0.2,
+            "minute_speed_mae_pct": 1.5,
         },
         "y": {
             "count_error_pct_max": 4.0,
@@ -118,6 +126,7 @@ def test_summary_reports_the_worst_scenario() -> None:
         2.0,
     )
     assert (s["event_precision_min"], s["event_recall_min"]) == (1.0, 0.5)
+    assert (s["minute_volume_mae"], s["minute_speed_mae_pct"]) == (0.2, 1.5)
 
 
 def test_vehicles_never_observable_are_left_out_of_the_count_truth_and_reported() -> None:
@@ -176,3 +185,42 @@ def test_a_scenario_clock_starts_on_a_whole_minute_before_now() -> None:
     src = scenario_source("rural_rain", now=now, duration_s=30.0, fps=5.0)
     start = src.scenario.start_ts
     assert start % 60 == 0 and now - 30.0 - 180.0 < start <= now - 30.0 - 120.0
+
+
+def _row(lane: str, minute: float, total: int, kmh: float | None, headway: float | None) -> dict:
+    return {
+        "camera_id": "c",
+        "lane_id": lane,
+        "direction": "forward",
+        "minute_ts": minute,
+        "total": total,
+        "mean_speed_kmh": kmh,
+        "mean_headway_s": headway,
+    }
+
+
+def test_minute_rows_are_compared_with_the_true_crossings_of_each_minute() -> None:
+    t0 = 1_700_000_040.0  # a minute boundary
+    truth = [
+        _t("a", "forward", "car", t0 + 10, 20.0),  # minute 0: 72 and 36 km/h, gap 20 s
+        _t("a", "forward", "car", t0 + 30, 10.0),
+        _t("a", "forward", "car", t0 + 65, 15.0),  # minute 1: one, 35 s after the last
+        _t("b", "forward", "car", t0 + 70, 15.0),  # lane b, minute 1: no row at all
+        _t("a", "forward", "car", t0 + 190, 15.0),  # minute 3: after the run's end
+    ]
+    rows = [
+        _row("a", t0, 2, 57.6, 18.0),  # speed 54 true: 3.6 off; headway 20 true: 2 off
+        _row("a", t0, 5, 99.0, 1.0),  # a second row of the same minute: the first counts
+        _row("a", t0 + 60, 2, 54.0, None),  # one too many; speed right
+        _row("a", t0 + 120, 0, None, None),  # an empty minute, rightly empty
+    ]
+    out = minute_errors(rows, truth, start_ts=t0, end_ts=t0 + 180)
+    assert out["cells"] == 4  # a/0, a/1, a/2 and b/1 (minute 3 is outside the run)
+    assert out["volume_exact_pct"] == 50.0  # a/0 and a/2
+    assert out["volume_mae"] == pytest.approx((0 + 1 + 0 + 1) / 4)
+    assert out["volume_abs_max"] == 1
+    assert out["speed_cells"] == 2
+    assert out["speed_mae_pct"] == pytest.approx(100 * 3.6 / (54 + 54), abs=0.01)
+    assert (out["headway_cells"], out["headway_mae_s"]) == (1, 2.0)
+    assert out["true_veh_per_min"] == pytest.approx(4 / 4)
+    assert minute_errors([], truth, start_ts=t0 + 600, end_ts=t0 + 660) == {"cells": 0}
