@@ -64,6 +64,11 @@ def test_speed_errors_match_one_to_one_within_the_window() -> None:
     assert r["matched"] == 2
     assert r["speed_mae_kmh"] == pytest.approx(1.8)
     assert r["speed_mae_pct"] == pytest.approx(1.8 / 54.0 * 100, rel=1e-3)
+    assert r["speed_missing_pct"] == 0.0
+    # a matched crossing without a speed is left out of the MAE and counted apart
+    measured[1]["speed_kmh"] = None
+    r = speed_errors(measured, truth)
+    assert (r["matched"], r["speed_mae_kmh"], r["speed_missing_pct"]) == (1, 0.0, 50.0)
 
 
 def test_event_scores_by_overlap_and_type() -> None:
