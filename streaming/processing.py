@@ -718,7 +718,7 @@ class AnalysisProcessor(_Producing):
         if sent:
             await asyncio.gather(*sent)
         if self.state_sink is not None and states:
-            await asyncio.to_thread(self.state_sink.put, states)
+            self.state_sink.put(states)  # queued; written by the sink's own thread
 
     async def _send_checkpoints(
         self,
@@ -1055,7 +1055,7 @@ class SinkProcessor(_Producing):
             }
         )
         if self.metrics_sink is not None:
-            await asyncio.to_thread(self.metrics_sink.write, camera_metrics(recs))
+            self.metrics_sink.write(camera_metrics(recs))  # queued; never waited for
 
     async def process_health(self, events: Sequence[Any], state_sink: StateSink) -> None:
         """Ingest heartbeats -> the camera's latest state in Redis (``ingest_*`` fields)."""
@@ -1075,7 +1075,7 @@ class SinkProcessor(_Producing):
                 await _dead_letter(self._out, self.topics["dead_letter"], ev, reason, str(exc))
         await self._flush()
         if latest:
-            await asyncio.to_thread(state_sink.put, latest)
+            state_sink.put(latest)
 
     async def process_analytics(self, events: Sequence[Any]) -> None:
         spec = {

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -313,15 +314,56 @@ class RetryGate:
         self.pause_s = self.first_s
 
 
-class MetricsSink:
+class _BestEffort:
+    """A sink whose writes never hold the stream up: callers only queue, and one
+    flush at a time runs in a background thread (``background=False``: in the
+    caller's, for tests). What a failed flush did not write stays queued for
+    the next one after the retry pause. Queued data is in memory only: a worker
+    that exits during an outage loses it (these are metrics and dashboard state;
+    counts live in PostgreSQL)."""
+
+    def __init__(self, retry: RetryGate, background: bool) -> None:
+        self.retry = retry
+        self._lock = threading.Lock()
+        self._flushing = False
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="sink") if background else None
+
+    def _has_pending(self) -> bool:
+        raise NotImplementedError
+
+    def _flush(self) -> None:
+        raise NotImplementedError
+
+    def _kick(self) -> None:
+        """Start a flush unless one runs, nothing is queued, or the retry pause is on."""
+        with self._lock:
+            if self._flushing or not self._has_pending() or not self.retry.open():
+                return
+            self._flushing = True
+        if self._pool is None:
+            self._flush_once()
+        else:
+            self._pool.submit(self._flush_once)
+
+    def _flush_once(self) -> None:
+        try:
+            self._flush()
+        except Exception as exc:  # never let a background flush die silently
+            self.retry.failed(exc, "queued data kept")
+        finally:
+            with self._lock:
+                self._flushing = False
+
+
+class MetricsSink(_BestEffort):
     """InfluxDB metrics that never block the stream and outlast an InfluxDB outage.
 
     While InfluxDB does not answer, points are kept in memory (at most
     ``max_points``; beyond that the oldest are dropped and counted in
-    ``itscam_metric_points_dropped_total``) and written, in order, with the next
-    micro-batch's once the retry pause is over (1 s, doubling to 30 s). A point
-    is identified by measurement, tags and time, so one written twice (a
-    request that failed after InfluxDB stored part of it) changes nothing.
+    ``itscam_metric_points_dropped_total``) and written, in order, once the retry
+    pause is over (1 s, doubling to 30 s). A point is identified by measurement,
+    tags and time, so one written twice (a request that failed after InfluxDB
+    stored part of it) changes nothing.
     """
 
     #: Points per write request.
@@ -334,88 +376,114 @@ class MetricsSink:
         max_points: int = 100_000,
         client: Any = None,
         retry: RetryGate | None = None,
+        background: bool = True,
     ) -> None:
+        super().__init__(retry or RetryGate("InfluxDB write"), background)
         self.settings = settings
         self.max_points = max_points
         self._client = client
         self._pending: deque[Any] = deque()
-        self._lock = threading.Lock()  # one writer at a time (worker threads)
-        self.retry = retry or RetryGate("InfluxDB write")
         self.dropped = 0
 
     @property
     def pending(self) -> int:
-        """Points kept for the next write."""
+        """Points queued for the next write."""
         return len(self._pending)
 
     def write(self, points: list[Any]) -> None:
+        """Queue ``points`` (never blocks on InfluxDB) and start a flush if none runs."""
         with self._lock:
             self._pending.extend(points)
             over = len(self._pending) - self.max_points
-            if over > 0:
+            # A running flush owns the head of the queue; the oldest go once it is done.
+            if over > 0 and not self._flushing:
                 for _ in range(over):
                     self._pending.popleft()
                 self.dropped += over
                 metrics.METRIC_POINTS_DROPPED.inc(over)
-            if not self._pending or not self.retry.open():
-                return
-            written = 0
-            try:
-                if self._client is None:
-                    from itscam.clients.influx import InfluxClient
+        self._kick()
 
-                    self._client = InfluxClient(self.settings, retries=1)
-                while self._pending:
+    def _has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def _flush(self) -> None:
+        written = 0
+        try:
+            if self._client is None:
+                from itscam.clients.influx import InfluxClient
+
+                self._client = InfluxClient(self.settings, retries=1)
+            while True:
+                with self._lock:
                     chunk = [self._pending[i] for i in range(min(self.CHUNK, len(self._pending)))]
-                    self._client.write(chunk)
+                if not chunk:
+                    break
+                self._client.write(chunk)
+                with self._lock:
                     for _ in chunk:
                         self._pending.popleft()
-                    written += len(chunk)
-            except Exception as exc:  # metrics must never stop the stream
-                self.retry.failed(exc, f"{len(self._pending)} points kept")
-                return
-            self.retry.succeeded(f"{written} points written")
+                written += len(chunk)
+        except Exception as exc:  # metrics must never stop the stream
+            self.retry.failed(exc, f"{len(self._pending)} points kept")
+            return
+        self.retry.succeeded(f"{written} points written")
 
 
-class StateSink:
+class StateSink(_BestEffort):
     """Latest analysis state per camera in Redis, outlasting a Redis outage.
 
-    What Redis did not take is merged into the camera's pending state (later
+    What Redis did not take is merged into the camera's queued state (later
     fields win) and written once the retry pause is over: a camera's latest
-    state is never lost, and memory is bounded by the number of cameras.
+    state is never lost while the worker runs, and memory is bounded by the
+    number of cameras.
     """
 
     def __init__(
-        self, settings: Settings, *, store: Any = None, retry: RetryGate | None = None
+        self,
+        settings: Settings,
+        *,
+        store: Any = None,
+        retry: RetryGate | None = None,
+        background: bool = True,
     ) -> None:
+        super().__init__(retry or RetryGate("Redis write"), background)
         self.settings = settings
         self._store = store
         self._pending: dict[str, dict[str, Any]] = {}
-        # The analysis and the health agents write from different worker threads.
-        self._lock = threading.Lock()
-        self.retry = retry or RetryGate("Redis write")
 
     @property
     def pending(self) -> dict[str, dict[str, Any]]:
-        """Camera states kept for the next write."""
-        return self._pending
+        """Camera states queued for the next write."""
+        with self._lock:
+            return {cam: dict(st) for cam, st in self._pending.items()}
 
     def put(self, states: dict[str, dict[str, Any]]) -> None:
+        """Queue the cameras' latest state (never blocks on Redis) and start a flush."""
         with self._lock:
             for cam, state in states.items():
                 self._pending.setdefault(cam, {}).update(state)
-            if not self._pending or not self.retry.open():
-                return
-            n = len(self._pending)
-            try:
-                if self._store is None:
-                    from itscam.clients.redis import StateStore
+        self._kick()
 
-                    self._store = StateStore(self.settings)
-                for cam in list(self._pending):
-                    self._store.put_camera_state(cam, self._pending[cam])
-                    del self._pending[cam]
-            except Exception as exc:  # dashboards' state must never stop the stream
-                self.retry.failed(exc, f"the latest state of {len(self._pending)} cameras kept")
-                return
-            self.retry.succeeded(f"{n} cameras' state written")
+    def _has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def _flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, {}
+        done = 0
+        try:
+            if self._store is None:
+                from itscam.clients.redis import StateStore
+
+                self._store = StateStore(self.settings)
+            for cam, state in batch.items():
+                self._store.put_camera_state(cam, state)
+                done += 1
+        except Exception as exc:  # dashboards' state must never stop the stream
+            with self._lock:  # what was not written goes back, under anything newer
+                for cam, state in list(batch.items())[done:]:
+                    self._pending[cam] = {**state, **self._pending.get(cam, {})}
+                kept = len(self._pending)
+            self.retry.failed(exc, f"the latest state of {kept} cameras kept")
+            return
+        self.retry.succeeded(f"{done} cameras' state written")

@@ -30,8 +30,10 @@ def test_metrics_and_latest_state_outlast_an_influxdb_and_redis_outage(
         return [point("camera_stream", {"camera_id": cam}, {"frames": k}, t0 + k * 10**9)]
 
     # No pause between tries, so the first write after the restart goes through.
-    metrics = MetricsSink(settings, retry=RetryGate("InfluxDB write", first_s=0.0))
-    state = StateSink(settings, retry=RetryGate("Redis write", first_s=0.0))
+    metrics = MetricsSink(
+        settings, retry=RetryGate("InfluxDB write", first_s=0.0), background=False
+    )
+    state = StateSink(settings, retry=RetryGate("Redis write", first_s=0.0), background=False)
     metrics.write(batch(0))
     state.put({cam: {"vehicles": 1, "los": "A"}})
     service_manager.down(["influxdb", "redis"])

@@ -35,7 +35,9 @@ class FlakyRedis:
 
 def test_metric_points_are_kept_through_an_outage_and_written_in_order_after() -> None:
     influx = FlakyInflux()
-    sink = MetricsSink(None, client=influx, retry=RetryGate("influx", first_s=0.0))  # type: ignore[arg-type]
+    sink = MetricsSink(
+        None, client=influx, retry=RetryGate("influx", first_s=0.0), background=False
+    )  # type: ignore[arg-type]
     sink.write([1, 2])
     influx.down = True
     sink.write([3])
@@ -49,7 +51,9 @@ def test_metric_points_are_kept_through_an_outage_and_written_in_order_after() -
 
 def test_metric_points_beyond_the_buffer_drop_the_oldest_and_are_counted() -> None:
     influx = FlakyInflux()
-    sink = MetricsSink(None, client=influx, max_points=4, retry=RetryGate("influx", first_s=0.0))  # type: ignore[arg-type]
+    sink = MetricsSink(
+        None, client=influx, max_points=4, retry=RetryGate("influx", first_s=0.0), background=False
+    )  # type: ignore[arg-type]
     influx.down = True
     for k in range(3):
         sink.write([10 * k, 10 * k + 1])
@@ -70,7 +74,9 @@ def test_a_long_backlog_is_written_in_chunks_and_a_failure_midway_keeps_the_rest
             return super().write(points)
 
     influx = FailsOnSecond()
-    sink = MetricsSink(None, client=influx, retry=RetryGate("influx", first_s=0.0))  # type: ignore[arg-type]
+    sink = MetricsSink(
+        None, client=influx, retry=RetryGate("influx", first_s=0.0), background=False
+    )  # type: ignore[arg-type]
     sink.CHUNK = 3
     sink.write(list(range(8)))
     assert influx.requests == [3] and sink.pending == 5
@@ -81,7 +87,7 @@ def test_a_long_backlog_is_written_in_chunks_and_a_failure_midway_keeps_the_rest
 def test_no_write_is_tried_during_the_pause_and_the_pause_doubles() -> None:
     influx = FlakyInflux()
     gate = RetryGate("influx", first_s=60.0, max_s=100.0)
-    sink = MetricsSink(None, client=influx, retry=gate)  # type: ignore[arg-type]
+    sink = MetricsSink(None, client=influx, retry=gate, background=False)  # type: ignore[arg-type]
     influx.down = True
     sink.write([1])
     assert gate.pause_s == 100.0 and not gate.open()  # 60 s, then doubled (capped at 100)
@@ -95,7 +101,7 @@ def test_no_write_is_tried_during_the_pause_and_the_pause_doubles() -> None:
 
 def test_latest_camera_state_is_merged_through_a_redis_outage() -> None:
     redis = FlakyRedis()
-    sink = StateSink(None, store=redis, retry=RetryGate("redis", first_s=0.0))  # type: ignore[arg-type]
+    sink = StateSink(None, store=redis, retry=RetryGate("redis", first_s=0.0), background=False)  # type: ignore[arg-type]
     sink.put({"cam-a": {"vehicles": 3, "los": "B"}})
     redis.down = True
     sink.put({"cam-a": {"vehicles": 5}, "cam-b": {"vehicles": 1}})
@@ -111,3 +117,30 @@ def test_latest_camera_state_is_merged_through_a_redis_outage() -> None:
         "cam-b": {"vehicles": 1},
     }
     assert sink.pending == {}
+
+
+def test_a_hanging_influxdb_never_holds_the_caller_up() -> None:
+    import threading
+    import time
+
+    release = threading.Event()
+
+    class Hanging(FlakyInflux):
+        def write(self, points: list[int]) -> int:
+            release.wait(5.0)  # a request that does not come back
+            return super().write(points)
+
+    influx = Hanging()
+    sink = MetricsSink(None, client=influx, retry=RetryGate("influx", first_s=0.0))  # type: ignore[arg-type]
+    t0 = time.monotonic()
+    for k in range(50):
+        sink.write([k])
+    assert time.monotonic() - t0 < 0.5  # queued while the first flush hangs
+    assert influx.points == [] and sink.pending == 50
+    release.set()
+    for _ in range(200):
+        sink.write([])  # what was queued behind the hung flush goes with the next
+        if sink.pending == 0:
+            break
+        time.sleep(0.01)
+    assert influx.points == list(range(50))
