@@ -37,6 +37,8 @@ from itscam.errors import DataError
 
 SPEC_VERSION = "1.0"
 FRAME_TYPE = "ai.itscam.frame.v1"
+#: An empty record after a camera's last frame: its source (a file, a simulation) ran out.
+STREAM_END_TYPE = "ai.itscam.stream_end.v1"
 FRAME_CONTENT_TYPE = "image/jpeg"
 #: Kafka's (and the development broker's) default message size limit.
 MAX_FRAME_BYTES = 1_000_000
@@ -114,6 +116,8 @@ class Frame:
         event_id: CloudEvents ``id`` (unique per frame; producers choose it).
         run_id: optional run tag that flows into every row the frame produces.
         healthy: the source's own health verdict (False for e.g. a frozen feed).
+        end: an end-of-stream record (no image): the camera's source ran out after
+            the frame of ``seq - 1`` captured at ``capture_ts_us``.
     """
 
     camera_id: str
@@ -126,6 +130,7 @@ class Frame:
     run_id: str = ""
     healthy: bool = True
     extra: dict[str, str] = field(default_factory=dict)
+    end: bool = False
 
 
 def frame_headers(frame: Frame) -> list[tuple[str, bytes]]:
@@ -149,6 +154,30 @@ def frame_headers(frame: Frame) -> list[tuple[str, bytes]]:
         attrs["ce_runid"] = frame.run_id
     if not frame.healthy:
         attrs["ce_healthy"] = "0"
+    return [(k, v.encode()) for k, v in attrs.items()]
+
+
+def stream_end_headers(
+    camera_id: str, last_capture_ts_us: int, next_seq: int, run_id: str = ""
+) -> list[tuple[str, bytes]]:
+    """Headers of the end-of-stream record of ``camera_id`` (value: empty bytes).
+
+    Sent on the frames topic after the camera's last frame (same key, so the same
+    partition, after it): the analyser then closes the minute of that frame instead
+    of leaving it open for frames that will never come.
+    """
+    attrs = {
+        "ce_specversion": SPEC_VERSION,
+        "ce_id": f"{camera_id}/{run_id or 'live'}/end/{next_seq}",
+        "ce_source": f"camera/{camera_id}",
+        "ce_type": STREAM_END_TYPE,
+        "ce_time": _rfc3339(last_capture_ts_us),
+        "ce_cameraid": camera_id,
+        "ce_capturetsus": str(last_capture_ts_us),
+        "ce_seq": str(next_seq),
+    }
+    if run_id:
+        attrs["ce_runid"] = run_id
     return [(k, v.encode()) for k, v in attrs.items()]
 
 
@@ -199,16 +228,21 @@ def decode_frame(
     Raises:
         ContractViolation: with the dead-letter reason and a human detail.
     """
-    if value is None or len(value) == 0:
-        raise ContractViolation(REASON_SCHEMA, "empty record value (expected JPEG bytes)")
-    if len(value) > max_bytes:
+    if value is not None and len(value) > max_bytes:
         raise ContractViolation(REASON_OVERSIZE, f"{len(value)} bytes > limit {max_bytes}")
     h = headers_dict(headers)
     if h.get("ce_specversion") != SPEC_VERSION:
         raise ContractViolation(
             REASON_SCHEMA, f"ce_specversion={h.get('ce_specversion')!r}, expected '1.0'"
         )
-    if h.get("ce_type") != FRAME_TYPE:
+    end = h.get("ce_type") == STREAM_END_TYPE
+    if end and value:
+        raise ContractViolation(REASON_SCHEMA, "an end-of-stream record must have no value")
+    if not end and (value is None or len(value) == 0):
+        raise ContractViolation(REASON_SCHEMA, "empty record value (expected JPEG bytes)")
+    if end:  # no image: the image attributes are not required
+        h = {"content-type": FRAME_CONTENT_TYPE, "ce_width": "1", "ce_height": "1", **h}
+    elif h.get("ce_type") != FRAME_TYPE:
         raise ContractViolation(
             REASON_SCHEMA, f"ce_type={h.get('ce_type')!r}, expected {FRAME_TYPE!r}"
         )
@@ -243,12 +277,13 @@ def decode_frame(
         camera_id=camera_id,
         capture_ts_us=ts_us,
         seq=seq,
-        width=width,
-        height=height,
-        image=bytes(value),
+        width=0 if end else width,
+        height=0 if end else height,
+        image=bytes(value or b""),
         event_id=h["ce_id"],
         run_id=h.get("ce_runid", ""),
         healthy=h.get("ce_healthy", "1") != "0",
+        end=end,
     )
 
 

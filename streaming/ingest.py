@@ -38,6 +38,7 @@ from streaming.contracts import (
     datetime_to_us,
     encode_health,
     frame_headers,
+    stream_end_headers,
 )
 
 log = logging.getLogger(__name__)
@@ -237,12 +238,14 @@ async def run_ingest(
         last_beat, last_capture_us, beat_frames = time.monotonic(), None, 0
         first_capture: float | None = None
         pending: list[asyncio.Future] = []
+        exhausted, last_seq = False, -1
         try:
             while not stop.is_set():
                 if deadline is not None and time.monotonic() >= deadline:
                     break
                 sf = await asyncio.to_thread(next, it, _END)
                 if sf is _END:
+                    exhausted = True
                     break
                 cts = _capture_seconds(_attr(sf, "capture_ts", "timestamp"))
                 if not sampler.keep(cts):
@@ -281,6 +284,7 @@ async def run_ingest(
                     await asyncio.gather(*pending)
                     pending.clear()
                 stats.frames[cam] += 1
+                last_seq = seq
                 stats.bytes += len(jpeg)
                 beat_frames += 1
                 last_capture_us = frame.capture_ts_us
@@ -309,6 +313,14 @@ async def run_ingest(
             close = getattr(src, "close", None)
             if callable(close):
                 close()
+        if exhausted and last_capture_us is not None:
+            # After every frame (all delivered): the analyser closes the last minute.
+            await producer.send_and_wait(
+                frames_topic,
+                value=b"",
+                key=cam.encode(),
+                headers=stream_end_headers(cam, last_capture_us, last_seq + 1, run_id),
+            )
         await producer.send_and_wait(
             health_topic,
             key=cam.encode(),

@@ -274,7 +274,8 @@ class FrameProcessor(_Producing):
                 checked.append((ev, exc))
                 continue
             checked.append((ev, frame))
-            valid.append((ev, frame))
+            if not frame.end:  # an end-of-stream record has no image to infer
+                valid.append((ev, frame))
         task = None
         if valid:
             metrics.BATCH_SIZE.observe(len(valid))
@@ -302,45 +303,52 @@ class FrameProcessor(_Producing):
                 await _dead_letter(
                     self._out, self.topics["dead_letter"], ev, item.reason, item.detail
                 )
-        if task is None:
+        ends = [f for _, f in checked if isinstance(f, Frame) and f.end]
+        if task is None and not ends:
             await self._flush()
             return None
-        chunks, results = await task
-        model_version = str(getattr(self.detector, "model_version", "") or "")
-        inferred: list[tuple[Any, dict[str, Any], Detections]] = []
-        for chunk, (dets_list, ms) in zip(chunks, results, strict=True):
-            per_image_ms = ms / max(1, len(chunk))
-            for (ev, frame), dets in zip(chunk, dets_list, strict=True):
-                if isinstance(dets, Exception):
-                    reason = REASON_UNDECODABLE if _is_decode_error(dets) else REASON_INFERENCE
-                    await _dead_letter(self._out, self.topics["dead_letter"], ev, reason, str(dets))
-                    continue
-                dets = as_recorded(dets)
-                value = encode_detections(
-                    frame,
-                    dets,
-                    ingest_ts_us=_ingest_us(ev, now),
-                    model_version=model_version,
-                    inference_ms=per_image_ms,
-                )
-                await self._out(self.topics["detections"], _key(frame.camera_id), value, None)
-                inferred.append(
-                    (
-                        ev,
-                        {
-                            "camera_id": frame.camera_id,
-                            "capture_ts_us": frame.capture_ts_us,
-                            "frame_seq": frame.seq,
-                            "run_id": frame.run_id,
-                            "healthy": frame.healthy,
-                        },
-                        dets,
-                    )
-                )
-                self.frames_ok += 1
-                metrics.FRAMES.labels(frame.camera_id).inc()
-                metrics.DETECTIONS.labels(frame.camera_id).inc(len(dets))
-                metrics.FRAME_AGE.observe(max(0.0, (_now_us() - frame.capture_ts_us) / 1e6))
+        found: dict[int, tuple[Any, float]] = {}  # id(event) -> (detections | error, ms)
+        model_version = ""
+        if task is not None:
+            chunks, results = await task
+            model_version = str(getattr(self.detector, "model_version", "") or "")
+            for chunk, (dets_list, ms) in zip(chunks, results, strict=True):
+                for (ev, _), dets in zip(chunk, dets_list, strict=True):
+                    found[id(ev)] = (dets, ms / max(1, len(chunk)))
+        # In stream order, so a camera's end-of-stream record follows its frames.
+        inferred: list[tuple[Any, dict[str, Any], Detections | None]] = []
+        for ev, frame in checked:
+            if not isinstance(frame, Frame):
+                continue
+            fields = {
+                "camera_id": frame.camera_id,
+                "capture_ts_us": frame.capture_ts_us,
+                "frame_seq": frame.seq,
+                "run_id": frame.run_id,
+                "healthy": frame.healthy,
+            }
+            if frame.end:
+                inferred.append((ev, {**fields, "end": True}, None))
+                continue
+            dets, per_image_ms = found[id(ev)]
+            if isinstance(dets, Exception):
+                reason = REASON_UNDECODABLE if _is_decode_error(dets) else REASON_INFERENCE
+                await _dead_letter(self._out, self.topics["dead_letter"], ev, reason, str(dets))
+                continue
+            dets = as_recorded(dets)
+            value = encode_detections(
+                frame,
+                dets,
+                ingest_ts_us=_ingest_us(ev, now),
+                model_version=model_version,
+                inference_ms=per_image_ms,
+            )
+            await self._out(self.topics["detections"], _key(frame.camera_id), value, None)
+            inferred.append((ev, fields, dets))
+            self.frames_ok += 1
+            metrics.FRAMES.labels(frame.camera_id).inc()
+            metrics.DETECTIONS.labels(frame.camera_id).inc(len(dets))
+            metrics.FRAME_AGE.observe(max(0.0, (_now_us() - frame.capture_ts_us) / 1e6))
         analysed = None
         if self.analysis is not None and inferred:
             analysed = await self.analysis.analyse(inferred)
@@ -576,7 +584,9 @@ class AnalysisProcessor(_Producing):
         log.info("camera %s: analyser restored from checkpoint at %d@%d", camera_id, part, off)
         return (part, off, analyzer, run)
 
-    async def analyse(self, items: Sequence[tuple[Any, dict[str, Any], Detections]]) -> Settlement:
+    async def analyse(
+        self, items: Sequence[tuple[Any, dict[str, Any], Detections | None]]
+    ) -> Settlement:
         """Analyse frames in stream order: ``(frame event, its fields, its detections)``.
 
         The fields are those of a detections record (``camera_id``,
@@ -875,11 +885,11 @@ class AnalysisProcessor(_Producing):
             self.table[_key(cam)] = blob
 
     async def _analyse(
-        self, items: Sequence[tuple[Any, dict[str, Any], Detections]]
+        self, items: Sequence[tuple[Any, dict[str, Any], Detections | None]]
     ) -> tuple[dict[str, tuple[int, int, Any, str]], dict[str, dict[str, Any]]]:
         """Update the cameras' analysers and send their outputs; returns what to
         checkpoint and the latest state per camera (for Redis)."""
-        by_cam: dict[str, list[tuple[Any, dict[str, Any], Detections]]] = defaultdict(list)
+        by_cam: dict[str, list[tuple[Any, dict[str, Any], Detections | None]]] = defaultdict(list)
         for ev, rec, dets in items:
             by_cam[rec["camera_id"]].append((ev, rec, dets))
         states: dict[str, dict[str, Any]] = {}
@@ -925,12 +935,15 @@ class AnalysisProcessor(_Producing):
                     run = rec.get("run_id") or ""
                     analyzer = self.factory(cfg, run, None)
                 try:
-                    out = analyzer.update(
-                        rec["capture_ts_us"] / 1e6,
-                        rec["frame_seq"],
-                        dets,
-                        bool(rec.get("healthy", True)),
-                    )
+                    if rec.get("end"):  # the source ran out: close its last minute
+                        out = analyzer.end_of_stream()
+                    else:
+                        out = analyzer.update(
+                            rec["capture_ts_us"] / 1e6,
+                            rec["frame_seq"],
+                            dets,
+                            bool(rec.get("healthy", True)),
+                        )
                 except Exception as exc:
                     # Keep the record (dead letter) and the worker going; the
                     # analyser skips this frame, like a dropped frame.
@@ -940,7 +953,7 @@ class AnalysisProcessor(_Producing):
                         self._out, self.topics["dead_letter"], ev, REASON_ANALYSIS, repr(exc)
                     )
                     continue
-                self.frames += 1
+                self.frames += not rec.get("end")
                 part, off = m.partition, m.offset
                 self.seen[cam] = (time.time(), rec["capture_ts_us"] / 1e6, rec.get("run_id") or "")
                 await self._emit(cam, rec.get("run_id") or "", out)

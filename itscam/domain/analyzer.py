@@ -44,7 +44,7 @@ from itscam.domain.geometry import apply_h, footprint_centres
 from itscam.domain.registry import CameraConfig
 from itscam.domain.speed import TrackTable, robust_velocity
 from itscam.domain.tracker import ByteTracker, TrackerConfig
-from itscam.domain.windows import MinuteWindows
+from itscam.domain.windows import MinuteWindows, minute_of
 from itscam.domain.zones import (
     CLASS_LENGTH_M,
     CLASS_SIZE_M,
@@ -415,6 +415,23 @@ class CameraAnalyzer:
         out = AnalysisOutput()
         self.offline.check(self.book, float(ts))
         for c in self.windows.advance(float(ts)):
+            out.minute_rows.extend(c.rows)
+            self.congestion.update(self.book, c.minute_ts, c.density_pcmpl)
+        out.events = self.book.drain()
+        return out
+
+    def end_of_stream(self) -> AnalysisOutput:
+        """The camera's source ran out (a file, a simulation): close the minute of its
+        last frame and any before it, as the next minute's frames would have.
+
+        Not an outage (no ``camera_offline``); tracks and open events stay as they
+        are. Without this a replayed camera's last minute stayed open for frames that
+        never came, and its rows never reached the database.
+        """
+        out = AnalysisOutput()
+        if self.prev_ts is None:
+            return out
+        for c in self.windows.advance(minute_of(self.prev_ts) + 60.0):
             out.minute_rows.extend(c.rows)
             self.congestion.update(self.book, c.minute_ts, c.density_pcmpl)
         out.events = self.book.drain()

@@ -235,4 +235,18 @@ def test_run_pipeline_with_the_real_detector_end_to_end(services, triton):
         run_id,
     )
     assert meta == 30
+    # The source's end-of-stream record closed its last minute: every crossing of the
+    # run is in a minute row (without it the minute of the last frame stayed open).
+    crossings = count(
+        settings, "SELECT count(*) FROM analytics.crossings WHERE run_id = %s", run_id
+    )
+    minute_rows = count(
+        settings, "SELECT count(*) FROM analytics.lane_counts_1m WHERE run_id = %s", run_id
+    )
+    in_minutes = count(
+        settings,
+        "SELECT coalesce(sum(total), 0) FROM analytics.lane_counts_1m WHERE run_id = %s",
+        run_id,
+    )
+    assert minute_rows >= 6 and in_minutes == crossings  # six lanes, one minute or two
     json.dumps(out)

@@ -292,6 +292,19 @@ def test_a_fragment_crossing_right_after_it_reappears_has_its_vehicles_speed():
     assert c["speed_kmh"] == pytest.approx(54.0, rel=0.02)
 
 
+def test_end_of_stream_closes_the_last_minute_without_an_outage():
+    an = CameraAnalyzer(camera())
+    out = run(an, [cruise(1.75, 5.0, 10.0)], 0, 20)
+    assert len(out["crossings"]) == 1 and out["rows"] == []  # minute 0 is still open
+    end = an.end_of_stream()
+    nb = [r for r in end.minute_rows if r["lane_id"] == "nb-1" and r["direction"] == "forward"]
+    assert [(r["minute_ts"], r["total"]) for r in nb] == [(T0, 1)]
+    assert nb[0]["healthy_s"] == pytest.approx(20.0, abs=0.2)
+    assert not any(e["event_type"] == "camera_offline" for e in end.events)
+    assert an.end_of_stream().minute_rows == []  # nothing left to close
+    assert CameraAnalyzer(camera()).end_of_stream().minute_rows == []  # never saw a frame
+
+
 def test_second_vehicle_stopped_behind_a_stalled_one_is_queued_not_stalled():
     an = CameraAnalyzer(camera())
     front = stop_and_go(-1.75, 58.0, -10.0, 20.0, 1e9)

@@ -82,3 +82,32 @@ async def test_a_purge_that_fails_is_logged_and_never_raised(monkeypatch, caplog
         ("WARNING", "frames not purged"),
         ("WARNING", "frames not purged"),
     ]
+
+
+async def test_an_end_of_stream_record_closes_the_cameras_last_minute(wired) -> None:
+    import time
+
+    agents, col, det = wired
+    counts = agents.runtime.topics["counts_1m"]
+    t0 = (int(time.time()) // 60 - 1) * 60  # last minute, so the frames pass the time check
+    async with agents.detect_vehicles.test_context() as agent:
+        for i in range(5):
+            k, v, h = record(frame("cam-a", seq=i, ts_us=(t0 + 10 + i) * 10**6))
+            await agent.put(v, key=k, headers=h)
+        for _ in range(100):
+            if len(col.on(agents.runtime.topics["detections"])) >= 5:
+                break
+            await asyncio.sleep(0.05)
+        assert col.on(counts) == []  # the minute is open: more frames may come
+        h = c.stream_end_headers("cam-a", (t0 + 14) * 10**6, 5, "")
+        await agent.put(b"", key=b"cam-a", headers=h)
+        for _ in range(100):
+            if col.on(counts):
+                break
+            await asyncio.sleep(0.05)
+    rows = [json.loads(v) for _, _, v, _ in col.on(counts)]
+    assert rows and {r["minute_ts_us"] for r in rows} == {t0 * 10**6}
+    assert sum(det.calls) == 5  # the end record was not sent to the detector
+    assert col.on(agents.runtime.topics["dead_letter"]) == []
+    _, off, analyzer, _ = agents.runtime.analysis.live["cam-a"]
+    assert off == 5 and analyzer.frames == 5  # its offset is the camera's latest

@@ -102,6 +102,30 @@ def test_unknown_camera_is_its_own_reason() -> None:
     assert _decode(*record(frame("cam-a", ts_us=NOW)), known_cameras={"cam-a"}).camera_id == "cam-a"
 
 
+def test_end_of_stream_record_decodes_and_is_checked_like_a_frame() -> None:
+    h = c.stream_end_headers("cam-a", NOW - 2_000_000, 301, "r1")
+    got = _decode(b"cam-a", b"", h, known_cameras={"cam-a"})
+    assert got.end and (got.camera_id, got.seq, got.capture_ts_us, got.run_id) == (
+        "cam-a",
+        301,
+        NOW - 2_000_000,
+        "r1",
+    )
+    assert got.image == b"" and not _decode(*record(frame("cam-a", ts_us=NOW))).end
+    for key, value, known, reason in (
+        (b"cam-a", b"\xff\xd8\xff", None, c.REASON_SCHEMA),  # an end record carries no image
+        (b"cam-b", b"", None, c.REASON_SCHEMA),  # key is not the camera
+        (b"cam-a", b"", {"cam-x"}, c.REASON_UNKNOWN_CAMERA),
+    ):
+        with pytest.raises(c.ContractViolation) as err:
+            _decode(key, value, h, known_cameras=known)
+        assert err.value.reason == reason
+    # a frame (not an end record) without a value is still a violation
+    k, _, fh = record(frame("cam-a", ts_us=NOW))
+    with pytest.raises(c.ContractViolation, match="empty record value"):
+        _decode(k, b"", fh)
+
+
 def test_detections_round_trip_is_compact_and_exact_enough() -> None:
     f = frame("cam-a", seq=9, ts_us=NOW)
     dets = Detections(
