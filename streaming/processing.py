@@ -303,8 +303,7 @@ class FrameProcessor(_Producing):
                 await _dead_letter(
                     self._out, self.topics["dead_letter"], ev, item.reason, item.detail
                 )
-        ends = [f for _, f in checked if isinstance(f, Frame) and f.end]
-        if task is None and not ends:
+        if task is None and not any(isinstance(f, Frame) and f.end for _, f in checked):
             await self._flush()
             return None
         found: dict[int, tuple[Any, float]] = {}  # id(event) -> (detections | error, ms)

@@ -208,7 +208,7 @@ class CameraAnalyzer:
         tb.add_column("stalled", (), bool, False)
         tb.add_column("queued", (), bool, False)
         tb.add_column("wrong_way", (), bool, False)
-        # The lost track a fragment continues (slot and id; see _link_fragments, _speed_at).
+        # The lost track a fragment continues (slot and id; see _link_fragments, _linked_speed).
         tb.add_column("link_slot", (), np.int64, -1)
         tb.add_column("link_id", (), np.int64, -1)
 
