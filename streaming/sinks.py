@@ -331,7 +331,13 @@ class _BestEffort:
     def _has_pending(self) -> bool:
         raise NotImplementedError
 
-    def _flush(self) -> None:
+    def _flush(self) -> str:
+        """Write what is queued; returns what was done (raises on a failure, with
+        what it did not write still queued)."""
+        raise NotImplementedError
+
+    def _kept(self) -> str:
+        """What is queued, for the log."""
         raise NotImplementedError
 
     def _kick(self) -> None:
@@ -347,9 +353,11 @@ class _BestEffort:
 
     def _flush_once(self) -> None:
         try:
-            self._flush()
-        except Exception as exc:  # never let a background flush die silently
-            self.retry.failed(exc, "queued data kept")
+            done = self._flush()
+        except Exception as exc:  # a best-effort write must never stop the stream
+            self.retry.failed(exc, f"{self._kept()} kept")
+        else:
+            self.retry.succeeded(done)
         finally:
             with self._lock:
                 self._flushing = False
@@ -406,27 +414,25 @@ class MetricsSink(_BestEffort):
     def _has_pending(self) -> bool:
         return bool(self._pending)
 
-    def _flush(self) -> None:
-        written = 0
-        try:
-            if self._client is None:
-                from itscam.clients.influx import InfluxClient
+    def _kept(self) -> str:
+        return f"{len(self._pending)} points"
 
-                self._client = InfluxClient(self.settings, retries=1)
-            while True:
-                with self._lock:
-                    chunk = [self._pending[i] for i in range(min(self.CHUNK, len(self._pending)))]
-                if not chunk:
-                    break
-                self._client.write(chunk)
-                with self._lock:
-                    for _ in chunk:
-                        self._pending.popleft()
-                written += len(chunk)
-        except Exception as exc:  # metrics must never stop the stream
-            self.retry.failed(exc, f"{len(self._pending)} points kept")
-            return
-        self.retry.succeeded(f"{written} points written")
+    def _flush(self) -> str:
+        if self._client is None:
+            from itscam.clients.influx import InfluxClient
+
+            self._client = InfluxClient(self.settings, retries=1)
+        written = 0
+        while True:
+            with self._lock:
+                chunk = [self._pending[i] for i in range(min(self.CHUNK, len(self._pending)))]
+            if not chunk:
+                return f"{written} points written"
+            self._client.write(chunk)  # a failure leaves the chunk queued
+            with self._lock:
+                for _ in chunk:
+                    self._pending.popleft()
+            written += len(chunk)
 
 
 class StateSink(_BestEffort):
@@ -467,7 +473,10 @@ class StateSink(_BestEffort):
     def _has_pending(self) -> bool:
         return bool(self._pending)
 
-    def _flush(self) -> None:
+    def _kept(self) -> str:
+        return f"the latest state of {len(self._pending)} cameras"
+
+    def _flush(self) -> str:
         with self._lock:
             batch, self._pending = self._pending, {}
         done = 0
@@ -479,11 +488,9 @@ class StateSink(_BestEffort):
             for cam, state in batch.items():
                 self._store.put_camera_state(cam, state)
                 done += 1
-        except Exception as exc:  # dashboards' state must never stop the stream
+        except Exception:
             with self._lock:  # what was not written goes back, under anything newer
                 for cam, state in list(batch.items())[done:]:
                     self._pending[cam] = {**state, **self._pending.get(cam, {})}
-                kept = len(self._pending)
-            self.retry.failed(exc, f"the latest state of {kept} cameras kept")
-            return
-        self.retry.succeeded(f"{done} cameras' state written")
+            raise
+        return f"{done} cameras' state written"
