@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -328,8 +328,11 @@ class _BestEffort:
         self._flushing = False
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="sink") if background else None
 
+    #: What is queued (a subclass's deque or dict).
+    _pending: Sized
+
     def _has_pending(self) -> bool:
-        raise NotImplementedError
+        return bool(self._pending)
 
     def _flush(self) -> str:
         """Write what is queued; returns what was done (raises on a failure, with
@@ -411,9 +414,6 @@ class MetricsSink(_BestEffort):
                 metrics.METRIC_POINTS_DROPPED.inc(over)
         self._kick()
 
-    def _has_pending(self) -> bool:
-        return bool(self._pending)
-
     def _kept(self) -> str:
         return f"{len(self._pending)} points"
 
@@ -469,9 +469,6 @@ class StateSink(_BestEffort):
             for cam, state in states.items():
                 self._pending.setdefault(cam, {}).update(state)
         self._kick()
-
-    def _has_pending(self) -> bool:
-        return bool(self._pending)
 
     def _kept(self) -> str:
         return f"the latest state of {len(self._pending)} cameras"
