@@ -187,9 +187,7 @@ def minute_errors(
     headway is the analyser's definition: the gap from the lane and direction's
     previous crossing (at most 300 s back) to each crossing of the minute.
     """
-
-    def minute(ts: float) -> float:
-        return math.floor(ts / 60.0) * 60.0
+    from itscam.domain.windows import minute_of  # the analyser's own clock minutes
 
     true_n: Counter = Counter()
     true_speed: dict[tuple, list[float]] = defaultdict(list)
@@ -200,7 +198,7 @@ def minute_errors(
     for lane, ts in by_lane.items():
         prev = None
         for t in sorted(ts, key=lambda t: t["ts"]):
-            cell = (*lane, minute(t["ts"]))
+            cell = (*lane, float(minute_of(t["ts"])))
             true_n[cell] += 1
             true_speed[cell].append(float(t["speed_mps"]) * 3.6)
             if prev is not None and 0 < t["ts"] - prev <= 300:
@@ -380,16 +378,21 @@ def _fetch(settings: Any, run_id: str) -> tuple[list[dict], list[dict], list[dic
             )
             for r in cur.fetchall()
         ]
-        cols = ("camera_id", "lane_id", "direction", "minute_ts", "total")
+        cols = (
+            "camera_id",
+            "lane_id",
+            "direction",
+            "minute_ts",
+            "total",
+            "mean_speed_kmh",
+            "mean_headway_s",
+        )
         cur = conn.execute(
             "SELECT camera_id, lane_id, direction, extract(epoch FROM minute_ts)::float8, total,"
             " mean_speed_kmh, mean_headway_s FROM analytics.lane_counts_1m WHERE run_id = %s",
             (run_id,),
         )
-        minutes = [
-            dict(zip((*cols, "mean_speed_kmh", "mean_headway_s"), r, strict=True))
-            for r in cur.fetchall()
-        ]
+        minutes = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
     return crossings, events, minutes
 
 
