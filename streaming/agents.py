@@ -221,6 +221,14 @@ async def flush_idle_cameras() -> None:
     await runtime.analysis.tick(time.time(), _owned_frames_partitions().__contains__)
 
 
+@app.timer(interval=2.0)
+async def flush_held_metrics() -> None:
+    """InfluxDB points and Redis state held back by an outage go out once it is over,
+    also when no new write arrives to start a flush (an idle worker)."""
+    runtime.sink.metrics_sink.poke()
+    runtime.state_sink.poke()
+
+
 @app.task
 async def _serve_metrics() -> None:
     runtime.start_metrics()

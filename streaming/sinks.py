@@ -318,7 +318,8 @@ class _BestEffort:
     """A sink whose writes never hold the stream up: callers only queue, and one
     flush at a time runs in a background thread (``background=False``: in the
     caller's, for tests). What a failed flush did not write stays queued for
-    the next one after the retry pause. Queued data is in memory only: a worker
+    the next one after the retry pause (a write or :meth:`poke` starts it). Queued
+    data is in memory only: a worker
     that exits during an outage loses it (these are metrics and dashboard state;
     counts live in PostgreSQL)."""
 
@@ -342,6 +343,12 @@ class _BestEffort:
     def _kept(self) -> str:
         """What is queued, for the log."""
         raise NotImplementedError
+
+    def poke(self) -> None:
+        """Flush what is queued if the retry pause is over (the worker's timer calls
+        this, so what an outage held back goes out once the service is back even
+        when no new write comes to start a flush)."""
+        self._kick()
 
     def _kick(self) -> None:
         """Start a flush unless one runs, nothing is queued, or the retry pause is on."""

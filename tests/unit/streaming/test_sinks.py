@@ -99,6 +99,28 @@ def test_no_write_is_tried_during_the_pause_and_the_pause_doubles() -> None:
     assert influx.points == [1, 2] and gate.pause_s == 60.0
 
 
+def test_what_an_outage_held_back_goes_out_on_a_poke_without_a_new_write() -> None:
+    influx, redis = FlakyInflux(), FlakyRedis()
+    metrics = MetricsSink(
+        None, client=influx, retry=RetryGate("influx", first_s=60.0), background=False
+    )  # type: ignore[arg-type]
+    state = StateSink(None, store=redis, retry=RetryGate("redis", first_s=60.0), background=False)  # type: ignore[arg-type]
+    influx.down = redis.down = True
+    metrics.write([1, 2])
+    state.put({"cam-a": {"vehicles": 4}})
+    influx.down = redis.down = False
+    metrics.poke()
+    state.poke()  # within the pause: nothing is tried
+    assert influx.points == [] and redis.state == {}
+    metrics.retry._until = state.retry._until = 0.0  # the pause is over; traffic stopped
+    metrics.poke()
+    state.poke()
+    assert influx.points == [1, 2] and metrics.pending == 0
+    assert redis.state == {"cam-a": {"vehicles": 4}} and state.pending == {}
+    metrics.poke()  # nothing queued: no request
+    assert influx.requests == [2]
+
+
 def test_latest_camera_state_is_merged_through_a_redis_outage() -> None:
     redis = FlakyRedis()
     sink = StateSink(None, store=redis, retry=RetryGate("redis", first_s=0.0), background=False)  # type: ignore[arg-type]
