@@ -45,6 +45,10 @@ def test_metrics_and_latest_state_outlast_an_influxdb_and_redis_outage(
         assert state.pending == {cam: {"vehicles": 4}} and state.retry.failing
     finally:
         service_manager.up(["influxdb", "redis"])
+    # No new write yet (an idle worker): the worker's timer pokes the sinks.
+    metrics.poke()
+    state.poke()
+    assert metrics.pending == 0 and state.pending == {}
     metrics.write(batch(3))
     state.put({cam: {"ingest_status": "ok"}})
     assert metrics.pending == 0 and not metrics.retry.failing and metrics.dropped == 0
