@@ -13,6 +13,7 @@ database is slow, Faust stops fetching instead of queueing without bound.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -32,7 +33,7 @@ from streaming.topics import (
     events_topic,
     frames_topic,
 )
-from streaming.watchdog import EXIT_STALLED
+from streaming.watchdog import EXIT_STALLED, consumer_state
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,14 @@ async def report_lag() -> None:
     except Exception as exc:  # metrics must never stop the worker
         log.warning("lag not measured: %s", exc)
         return
+    if runtime.watchdog.diagnose(stalled):
+        topics = {t.get_topic_name() for t in (frames_topic, detections_topic, crossings_topic)}
+        log.warning(
+            "no offset of this worker's partitions committed for %.0f s while records wait;"
+            " consumer state: %s",
+            stalled,
+            json.dumps(consumer_state(app, topics), default=str),
+        )
     if runtime.watchdog.stalled(stalled):
         if runtime.sink.retrying:  # a database outage: waiting for it is the plan
             log.warning(

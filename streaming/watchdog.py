@@ -28,6 +28,9 @@ from typing import Any
 
 #: Exit status of a worker that stopped itself because it was stalled.
 EXIT_STALLED = 70
+#: A stall this long (or half the exit threshold, if that is shorter) logs what the
+#: consumer believes, once per stall, before the worker gives up and exits.
+DIAGNOSE_AFTER_S = 60.0
 
 
 class ProgressWatchdog:
@@ -39,6 +42,7 @@ class ProgressWatchdog:
 
     def __init__(self, stall_s: float) -> None:
         self.stall_s = stall_s
+        self._diagnosed = False  # the current stall's consumer state was logged
         self._last: dict[Any, int] = {}
         self._progress = 0.0  # last time offsets moved, the assignment changed or nothing waited
 
@@ -68,5 +72,79 @@ class ProgressWatchdog:
         self._last = current
         return now - self._progress if waiting else 0.0
 
+    def diagnose(self, stalled_for: float) -> bool:
+        """Whether to log the consumer's state now: once per stall, after
+        :data:`DIAGNOSE_AFTER_S` (or half of ``stall_s``, if shorter)."""
+        if not (math.isfinite(stalled_for) and stalled_for > 0):
+            self._diagnosed = False
+            return False
+        after = min(DIAGNOSE_AFTER_S, self.stall_s / 2) if self.stall_s > 0 else DIAGNOSE_AFTER_S
+        if self._diagnosed or stalled_for < after:
+            return False
+        self._diagnosed = True
+        return True
+
     def stalled(self, stalled_for: float) -> bool:
         return self.stall_s > 0 and math.isfinite(stalled_for) and stalled_for >= self.stall_s
+
+
+def consumer_state(app: Any, topics: set[str]) -> dict[str, Any]:
+    """What a stalled worker's consumer believes, for the log (best effort, read-only).
+
+    Faust's flow and paused/active partitions, and aiokafka's fetcher: per
+    assigned partition of ``topics`` that is not simply caught up, its position,
+    highwater, pause and reset state, and whether fetched records wait for Faust
+    to take them; nodes with a request in flight and the fetcher's pending tasks. Private attributes of
+    both libraries, read without locking from the worker's loop (the aiokafka
+    consumer runs in Faust's consumer thread): a snapshot for a person to
+    read, never an input to a decision. Whatever cannot be read is reported as
+    such instead of raising.
+    """
+    out: dict[str, Any] = {}
+    consumer: Any = getattr(app, "consumer", None)
+    active: Any = None
+    try:
+        out["flow_active"] = bool(consumer.flow_active)
+        active = consumer._active_partitions
+        out["faust_active"] = None if active is None else len(active)
+        paused = consumer._paused_partitions
+        out["faust_paused"] = sorted(
+            f"{tp.topic}[{tp.partition}]" for tp in paused if tp.topic in topics
+        )
+    except Exception as exc:  # diagnostics never raise
+        out["faust_error"] = repr(exc)
+    try:
+        aio = consumer._thread._consumer
+        fetcher = aio._fetcher
+        assignment = fetcher._subscriptions.subscription.assignment
+        parts: dict[str, Any] = {}
+        idle = 0
+        for tp in sorted(assignment.tps, key=lambda t: (t.topic, t.partition)):
+            if tp.topic not in topics:
+                continue
+            st = assignment.state_value(tp)
+            row = {
+                "position": st._position,
+                "highwater": st.highwater,
+                "paused": st.paused,
+                "awaiting_reset": st.awaiting_reset,
+                "records_waiting": tp in fetcher._records,
+                "faust_active": active is None or tp in active,
+            }
+            if (
+                row["position"] == row["highwater"]
+                and row["faust_active"]
+                and not (row["paused"] or row["awaiting_reset"] or row["records_waiting"])
+            ):
+                idle += 1  # caught up and fetchable: nothing to tell
+                continue
+            parts[f"{tp.topic}[{tp.partition}]"] = row
+        out["partitions"] = parts
+        out["caught_up_partitions"] = idle
+        out["in_flight_nodes"] = sorted(fetcher._in_flight)
+        out["pending_fetch_tasks"] = len(fetcher._pending_tasks)
+        task = getattr(fetcher, "_fetch_task", None)
+        out["fetch_task_done"] = None if task is None else task.done()
+    except Exception as exc:  # diagnostics never raise
+        out["aiokafka_error"] = repr(exc)
+    return out

@@ -53,3 +53,78 @@ def test_a_bad_stall_setting_fails_at_start_naming_the_variable(monkeypatch):
     monkeypatch.setenv("ITSCAM_STALL_EXIT_S", "-5")
     with pytest.raises((ConfigError, ValueError), match="stall_exit_s"):
         Settings()
+
+
+def test_a_stall_is_diagnosed_once_after_a_minute_and_again_after_recovery():
+    w = ProgressWatchdog(stall_s=600)
+    assert not w.diagnose(0.0)
+    assert not w.diagnose(45.0)
+    assert w.diagnose(60.0)
+    assert not w.diagnose(75.0) and not w.diagnose(590.0)  # once per stall
+    assert not w.diagnose(0.0)  # offsets moved: the stall is over
+    assert w.diagnose(61.0)  # a new stall is logged again
+
+
+def test_a_short_exit_threshold_is_diagnosed_before_the_exit():
+    w = ProgressWatchdog(stall_s=40)
+    assert not w.diagnose(15.0)
+    assert w.diagnose(20.0) and not w.stalled(20.0)
+
+
+def _tp(topic: str, partition: int):
+    from aiokafka.structs import TopicPartition
+
+    return TopicPartition(topic, partition)
+
+
+def test_the_consumer_state_names_each_partition_of_the_topics_asked_for():
+    from types import SimpleNamespace
+
+    from streaming.watchdog import consumer_state
+
+    f0, f1, f2, other = _tp("frames", 0), _tp("frames", 1), _tp("frames", 2), _tp("events", 0)
+    states = {
+        f2: SimpleNamespace(_position=4, highwater=4, paused=False, awaiting_reset=False),
+        f0: SimpleNamespace(_position=7, highwater=9, paused=False, awaiting_reset=False),
+        f1: SimpleNamespace(_position=None, highwater=None, paused=False, awaiting_reset=True),
+        other: SimpleNamespace(_position=0, highwater=0, paused=False, awaiting_reset=False),
+    }
+    assignment = SimpleNamespace(tps=set(states), state_value=states.__getitem__)
+    fetcher = SimpleNamespace(
+        _subscriptions=SimpleNamespace(subscription=SimpleNamespace(assignment=assignment)),
+        _records={f0: object()},
+        _in_flight={1},
+        _pending_tasks={object()},
+        _fetch_task=None,
+    )
+    consumer = SimpleNamespace(
+        flow_active=True,
+        _active_partitions={f0, f2},
+        _paused_partitions={f1},
+        _thread=SimpleNamespace(_consumer=SimpleNamespace(_fetcher=fetcher)),
+    )
+    out = consumer_state(SimpleNamespace(consumer=consumer), {"frames"})
+    assert out["flow_active"] is True and out["faust_paused"] == ["frames[1]"]
+    # frames[2] is caught up and fetchable: counted, not listed; events not asked for
+    assert set(out["partitions"]) == {"frames[0]", "frames[1]"}
+    assert out["caught_up_partitions"] == 1
+    assert out["partitions"]["frames[0]"] == {
+        "position": 7,
+        "highwater": 9,
+        "paused": False,
+        "awaiting_reset": False,
+        "records_waiting": True,
+        "faust_active": True,
+    }
+    assert out["partitions"]["frames[1]"]["awaiting_reset"] is True
+    assert out["partitions"]["frames[1]"]["faust_active"] is False
+    assert out["in_flight_nodes"] == [1] and out["pending_fetch_tasks"] == 1
+
+
+def test_a_consumer_that_cannot_be_read_is_reported_not_raised():
+    from types import SimpleNamespace
+
+    from streaming.watchdog import consumer_state
+
+    out = consumer_state(SimpleNamespace(consumer=None), {"frames"})
+    assert "faust_error" in out and "aiokafka_error" in out
