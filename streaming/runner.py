@@ -116,6 +116,22 @@ class WorkerPool:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
+    def dump_stacks(self, wait_s: float = 1.0) -> None:
+        """Have every live worker write its threads' stacks and asyncio tasks to its log.
+
+        SIGUSR1, which mode's worker answers with ``cry``: each thread's stack
+        and every task of its event loop, the consumer thread's included. Called
+        before a stalled pool is restarted, so the log shows what it waited on.
+        """
+        sent = 0
+        for proc in self.procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGUSR1)
+                    sent += 1
+        if sent:
+            time.sleep(wait_s)
+
     def restart(self, index: int = 0) -> None:
         """Kill worker ``index`` hard and start a fresh one in its place."""
         self.kill(index)
@@ -209,10 +225,12 @@ async def wait_drained(
             return now - t0
         if pool is not None and total > 0 and now - last_change > stall_s:
             log.warning(
-                "stream workers committed nothing for %.0f s with lag %s: restarting them",
+                "stream workers committed nothing for %.0f s with lag %s: restarting them"
+                " (their stacks are in their logs)",
                 now - last_change,
                 lag,
             )
+            pool.dump_stacks()
             pool.restart_all()
             last_change = now
         if now - t0 > timeout_s:

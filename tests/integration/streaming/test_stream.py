@@ -13,7 +13,7 @@ import pytest
 from itscam.settings import Settings
 from streaming import contracts as c
 from streaming.cameras import register_cameras
-from streaming.runner import WorkerPool, run_counts, wait_drained
+from streaming.runner import STALL_RESTART_S, WorkerPool, run_counts, wait_drained
 from tests.integration.streaming.conftest import (
     assert_same_crossings,
     count,
@@ -171,6 +171,30 @@ async def _changelog_start(settings) -> int:
         await consumer.stop()
 
 
+def _wait_for_rows(settings, pool, sql: str, run_id: str, want: int) -> None:
+    """Until ``sql`` counts ``want`` rows of the run, supervised as ``wait_drained`` is.
+
+    A fresh worker that never fetched was seen twice in CI (docs/streaming.md,
+    "Stalled worker groups"); bounded runs restart such a pool after
+    ``STALL_RESTART_S`` without progress, and so does this wait, once, with the
+    workers' stacks written to their logs first. Counts must still come out
+    exact: that restart is one more kill for the test to survive.
+    """
+    t0 = last = time.monotonic()
+    seen, restarted = -1, False
+    while (done := count(settings, sql, run_id)) < want:
+        now = time.monotonic()
+        if done != seen:
+            seen, last = done, now
+        elif now - last > STALL_RESTART_S and not restarted:
+            print(f"no progress for {now - last:.0f} s at {done} rows: restarting the worker")
+            pool.dump_stacks()
+            pool.restart_all()
+            restarted, last = True, now
+        assert now - t0 < 2 * STALL_RESTART_S + 180, "worker made no progress"
+        time.sleep(0.1)
+
+
 def test_killing_the_worker_mid_run_changes_no_count(services, null_stream):
     settings = services
     cam = f"kill-{uuid.uuid4().hex[:6]}"
@@ -192,10 +216,7 @@ def test_killing_the_worker_mid_run_changes_no_count(services, null_stream):
     }
     with WorkerPool(settings, 1, extra_env=env) as pool:
         sql = "SELECT count(*) FROM camera_data.frame_metadata WHERE run_id = %s"
-        t0 = time.monotonic()
-        while count(settings, sql, run_id) < n // 4:
-            assert time.monotonic() - t0 < 300, "worker made no progress"
-            time.sleep(0.1)
+        _wait_for_rows(settings, pool, sql, run_id, n // 4)
         done_at_kill = count(settings, sql, run_id)
         pool.restart(0)  # SIGKILL, then a fresh worker in its place
         produce(settings, frames[n // 2 :])
@@ -260,3 +281,33 @@ def test_run_pipeline_with_the_real_detector_end_to_end(services, triton):
     )
     assert minute_rows >= 6 and in_minutes == crossings  # six lanes, one minute or two
     json.dumps(out)
+
+
+def test_a_worker_writes_its_threads_and_tasks_to_its_log_when_asked(services):
+    """What a stalled pool waited on is in its logs before a restart replaces it."""
+    settings = services
+    with WorkerPool(settings, 1) as pool:
+        log_path = pool.logs[0]
+
+        def since(offset: int) -> str:  # the log after ``offset`` bytes
+            return log_path.read_bytes()[offset:].decode(errors="replace")
+
+        start = log_path.stat().st_size
+        t0 = time.monotonic()
+        while "Worker]: Ready" not in since(start):
+            assert time.monotonic() - t0 < 120, "worker did not start"
+            pool.check()
+            time.sleep(0.2)
+        ready = log_path.stat().st_size
+        pool.dump_stacks(wait_s=0.5)
+        t0 = time.monotonic()
+        size = -1
+        # written a thread at a time: until the log stops growing
+        while (now := log_path.stat().st_size) != size or now == ready:
+            assert time.monotonic() - t0 < 30, "no stack dump in the worker log"
+            size = now
+            time.sleep(1.0)
+        dump = since(ready)
+    assert "THREAD MainThread" in dump and "TASKS" in dump
+    # the consumer thread's loop too, where a fetch that never returns would show
+    assert dump.count("THREAD ") >= 2

@@ -11,12 +11,17 @@ from streaming.runner import wait_drained
 class FakePool:
     def __init__(self) -> None:
         self.restarts = 0
+        self.calls: list[str] = []
 
     def check(self) -> None:
         pass
 
+    def dump_stacks(self) -> None:
+        self.calls.append("dump_stacks")
+
     def restart_all(self) -> None:
         self.restarts += 1
+        self.calls.append("restart_all")
 
 
 def lags(values: list[int]):
@@ -38,10 +43,12 @@ def test_a_stalled_group_is_restarted_and_then_drains():
         wait_drained(Settings(), pool, poll_s=0.01, stall_s=0.05, lag_fn=lags(stuck))
     )
     assert pool.restarts >= 1 and took > 0
+    # what the stalled workers waited on is in their logs before they are replaced
+    assert pool.calls[:2] == ["dump_stacks", "restart_all"]
 
 
 def test_a_group_that_keeps_committing_is_not_restarted():
     pool = FakePool()
     moving = [*range(30, -1, -1), 0]  # one record committed per poll
     asyncio.run(wait_drained(Settings(), pool, poll_s=0.01, stall_s=0.05, lag_fn=lags(moving)))
-    assert pool.restarts == 0
+    assert pool.restarts == 0 and pool.calls == []
