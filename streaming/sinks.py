@@ -318,10 +318,9 @@ class _BestEffort:
     """A sink whose writes never hold the stream up: callers only queue, and one
     flush at a time runs in a background thread (``background=False``: in the
     caller's, for tests). What a failed flush did not write stays queued for
-    the next one after the retry pause (a write or :meth:`poke` starts it). Queued
-    data is in memory only: a worker
-    that exits during an outage loses it (these are metrics and dashboard state;
-    counts live in PostgreSQL)."""
+    the next one after the retry pause (a write or :meth:`poke` starts it).
+    Queued data is in memory only: a worker that exits during an outage loses
+    it (these are metrics and dashboard state; counts live in PostgreSQL)."""
 
     def __init__(self, retry: RetryGate, background: bool) -> None:
         self.retry = retry

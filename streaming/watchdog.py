@@ -18,6 +18,8 @@ are kept uncommitted until the database is back.
 
 The decision is a pure function of what :meth:`ProgressWatchdog.observe` is
 given, so it is unit-tested without a broker; the worker's timer feeds it.
+Since the cause of those stalls is not known, a stalled worker first logs, once,
+what its consumer believes (:func:`consumer_state`), a minute in.
 """
 
 from __future__ import annotations
@@ -94,11 +96,12 @@ def consumer_state(app: Any, topics: set[str]) -> dict[str, Any]:
     Faust's flow and paused/active partitions, and aiokafka's fetcher: per
     assigned partition of ``topics`` that is not simply caught up, its position,
     highwater, pause and reset state, and whether fetched records wait for Faust
-    to take them; nodes with a request in flight and the fetcher's pending tasks. Private attributes of
-    both libraries, read without locking from the worker's loop (the aiokafka
-    consumer runs in Faust's consumer thread): a snapshot for a person to
-    read, never an input to a decision. Whatever cannot be read is reported as
-    such instead of raising.
+    to take them; nodes with a request in flight, the fetcher's pending tasks
+    and whether its background task has ended. Private attributes of both
+    libraries, read without locking from the worker's loop (the aiokafka
+    consumer runs in Faust's consumer thread): a snapshot for a person to read,
+    never an input to a decision. Whatever cannot be read is reported as such
+    instead of raising.
     """
     out: dict[str, Any] = {}
     consumer: Any = getattr(app, "consumer", None)
@@ -106,7 +109,7 @@ def consumer_state(app: Any, topics: set[str]) -> dict[str, Any]:
     try:
         out["flow_active"] = bool(consumer.flow_active)
         active = consumer._active_partitions
-        out["faust_active"] = None if active is None else len(active)
+        out["faust_active_count"] = None if active is None else len(active)
         paused = consumer._paused_partitions
         out["faust_paused"] = sorted(
             f"{tp.topic}[{tp.partition}]" for tp in paused if tp.topic in topics
