@@ -15,7 +15,8 @@ A scenario file (``itscam/sim/scenarios/*.yaml``)::
          hfov_deg: 60, look: day, count_at_s: 10}
     traffic: {demand_veh_h: 700, class_mix: {...}, lane_changes: true, signal: {...}}
     events:
-      congestion: {...}; stalled_vehicle: {...}; wrong_way: {...}   # see TrafficConfig
+      congestion: {...}; stalled_vehicle: {...}; incident: {...}; wrong_way: {...}
+      # see TrafficConfig
       camera_outage: {camera: sim-arterial-1, start_s: 480, end_s: 520}
 
 Ground truth:
@@ -24,7 +25,8 @@ Ground truth:
   track id, road contact point, footprint centre, speed, lane);
 - per scenario (:class:`ScenarioTruth`): line crossings per camera, lane,
   direction and class with timestamps; counts per interval; events with start
-  and end times (stalled vehicle, wrong-way, congestion, camera offline).
+  and end times (stalled vehicle, incident, wrong-way, congestion, camera offline).
+  An incident's vehicles are stalled vehicles too (each stopped in a live lane).
 
 A crossing happens when a vehicle's footprint centre passes the counting line
 of its lane (a line across the lane at road coordinate ``count_at_s``, the
@@ -437,6 +439,8 @@ class _TruthTracker:
         self.occ: dict[tuple[str, str, int], float] = defaultdict(float)
         self.stall_start: float | None = None
         self.stall_end: float | None = None
+        #: incident vehicle id -> [lane id, stopped at, moved off at (None: still there)]
+        self.inc_stops: dict[int, list] = {}
         self.ww_seen: dict[str, list[float]] = {}
         self.outage_done = False
 
@@ -497,6 +501,12 @@ class _TruthTracker:
                     span = self.spans.get((c.camera_id, v.lane.id))
                     if v.road is road and span and span[0] <= s_now <= span[1]:
                         self.ww_seen.setdefault(c.camera_id, [t, t])[1] = t
+            if v.id in sim.incident_ids:
+                rec = self.inc_stops.get(v.id)
+                if rec is None and v.stalled_since is not None:
+                    self.inc_stops[v.id] = [v.lane.id, v.stalled_since, None]
+                elif rec is not None and rec[2] is None and v.stalled_since is None:
+                    rec[2] = t
             if v.id == sim.stalled_id:
                 if v.stalled_since is not None and self.stall_start is None:
                     self.stall_start = v.stalled_since
@@ -560,6 +570,8 @@ class _TruthTracker:
                             ),
                         }
                     )
+        for c, _road, _, lanes in self.lines:
+            truth.events += _incident_events(c.camera_id, self.inc_stops, lanes, sc.start_ts, t_end)
         for cam_id, (a, b) in self.ww_seen.items():
             assert sc.traffic.wrong_way is not None  # ww_seen is only filled when there is one
             truth.events.append(
@@ -584,6 +596,39 @@ class _TruthTracker:
                         }
                     )
         truth.events.sort(key=lambda e: (e["start_ts"], e["type"]))
+
+
+def _incident_events(
+    camera_id: str, stops: dict[int, list], lanes: set[str], start_ts: float, t_end: float
+) -> list[dict]:
+    """An incident's truth for one camera: the incident (first stop to last departure,
+    every involved vehicle) and a stalled vehicle per involved vehicle in its lane."""
+    mine = {vid: r for vid, r in stops.items() if r[0] in lanes}
+    if not mine:
+        return []
+    ends = [r[2] if r[2] is not None else t_end for r in mine.values()]
+    out = [
+        {
+            "type": "incident",
+            "camera_id": camera_id,
+            "zone_id": f"{camera_id}-incident",
+            "track_ids": sorted(mine),
+            "start_ts": start_ts + min(r[1] for r in mine.values()),
+            "end_ts": start_ts + max(ends),
+        }
+    ]
+    for (vid, (lane_id, since, _)), end in zip(mine.items(), ends, strict=True):
+        out.append(
+            {
+                "type": "stalled_vehicle",
+                "camera_id": camera_id,
+                "lane_id": lane_id,
+                "track_id": vid,
+                "start_ts": start_ts + since,
+                "end_ts": start_ts + end,
+            }
+        )
+    return out
 
 
 def _runs(ks: list[int]) -> list[tuple[int, int]]:

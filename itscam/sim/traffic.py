@@ -39,6 +39,10 @@ IDM = {
     "truck": (1.8, 0.8, 1.5, 2.5),
 }
 LANE_CHANGE_S = 3.0
+#: The hardest braking of any vehicle (m/s^2): IDM's is clamped to it, an incident's too.
+MAX_BRAKE_MPS2 = 9.0
+#: The softest braking of a vehicle in an incident (m/s^2): an emergency stop.
+ABRUPT_MPS2 = 6.0
 
 
 @dataclass
@@ -55,6 +59,9 @@ class SimVehicle:
     wrong_way: bool = False
     stall_target: float | None = None
     stalled_since: float | None = None
+    #: Road coordinate ``p`` where this vehicle's front stops in an incident (braking
+    #: hard at a constant rate, IDM overridden); None = not involved.
+    incident_target: float | None = None
     next_lc_check: float = 0.0
 
     @property
@@ -88,6 +95,13 @@ class TrafficConfig:
         stalled_vehicle: ``{start_s, end_s, lane, at_s}``: the first vehicle able to stop
             comfortably before road coordinate ``at_s`` in ``lane`` stops there until
             ``end_s``. None = off.
+        incident: ``{start_s, end_s, lanes: [lane, neighbour], at_s, decel_mps2}``: a
+            collision: from ``start_s``, the first vehicle (not a motorcycle) that can
+            stop at road coordinate ``at_s`` in ``lane`` braking at ``decel_mps2`` (up to
+            9) does so, and one in the neighbouring lane, a little behind it, brakes as
+            hard (6-9) and stops beside it, 2-12 m further back (a sideswipe); both
+            stand until ``end_s``, then drive on. Traffic behind queues or changes
+            lanes. None = off.
         wrong_way: ``{start_s, lane, speed_mps}``: a car enters ``lane`` from its downstream
             end driving against the traffic; the lane is kept clear of arrivals from
             ``start_s - 90`` until it has left. None = off.
@@ -103,6 +117,7 @@ class TrafficConfig:
     lane_changes: bool = True
     congestion: dict[str, Any] | None = None
     stalled_vehicle: dict[str, Any] | None = None
+    incident: dict[str, Any] | None = None
     wrong_way: dict[str, Any] | None = None
     signal: dict[str, Any] | None = None
     speed_factor: float = 1.0
@@ -115,6 +130,19 @@ class TrafficConfig:
             )
         if self.demand_veh_h < 0:
             raise ConfigError("traffic.demand_veh_h must be >= 0")
+        inc = self.incident
+        if inc is not None:
+            lanes = inc.get("lanes")
+            if not (isinstance(lanes, list | tuple) and len(lanes) == 2 and lanes[0] != lanes[1]):
+                raise ConfigError(
+                    f"events.incident.lanes: name two neighbouring lanes, got {lanes!r}"
+                )
+            if not 3.0 <= float(inc.get("decel_mps2", 7.0)) <= MAX_BRAKE_MPS2:
+                raise ConfigError(
+                    f"events.incident.decel_mps2 must be within 3-{MAX_BRAKE_MPS2:g} m/s^2"
+                )
+            if float(inc["end_s"]) <= float(inc["start_s"]):
+                raise ConfigError("events.incident: end_s must be after start_s")
 
 
 def idm_accel(v: float, v0: float, gap: float, dv: float, cls: str) -> float:
@@ -146,6 +174,8 @@ class TrafficSim:
         self._classes, self._weights = names, w / w.sum()
         self.wrong_way_id: int | None = None
         self.stalled_id: int | None = None
+        #: Vehicles of the incident (``config.incident``), once it has happened.
+        self.incident_ids: list[int] = []
         self._wrong_way_done = False
         self._warm_fill()
 
@@ -276,7 +306,9 @@ class TrafficSim:
             if veh.wrong_way:
                 veh.p -= veh.v * dt
                 continue
-            a = max(acc.get(veh.id, 0.0), -9.0)
+            a = max(acc.get(veh.id, 0.0), -MAX_BRAKE_MPS2)
+            if veh.incident_target is not None and veh.stalled_since is None:
+                a = self._incident_brake(veh, dt)
             if veh.stalled_since is not None:
                 veh.v, a = 0.0, 0.0
             v_new = max(0.0, veh.v + a * dt)
@@ -346,6 +378,59 @@ class TrafficSim:
             for v in self.vehicles:
                 if v.id == self.stalled_id:
                     v.stall_target, v.stalled_since = None, None
+        inc = self.cfg.incident
+        if inc and not self.incident_ids and float(inc["start_s"]) <= self.t < float(inc["end_s"]):
+            self._start_incident(inc)
+        if inc and self.incident_ids and self.t >= float(inc["end_s"]):
+            for v in self.vehicles:
+                if v.id in self.incident_ids and v.incident_target is not None:
+                    v.incident_target, v.stalled_since = None, None
+
+    def _start_incident(self, inc: dict[str, Any]) -> None:
+        """The collision, if two vehicles are where it can happen now (else next step)."""
+        decel = float(inc.get("decel_mps2", 7.0))
+        first_lane = self.layout.lane(str(inc["lanes"][0]))
+        road = self.layout.road(first_lane.road_id)
+        target = float(inc["at_s"]) * first_lane.direction + road.half_length
+
+        def stop_at(v: SimVehicle, a: float) -> float:  # where its front stops braking at a
+            return v.p + v.length / 2 + v.v**2 / (2 * a)
+
+        def able(v: SimVehicle) -> bool:
+            return v.model.cls != "motorcycle" and v.v > 5.0 and v.stall_target is None
+
+        # The first: braking at `decel` (or up to the maximum) stops it at the target.
+        cands = [
+            v
+            for v in self.lane_vehicles(first_lane.id)
+            if able(v) and stop_at(v, MAX_BRAKE_MPS2) < target <= stop_at(v, decel)
+        ]
+        if not cands:
+            return
+        first = max(cands, key=lambda v: v.p)
+        # Beside it: one that can stop 2-12 m behind it braking at 6-9 m/s^2.
+        lo, hi = target - 12.0, target - 2.0
+        beside = [
+            v
+            for v in self.lane_vehicles(str(inc["lanes"][1]))
+            if able(v) and stop_at(v, MAX_BRAKE_MPS2) <= hi and stop_at(v, ABRUPT_MPS2) >= lo
+        ]
+        if not beside:
+            return
+        second = max(beside, key=lambda v: v.p)
+        first.incident_target = target
+        second.incident_target = min(max(stop_at(second, decel), lo), hi)
+        self.incident_ids = [first.id, second.id]
+
+    def _incident_brake(self, veh: SimVehicle, dt: float) -> float:
+        """Constant braking that stops the vehicle's front at its incident target."""
+        assert veh.incident_target is not None
+        d = veh.incident_target - (veh.p + veh.length / 2)
+        need = veh.v**2 / (2 * max(d, 1e-3))
+        if d <= 0.05 or veh.v <= 0.05 or need * dt >= veh.v:
+            veh.stalled_since = self.t
+            return -veh.v / dt  # stops within this step
+        return -min(need, MAX_BRAKE_MPS2)
 
     def _stall_progress(self) -> None:
         if self.stalled_id is None:
@@ -371,6 +456,7 @@ class TrafficSim:
                             veh.next_lc_check > self.t
                             or veh.lateral
                             or veh.stall_target is not None
+                            or veh.incident_target is not None
                         ):
                             continue
                         veh.next_lc_check = self.t + 1.0

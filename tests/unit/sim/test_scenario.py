@@ -47,6 +47,72 @@ def test_stalled_vehicle_switch_produces_its_event():
     assert not _events(scenario().ground_truth(duration_s=100), "stalled_vehicle")
 
 
+def test_incident_switch_produces_an_incident_and_its_stalled_vehicles():
+    inc = {"start_s": 10, "end_s": 70, "lanes": ["main_f1", "main_f2"], "at_s": 0.0}
+    on = scenario(incident=inc)
+    truth = on.ground_truth(duration_s=100)
+    (ev,) = _events(truth, "incident")
+    assert on.start_ts + 10 <= ev["start_ts"] < on.start_ts + 60
+    assert ev["end_ts"] == pytest.approx(on.start_ts + 70, abs=0.5)
+    assert ev["zone_id"] == "unit-cam-incident" and len(ev["track_ids"]) == 2
+    # each vehicle of the collision stands in its own lane: a stalled vehicle there too
+    stalled = _events(truth, "stalled_vehicle")
+    assert sorted(e["lane_id"] for e in stalled) == ["main_f1", "main_f2"]
+    assert sorted(e["track_id"] for e in stalled) == ev["track_ids"]
+    assert all(e["start_ts"] >= ev["start_ts"] and e["end_ts"] <= ev["end_ts"] for e in stalled)
+    off = scenario().ground_truth(duration_s=100)
+    assert not _events(off, "incident") and not _events(off, "stalled_vehicle")
+
+
+def test_an_incidents_vehicles_brake_hard_and_stop_side_by_side_where_it_says():
+    from itscam.sim.traffic import TrafficSim
+
+    inc = {"start_s": 5, "end_s": 60, "lanes": ["main_f1", "main_f2"], "at_s": 0.0}
+    sc = scenario(incident=inc)
+    sim = TrafficSim(sc.layout, sc.traffic, sc.seed)
+    speeds: dict[int, list[float]] = {}
+    while sim.t < 50:
+        sim.step(0.1)
+        for v in sim.vehicles:
+            if v.id in sim.incident_ids:
+                speeds.setdefault(v.id, []).append(v.v)
+    first, second = sim.incident_ids
+    cars = {v.id: v for v in sim.vehicles}
+    assert (cars[first].lane.id, cars[second].lane.id) == ("main_f1", "main_f2")
+    road = sc.layout.road(cars[first].lane.road_id)
+    front = {i: cars[i].p + cars[i].length / 2 - road.half_length for i in (first, second)}
+    assert front[first] == pytest.approx(0.0, abs=0.3)  # the first stops at at_s
+    assert -12.3 <= front[second] <= -1.7  # the other beside it, a little further back
+    for vid, vs in speeds.items():
+        assert vs[-1] == 0.0 and cars[vid].stalled_since is not None
+        stop = vs.index(0.0)
+        braking = [(vs[k - 1] - vs[k]) / 0.1 for k in range(1, stop) if vs[k] < vs[k - 1]]
+        assert max(braking) >= 6.0  # hard, not a comfortable stop
+
+
+@pytest.mark.parametrize(
+    ("incident", "message"),
+    [
+        ({"start_s": 5, "end_s": 60, "lanes": ["main_f1"], "at_s": 0.0}, "lanes"),
+        ({"start_s": 5, "end_s": 60, "lanes": ["main_f1", "main_f1"], "at_s": 0.0}, "lanes"),
+        (
+            {
+                "start_s": 5,
+                "end_s": 60,
+                "lanes": ["main_f1", "main_f2"],
+                "at_s": 0.0,
+                "decel_mps2": 20,
+            },
+            "decel_mps2",
+        ),
+        ({"start_s": 60, "end_s": 5, "lanes": ["main_f1", "main_f2"], "at_s": 0.0}, "end_s"),
+    ],
+)
+def test_a_bad_incident_switch_fails_at_load_naming_the_field(incident, message):
+    with pytest.raises(ConfigError, match=message):
+        scenario(incident=incident)
+
+
 def test_wrong_way_switch_produces_event_and_reverse_crossing():
     on = scenario(wrong_way={"start_s": 5, "lane": "main_b1", "speed_mps": 10.0})
     truth = on.ground_truth(duration_s=70)
