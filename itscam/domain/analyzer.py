@@ -266,6 +266,9 @@ class CameraAnalyzer:
         self.orphans: list[list[Any]] = []
         # Recent routine stops: [ts the vehicle left, x, y].
         self.stop_spots: list[list[float]] = []
+        #: Per counting line: when a vehicle last crossed it forward (epoch s), so a stop
+        #: knows whether the other lanes of its direction kept flowing meanwhile.
+        self.line_last_ts: list[float] = [0.0] * len(cfg.lines)  # 0: never
         self._last_latest = -math.inf
         self.watch_since: float | None = None  # start of continuous observation
         # [lost ts, x, y, travel direction x, y] (see BIRTH_SLOW_MPS)
@@ -839,6 +842,8 @@ class CameraAnalyzer:
     ) -> None:
         tb = self.table
         line = self.config.lines[line_index]
+        if direction == "forward":
+            self.line_last_ts[line_index] = max(self.line_last_ts[line_index], ts)
         cls = int(tb.majority_class(np.array([slot]))[0])
         sp = float(tb.speed[slot])
         if not math.isfinite(sp):
@@ -1067,8 +1072,10 @@ class CameraAnalyzer:
 
         Routine: another vehicle stood within STOP_SPOT_M of the same place for at least
         STOP_SPOT_MIN_S and left during the last STOP_MEMORY_S; or vehicles in another
-        lane with the same direction are standing abreast (a red light stops all lanes;
-        a breakdown blocks one while the others flow). Marks those tracks queued.
+        lane with the same direction are standing abreast while no other lane of that
+        direction has had a vehicle cross its counting line since this one stopped (a
+        red light stops all lanes; a breakdown, or a collision across two lanes, blocks
+        some while the others flow). Marks those tracks queued.
         """
         tb = self.table
         self.stop_spots = [sp for sp in self.stop_spots if ts - sp[0] <= STOP_MEMORY_S]
@@ -1088,10 +1095,23 @@ class CameraAnalyzer:
                 & (along <= STOP_SPOT_M)
                 & ((tangent @ tangent[i]) > 0.9)
             )
-            if abreast.any():
+            if abreast.any() and not self._others_flowed(lane[i], tangent[i], float(since[i])):
                 out[i] = True
         tb.queued[slots[out]] = True
         return out
+
+    def _others_flowed(self, lane: int, tangent: np.ndarray, since: float) -> bool:
+        """Whether a vehicle crossed the counting line of another lane of this travel
+        direction at or after ``since``."""
+        mine = self.lane_ids[lane]
+        for j, line in enumerate(self.config.lines):
+            if (
+                line.lane_id != mine
+                and float(self.counter.normal[j] @ tangent) > 0.9
+                and self.line_last_ts[j] >= since
+            ):
+                return True
+        return False
 
     def _adopt_orphans(
         self,
@@ -1305,6 +1325,7 @@ class CameraAnalyzer:
             "incident_seen": self.incident_seen,
             "orphans": self.orphans,
             "stop_spots": self.stop_spots,
+            "line_last_ts": self.line_last_ts,
             "watch_since": self.watch_since,
             "lost_counted": self.lost_counted,
         }
@@ -1336,6 +1357,7 @@ class CameraAnalyzer:
         a.incident_seen = state["incident_seen"]
         a.orphans = state.get("orphans", [])
         a.stop_spots = state.get("stop_spots", [])
+        a.line_last_ts = list(state.get("line_last_ts", a.line_last_ts))
         a.watch_since = state.get("watch_since")
         a.lost_counted = state.get("lost_counted", [])
         return a

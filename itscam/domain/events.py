@@ -13,7 +13,11 @@ Rules (thresholds in :class:`~itscam.domain.registry.AnalysisParams`):
   such minute, ends at the start of the first of ``congestion_minutes`` clear minutes.
   Severity ``critical`` when any minute reached LOS F (> 45), else ``warning``.
 * ``stalled_vehicle`` (per track): below ``stopped_kmh`` for ``stall_s`` outside any
-  queue zone; starts when the vehicle stopped, ends when it moves off or is lost.
+  queue zone, not queued behind slow traffic, and not where stops are routine (a spot
+  where others stood and drove on; or standing abreast of a vehicle in another lane of
+  its direction while no other lane of that direction has had a crossing since it
+  stopped: a red light stops every lane, a collision across two lanes leaves the
+  others flowing); starts when the vehicle stopped, ends when it moves off or is lost.
 * ``wrong_way`` (per track): a reverse crossing of a counting line, or
   ``wrong_way_min_m`` travelled against its lane's direction in one run of at least
   1.5 s (a gap over 0.6 s without backward motion starts a new run, so queue jitter

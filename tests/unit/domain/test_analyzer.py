@@ -364,6 +364,29 @@ def test_vehicles_standing_abreast_in_same_direction_lanes_are_at_a_signal():
     assert [e["event_type"] for e in alone["events"]] == ["stalled_vehicle"]
 
 
+def test_vehicles_standing_abreast_while_the_next_lane_flows_are_stalled():
+    # A collision across two lanes: the third lane of that direction keeps moving, so it
+    # is no red light (which stops every lane), and each stopped vehicle is a stall.
+    lanes = [("a", 1.75), ("b", 5.25), ("c", 8.75)]
+    cam = camera(
+        lanes=[{"lane_id": n, "centerline": [[x, 4], [x, 60]], "width_m": 3.5} for n, x in lanes],
+        lines=[
+            {"line_id": n, "lane_id": n, "world": [[x - 1.75, 14], [x + 1.75, 14]]}
+            for n, x in lanes
+        ],
+        zones=[],
+    )
+    a = stop_and_go(1.75, 5.0, 10.0, 35.0, 40.0)
+    b = stop_and_go(5.25, 5.0, 10.0, 34.0, 40.0)
+    flow = [cruise(8.75, 5.0, 15.0, t_start=t0) for t0 in range(4, 36, 4)]
+    out = run(CameraAnalyzer(cam), [a, b, *flow], 0, 38)
+    stalled = [e for e in out["events"] if e["event_type"] == "stalled_vehicle"]
+    assert sorted(e["lane_id"] for e in stalled) == ["a", "b"]
+    # the flow in lane c is what makes the difference: without it, a signal
+    still = run(CameraAnalyzer(cam), [a, b], 0, 38)
+    assert not [e for e in still["events"] if e["event_type"] == "stalled_vehicle"]
+
+
 def appear(x: float, y_first: float, v: float, t_first: float) -> Path:
     """Hidden until ``t_first`` (first seen at ``y_first``), then cruising at ``v``."""
 
