@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.unit.scripts import load_script
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location(
-        "soak_sampler", ROOT / "scripts" / "soak_sampler.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("soak_sampler")
 
 
 def test_a_sample_finds_a_running_process_of_a_kind_and_its_memory(tmp_path, monkeypatch):

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.unit.scripts import load_script
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location(
-        "oracle_counts", ROOT / "scripts" / "oracle_counts.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("oracle_counts")
 
 
 def test_cached_render_replays_to_the_same_scores(tmp_path, monkeypatch):
