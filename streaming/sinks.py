@@ -62,6 +62,9 @@ CROSSING_COLUMNS = (*CROSSING_FIELDS, "run_id")
 COUNTS_COLUMNS = (*COUNTS_FIELDS, "run_id")
 EVENT_COLUMNS = (*EVENT_FIELDS, "run_id")
 EVENT_KEY = ("event_id",)
+#: A lane's minute is one row: the latest write of it wins (a replay writes the same
+#: values; a later run over the same clock minutes, a backfill, replaces them).
+COUNTS_KEY = ("camera_id", "lane_id", "direction", "minute_ts")
 
 
 def _cls_name(k: int) -> str:
@@ -186,6 +189,17 @@ def merge_events(rows: Iterable[tuple]) -> list[tuple]:
     return list(by_id.values())
 
 
+def last_per_key(rows: Iterable[tuple], columns: Sequence[str], key: Sequence[str]) -> list[tuple]:
+    """The last row of each ``key`` value, in first-seen order (ON CONFLICT DO UPDATE
+    cannot touch one row twice in a statement: a replayed minute can share a batch with
+    its first write)."""
+    idx = [columns.index(k) for k in key]
+    by_key: dict[tuple, tuple] = {}
+    for r in rows:
+        by_key[tuple(r[i] for i in idx)] = r
+    return list(by_key.values())
+
+
 def time_span(rows: Sequence[tuple], col: int) -> tuple[datetime, datetime] | None:
     ts = [r[col] for r in rows if r[col] is not None]
     return (min(ts), max(ts)) if ts else None
@@ -241,6 +255,11 @@ class PostgresSink:
                     rows = merge_events(rows)
                     written[table] = copy_rows(
                         conn, table, columns, rows, conflict="update", key=EVENT_KEY
+                    )
+                elif table == "analytics.lane_counts_1m":
+                    rows = last_per_key(rows, columns, COUNTS_KEY)
+                    written[table] = copy_rows(
+                        conn, table, columns, rows, conflict="update", key=COUNTS_KEY
                     )
                 else:
                     written[table] = copy_rows(conn, table, columns, rows)

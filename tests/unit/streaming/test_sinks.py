@@ -166,3 +166,15 @@ def test_a_hanging_influxdb_never_holds_the_caller_up() -> None:
             break
         time.sleep(0.01)
     assert influx.points == list(range(50))
+
+
+def test_the_last_row_of_each_key_is_kept_in_first_seen_order() -> None:
+    from streaming.sinks import last_per_key
+
+    cols = ("camera_id", "lane_id", "minute_ts", "total")
+    rows = [("c", "a", 0, 1), ("c", "b", 0, 2), ("c", "a", 0, 3), ("c", "a", 60, 4)]
+    assert last_per_key(rows, cols, ("camera_id", "lane_id", "minute_ts")) == [
+        ("c", "a", 0, 3),
+        ("c", "b", 0, 2),
+        ("c", "a", 60, 4),
+    ]
