@@ -363,13 +363,11 @@ class _BestEffort:
         raise NotImplementedError
 
     def poke(self) -> None:
-        """Flush what is queued if the retry pause is over (the worker's timer calls
-        this, so what an outage held back goes out once the service is back even
-        when no new write comes to start a flush)."""
-        self._kick()
+        """Start a flush unless one runs, nothing is queued, or the retry pause is on.
 
-    def _kick(self) -> None:
-        """Start a flush unless one runs, nothing is queued, or the retry pause is on."""
+        Every write calls it, and so does the worker's timer, so what an outage held
+        back goes out once the service is back even when no new write comes.
+        """
         with self._lock:
             if self._flushing or not self._has_pending() or not self.retry.open():
                 return
@@ -437,7 +435,7 @@ class MetricsSink(_BestEffort):
                     self._pending.popleft()
                 self.dropped += over
                 metrics.METRIC_POINTS_DROPPED.inc(over)
-        self._kick()
+        self.poke()
 
     def _kept(self) -> str:
         return f"{len(self._pending)} points"
@@ -493,7 +491,7 @@ class StateSink(_BestEffort):
         with self._lock:
             for cam, state in states.items():
                 self._pending.setdefault(cam, {}).update(state)
-        self._kick()
+        self.poke()
 
     def _kept(self) -> str:
         return f"the latest state of {len(self._pending)} cameras"
