@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.unit.scripts import load_script
 
@@ -28,9 +30,35 @@ def test_a_sample_finds_a_running_process_of_a_kind_and_its_memory(tmp_path, mon
     finally:
         proc.kill()
         proc.wait()
-    rss, cpu, count = s["redis"]
+    rss, cpu, count, anon, shmem = s["redis"]
     assert count == 1 and rss >= 64 and cpu >= 0
+    assert anon >= 64 and shmem < 64  # a bytearray is private memory
     assert s["broker_data_mb"] is None  # no broker data under this state directory
+
+
+def test_shared_memory_pages_are_told_apart_from_private_ones(tmp_path, monkeypatch):
+    """As Triton's Python backend holds its tensors: a mapped, touched /dev/shm file."""
+    mod = _module()
+    monkeypatch.setitem(mod.KINDS, "redis", "soak-sampler-test-shm")
+    region = Path("/dev/shm") / f"itscam-soak-sampler-test-{os.getpid()}"
+    code = (
+        "import mmap, sys, time\n"
+        "f = open(sys.argv[1], 'w+b'); f.truncate(48 * 2**20)\n"
+        "m = mmap.mmap(f.fileno(), 48 * 2**20); m.write(b'x' * (48 * 2**20))\n"
+        "print('ready', flush=True); time.sleep(30)  # soak-sampler-test-shm\n"
+    )
+    before = mod.sample(tmp_path)["dev_shm_mb"]
+    proc = subprocess.Popen([sys.executable, "-c", code, str(region)], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        s = mod.sample(tmp_path)
+    finally:
+        proc.kill()
+        proc.wait()
+        region.unlink(missing_ok=True)
+    rss, _, count, anon, shmem = s["redis"]
+    assert count == 1 and shmem >= 48 and rss >= shmem and anon < 48
+    assert s["dev_shm_mb"] >= before + 48
 
 
 def test_the_summary_reports_first_peak_last_memory_and_cores(tmp_path):
@@ -52,3 +80,19 @@ def test_the_summary_reports_first_peak_last_memory_and_cores(tmp_path):
     }
     assert out["broker_data_mb"] == {"first": 5.0, "last": 7.0}
     assert "triton" not in out  # never seen: not reported
+
+
+def test_the_summary_reports_private_memory_where_samples_split_it(tmp_path):
+    mod = _module()
+    rows = [
+        {"t": 0.0, "triton": [600, 1.0, 1, 300, 300], "dev_shm_mb": 250.0},
+        {"t": 30.0, "triton": [1300, 9.0, 1, 310, 990], "dev_shm_mb": 900.0},
+        {"t": 60.0, "triton": [1290, 17.0, 1, 305, 985], "dev_shm_mb": 900.0},
+    ]
+    path = tmp_path / "soak.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = mod.summarise(path)
+    assert out["triton"]["rss_mb_max"] == 1300
+    assert (out["triton"]["anon_mb_first"], out["triton"]["anon_mb_max"]) == (300, 310)
+    assert out["triton"]["anon_mb_last"] == 305
+    assert out["dev_shm_mb"] == {"first": 250.0, "last": 900.0}
