@@ -101,7 +101,8 @@ runtime = Runtime(
     state_table=CheckpointTable(analyzer_state_table),
 )
 # No eager start-up preload: one (commit 5df950f) made the worker lose the first frame of a
-# camera registered after start in CI (the e2e test inferred 29 of 30); loading stays lazy.
+# camera registered after start in CI (the e2e test inferred 29 of 30), most likely through
+# the recovery-window race that streaming.consumer_fixes now fixes; loading stays lazy.
 
 
 @app.agent(frames_topic)

@@ -18,6 +18,7 @@ import faust
 
 from itscam.clients.kafka import install_empty_fetch_backoff
 from itscam.settings import Settings, get_settings
+from streaming import consumer_fixes
 
 APP_ID = "itscam-streaming"
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, *, app_id: str = APP_ID) -> fau
     """
     settings = settings or get_settings()
     install_empty_fetch_backoff(settings.kafka_empty_fetch_backoff_ms / 1000)
+    consumer_fixes.install()  # records of never-committed partitions lost at start
     instance = os.environ.get("ITSCAM_WORKER_INSTANCE") or None
     brokers = ";".join(f"kafka://{s.strip()}" for s in settings.kafka_servers.split(","))
     app = faust.App(

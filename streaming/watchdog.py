@@ -94,9 +94,10 @@ def consumer_state(app: Any, topics: set[str]) -> dict[str, Any]:
     """What a stalled worker's consumer believes, for the log (best effort, read-only).
 
     Faust's flow and paused/active partitions, and aiokafka's fetcher: per
-    assigned partition of ``topics`` that is not simply caught up, its position,
-    highwater, pause and reset state, and whether fetched records wait for Faust
-    to take them; nodes with a request in flight, the fetcher's pending tasks
+    assigned partition of ``topics`` that is not simply caught up (read to its
+    highwater and committed there), its position, highwater, the offset Faust
+    last committed, pause and reset state, and whether fetched records wait for
+    Faust to take them; nodes with a request in flight, the fetcher's pending tasks
     and whether its background task has ended. Private attributes of both
     libraries, read without locking from the worker's loop (the aiokafka
     consumer runs in Faust's consumer thread): a snapshot for a person to read,
@@ -117,6 +118,10 @@ def consumer_state(app: Any, topics: set[str]) -> dict[str, Any]:
     except Exception as exc:  # diagnostics never raise
         out["faust_error"] = repr(exc)
     try:
+        committed = dict(getattr(consumer, "_committed_offset", None) or {})
+    except Exception:  # diagnostics never raise
+        committed = {}
+    try:
         aio = consumer._thread._consumer
         fetcher = aio._fetcher
         assignment = fetcher._subscriptions.subscription.assignment
@@ -129,6 +134,7 @@ def consumer_state(app: Any, topics: set[str]) -> dict[str, Any]:
             row = {
                 "position": st._position,
                 "highwater": st.highwater,
+                "committed": committed.get(tp),
                 "paused": st.paused,
                 "awaiting_reset": st.awaiting_reset,
                 "records_waiting": tp in fetcher._records,
@@ -136,6 +142,10 @@ def consumer_state(app: Any, topics: set[str]) -> dict[str, Any]:
             }
             if (
                 row["position"] == row["highwater"]
+                # read up to the end and committed there (or nothing ever written): a
+                # position at the end with the commit behind is records fetched and
+                # never processed, as streaming.consumer_fixes describes
+                and (row["committed"] == row["position"] or not row["highwater"])
                 and row["faust_active"]
                 and not (row["paused"] or row["awaiting_reset"] or row["records_waiting"])
             ):

@@ -83,8 +83,13 @@ def test_the_consumer_state_names_each_partition_of_the_topics_asked_for():
     from streaming.watchdog import consumer_state
 
     f0, f1, f2, other = _tp("frames", 0), _tp("frames", 1), _tp("frames", 2), _tp("events", 0)
+    f3, f4 = _tp("frames", 3), _tp("frames", 4)
     states = {
         f2: SimpleNamespace(_position=4, highwater=4, paused=False, awaiting_reset=False),
+        # read to the end but never committed: fetched records Faust never processed
+        f3: SimpleNamespace(_position=6, highwater=6, paused=False, awaiting_reset=False),
+        # nothing ever written
+        f4: SimpleNamespace(_position=0, highwater=0, paused=False, awaiting_reset=False),
         f0: SimpleNamespace(_position=7, highwater=9, paused=False, awaiting_reset=False),
         f1: SimpleNamespace(_position=None, highwater=None, paused=False, awaiting_reset=True),
         other: SimpleNamespace(_position=0, highwater=0, paused=False, awaiting_reset=False),
@@ -99,18 +104,22 @@ def test_the_consumer_state_names_each_partition_of_the_topics_asked_for():
     )
     consumer = SimpleNamespace(
         flow_active=True,
-        _active_partitions={f0, f2},
+        _active_partitions={f0, f2, f3, f4},
         _paused_partitions={f1},
+        _committed_offset={f0: 5, f2: 4},
         _thread=SimpleNamespace(_consumer=SimpleNamespace(_fetcher=fetcher)),
     )
     out = consumer_state(SimpleNamespace(consumer=consumer), {"frames"})
     assert out["flow_active"] is True and out["faust_paused"] == ["frames[1]"]
-    # frames[2] is caught up and fetchable: counted, not listed; events not asked for
-    assert set(out["partitions"]) == {"frames[0]", "frames[1]"}
-    assert out["caught_up_partitions"] == 1
+    # frames[2] is caught up and committed, frames[4] empty: counted, not listed;
+    # events not asked for
+    assert set(out["partitions"]) == {"frames[0]", "frames[1]", "frames[3]"}
+    assert out["caught_up_partitions"] == 2
+    assert out["partitions"]["frames[3]"]["committed"] is None
     assert out["partitions"]["frames[0]"] == {
         "position": 7,
         "highwater": 9,
+        "committed": 5,
         "paused": False,
         "awaiting_reset": False,
         "records_waiting": True,
