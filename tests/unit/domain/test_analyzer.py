@@ -688,6 +688,30 @@ def test_a_truck_leaving_the_view_never_vetoes_a_car_coming_into_view_beside_it(
     assert counted(truck_class=0) == [("nb-2", "car")]
 
 
+def test_a_vehicle_lost_driving_the_other_way_never_vetoes_one_coming_into_view():
+    # Seen on the arterial over one simulated hour: a motorcycle hidden behind a truck
+    # came into view at its line 3.4 s after a car of the opposite direction was lost;
+    # the car's prediction was within reach, so the motorcycle was taken for that car
+    # seen again and never counted. A vehicle driving against the new one's line is
+    # not that vehicle: the new one is only counted once it moves forward.
+    lines = [
+        {"line_id": "nb-1-count", "lane_id": "nb-1", "world": [[0, 14], [3.5, 14]]},
+        {"line_id": "sb-1-count", "lane_id": "sb-1", "world": [[-3.5, 40], [0, 40]]},
+    ]
+
+    def crossings(sb_speed: float) -> list[tuple[str, str]]:
+        # southbound, counted at y = 40, lost at y = 35; its prediction a second
+        # later is 5.5 m short of where the northbound car comes into view (in its
+        # own direction of travel), within reach
+        sb = cruise(-1.75, 50.0, -sb_speed, t_start=10.0, t_end=10.0 + 15.0 / sb_speed)
+        lost = 10.0 + 15.0 / sb_speed
+        nb = cruise(1.75, 14.5, 10.0, t_start=lost + 0.9)  # first seen 0.5 m past its line
+        out = run(CameraAnalyzer(camera(lines=lines)), [sb, nb], 0, lost + 4.0)
+        return sorted((c["lane_id"], c["direction"]) for c in out["crossings"])
+
+    assert crossings(sb_speed=15.0) == [("nb-1", "forward"), ("sb-1", "forward")]
+
+
 def test_vehicle_hidden_short_of_the_line_is_counted_in_the_lane_it_was_seen_in():
     # A car near the edge of nb-1 goes out of sight 2.4 m short of the line at 5.5 m/s
     # with a sideways drift in its last boxes. Carried to the line, that drift put it
