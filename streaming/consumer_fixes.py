@@ -32,7 +32,7 @@ How (faust-streaming 0.15.3, aiokafka 0.14.0):
    between (the stream partitions are active again by then) are discarded
    after Faust has moved past them: the first records of a partition go
    missing, committed on or not (seen as the first frame of a camera lost
-   at a worker's start; in the reproduction, 1 run in 6 lost its first record
+   at a worker's start; in the reproduction, 6 runs of 30 lost their first record
    of one partition with the first and last fixes below but not the second).
 
 The fixes: a fetch gets a snapshot of the active partitions taken when it is
