@@ -175,7 +175,9 @@ def _wait_for_rows(settings, pool, sql: str, run_id: str, want: int) -> None:
     """Until ``sql`` counts ``want`` rows of the run, supervised as ``wait_drained`` is.
 
     A fresh worker that never fetched was seen twice in CI (docs/streaming.md,
-    "Stalled worker groups"); bounded runs restart such a pool after
+    "Stalled worker groups"; its cause, a Faust race, is fixed by
+    streaming.consumer_fixes since, and this stays a safety net); bounded runs
+    restart such a pool after
     ``STALL_RESTART_S`` without progress, and so does this wait, once, with the
     workers' stacks written to their logs first. Counts must still come out
     exact: that restart is one more kill for the test to survive.
