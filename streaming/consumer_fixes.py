@@ -71,7 +71,7 @@ FINISHING_PAUSE_S = 0.05
 
 
 def install() -> None:
-    """Patch Faust's aiokafka consumer thread (idempotent)."""
+    """Patch Faust's aiokafka consumer thread and its table recovery (idempotent)."""
     if _STATE["installed"]:
         return
     from faust.tables.recovery import Recovery

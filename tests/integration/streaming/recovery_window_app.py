@@ -23,11 +23,6 @@ import os
 import faust
 
 RUN = os.environ["RUN"]
-if os.environ.get("RW_DEBUG"):
-    import sys
-
-    sys.path.insert(0, "/tmp/s15")
-    import rw_debug  # noqa
 if os.environ.get("FIXES") == "1":
     from streaming import consumer_fixes
 

@@ -34,8 +34,9 @@ EXPECT = sum(WAITING.values()) + WAKES
 
 
 def _seed(settings: Settings, run: str) -> None:
-    from aiokafka import AIOKafkaProducer
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from itscam.clients.kafka import start_producer
 
     servers = settings.kafka_servers
 
@@ -51,8 +52,7 @@ def _seed(settings: Settings, run: str) -> None:
             )
         finally:
             await admin.close()
-        producer = AIOKafkaProducer(bootstrap_servers=servers)
-        await producer.start()
+        producer = await start_producer(settings)
         try:
             for partition, n in WAITING.items():
                 for i in range(n):
