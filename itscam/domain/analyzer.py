@@ -100,6 +100,11 @@ BIRTH_SLOW_MPS = 1.0
 #: ... and a lost vehicle driving against the new track's line faster than this is not
 #: one it may continue (slower, its velocity's direction is not to be trusted).
 BIRTH_AGAINST_MPS = 5.0
+#: A track seen in one frame once confirmed (its first sighting was tentative) moves as
+#: the tracker saw it between the two; a step faster than this (m/s, 180 km/h) is not a
+#: vehicle's: near the horizon a pixel is metres, and a box growing out from behind
+#: another vehicle or the image's edge moved its bottom 7 px (a truck "at 159 m/s").
+BIRTH_STEP_MAX_MPS = 50.0
 #: Boxes within this many pixels of the image's left or right edge are clipped.
 EDGE_PX = 1.0
 #: A track lost inside a line's band counts if it was going at least this fast (m/s).
@@ -207,6 +212,7 @@ class CameraAnalyzer:
         # No hidden crossing counted before this time (0: no limit; finite, for the JSON state).
         tb.add_column("born_watch", (), np.float64, 0.0)
         tb.add_column("vel", (2,), np.float64, 0.0)
+        tb.add_column("birth_vel", (2,), np.float64, np.nan)
         tb.add_column("lane", (), np.int16, -1)
         tb.add_column("stalled", (), bool, False)
         tb.add_column("queued", (), bool, False)
@@ -339,6 +345,7 @@ class CameraAnalyzer:
             if is_new.any():
                 self._link_fragments(slots, is_new, xy, near_t, ts)
                 self._note_births(slots[is_new], xy[is_new], near_t[is_new], ts, slots)
+                self._birth_motion(slots, is_new, ids, xy, near_t, size)
             tb.observe(slots, ts, xy, cls, tracked.confidence[keep])
             vel = tb.velocity(slots, ts, p.speed_window_s)
             speed = np.hypot(vel[:, 0], vel[:, 1])
@@ -464,6 +471,32 @@ class CameraAnalyzer:
         lane = np.where(ok, self.seg_lane[k], -1).astype(np.int16)
         tangent = np.where(ok[:, None], self.seg_unit[k], 0.0)
         return lane, tangent
+
+    def _birth_motion(
+        self,
+        slots: np.ndarray,
+        is_new: np.ndarray,
+        ids: np.ndarray,
+        xy: np.ndarray,
+        tangent: np.ndarray,
+        size: np.ndarray,
+    ) -> None:
+        """Remember how each newly confirmed track moved since its first sighting.
+
+        The tracker reports a track only once confirmed (``min_hits``), so the table
+        starts with one point of it. A vehicle coming into view at the image's edge,
+        or from behind another, may be gone a frame later; its step between the
+        tentative sighting and this one (``birth_vel``, m/s) is then all that says
+        whether it drove forward through a line while hidden (``_left_on_the_line``).
+        """
+        boxes, gap = self.tracker.previous_boxes(ids[is_new])
+        ok = np.isfinite(boxes[:, 0])
+        if not ok.any() or gap <= 0:
+            return
+        b = boxes[ok]
+        bc = np.stack([(b[:, 0] + b[:, 2]) * 0.5, b[:, 3]], axis=1)
+        prev = footprint_centres(self.H, self.Hi, bc, tangent[is_new][ok], size[is_new][ok])
+        self.table.birth_vel[slots[is_new][ok]] = (xy[is_new][ok] - prev) / gap
 
     def _link_fragments(
         self, slots: np.ndarray, is_new: np.ndarray, xy: np.ndarray, tangent: np.ndarray, ts: float
@@ -766,7 +799,13 @@ class CameraAnalyzer:
         # in a few frames at the edge of the view): its displacement so far decides.
         young = gone[(tb.born_line[gone] >= 0) & ~np.isfinite(tb.speed[gone])]
         if len(young):
-            self._hidden_crossings(out, young, tb.vel[young], frame_seq)
+            # Seen in one frame as a confirmed track: its displacement is the one the
+            # tracker saw from its first, tentative, sighting (see _birth_motion).
+            vel = tb.vel[young].copy()
+            bv = tb.birth_vel[young]
+            one = (tb.n[young] == 1) & (np.hypot(bv[:, 0], bv[:, 1]) <= BIRTH_STEP_MAX_MPS)
+            vel[one] = bv[one]
+            self._hidden_crossings(out, young, vel, frame_seq)
         d = tb.line_d[gone]
         v = tb.vel[gone] @ ctr.normal.T
         xy = tb.latest_xy(gone)

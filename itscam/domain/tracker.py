@@ -180,6 +180,7 @@ class ByteTracker:
         self.last_seen = np.zeros(0)  # timestamp of the last match
         self.ids = np.zeros(0, np.int64)  # -1 while tentative
         self.grp = np.zeros(0, np.int64)  # class group of the last matched detection
+        self._gap = 0.0  # time since the update before the last one (see previous_boxes)
 
     # ------------------------------------------------------------------ public
 
@@ -207,6 +208,7 @@ class ByteTracker:
         if self.id_base is None:
             self.id_base = int(timestamp) << 20
         dt = 0.0 if self.last_ts is None else max(0.0, timestamp - self.last_ts)
+        self._gap = dt
         if self.last_ts is None or timestamp > self.last_ts:
             self.last_ts = timestamp
         if dt > 0 and len(self.x):
@@ -319,6 +321,25 @@ class ByteTracker:
                     out_ids[new_dets[j]] = self.ids[i]
         self._prev = timestamp
         return detections.with_tracker_id(out_ids)
+
+    def previous_boxes(self, ids: np.ndarray) -> tuple[np.ndarray, float]:
+        """Boxes ``(n, 4)`` of confirmed tracks ``ids`` one update back, and that update's age (s).
+
+        The motion model's estimate (state minus one step of velocity); for a track
+        confirmed at its second hit (alpha = beta = 1 there) it is exactly the detection
+        of its first, which the tracker saw while the track was tentative and reported no
+        id for. Rows of ids not alive, not matched in the last update, or with a single
+        hit are ``nan``.
+        """
+        out = np.full((len(ids), 4), np.nan)
+        if not len(ids) or self._gap <= 0:
+            return out, self._gap
+        rows = {int(t): i for i, t in enumerate(self.ids.tolist()) if t >= 0}
+        for k, tid in enumerate(ids.tolist()):
+            i = rows.get(int(tid))
+            if i is not None and self.last_seen[i] == self.last_ts and self.hits[i] >= 2:
+                out[k] = _state_to_xyxy((self.x[i] - self.v[i] * self._gap)[None])[0]
+        return out, self._gap
 
     # ------------------------------------------------------------------ state
 

@@ -413,6 +413,27 @@ def test_vehicle_first_seen_past_the_line_crossed_it_hidden_and_is_counted_once(
     assert c["frame_seq"] == round((c["frame_ts"] - T0) * 10)
 
 
+def test_vehicle_seen_in_two_frames_past_the_line_is_counted_from_the_trackers_step():
+    # Seen only at t = 10.0 and 10.1 s, 26-27.2 m (12 m past the line at y = 14) going
+    # 12 m/s, then gone: out of the image (arterial main_b2, a car that came out from
+    # behind a truck at the image's edge). The first sighting was a tentative track, so
+    # the analyser has one point of it; the tracker's step between the two is the motion.
+    def two_frames(v: float) -> Path:
+        def f(t: float):
+            return (1.75, 26.0 + v * (t - 10.0)) if 9.95 <= t <= 10.15 else None
+
+        return f
+
+    out = run(CameraAnalyzer(camera()), [two_frames(12.0)], 0, 12)
+    (c,) = out["crossings"]
+    assert c["lane_id"] == "nb-1" and c["direction"] == "forward"
+    assert c["crossing_ts"] == pytest.approx(T0 + 10.1 - 13.2 / 12.0, abs=0.15)
+    # The same two boxes 8 m apart (80 m/s): no vehicle's step (BIRTH_STEP_MAX_MPS).
+    assert run(CameraAnalyzer(camera()), [two_frames(80.0)], 0, 12)["crossings"] == []
+    # Going the other way (against nb-1's line): not a forward crossing.
+    assert run(CameraAnalyzer(camera()), [two_frames(-12.0)], 0, 12)["crossings"] == []
+
+
 def test_vehicle_out_of_sight_long_after_the_line_is_counted_in_the_earliest_open_minute():
     # First seen at y = 50 m (36 m past the line) at t = 70 s going 2 m/s: it crept over
     # the line behind a queue about 18 s before (t = 52 s), in a minute that closed at

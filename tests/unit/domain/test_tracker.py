@@ -59,6 +59,22 @@ def test_moving_object_keeps_one_id_after_min_hits():
     assert len({int(x[0]) for x in ids[1:]}) == 1 and ids[1][0] >= 0
 
 
+def test_previous_boxes_of_a_track_confirmed_at_its_second_hit_is_its_first_detection():
+    tr = ByteTracker(CFG)
+    first, second = box(100, 80), box(112, 90, 44, 33)
+    ids = run(tr, [[first], [second]])
+    assert ids[0][0] == -1 and ids[1][0] >= 0  # tentative, then confirmed
+    prev, gap = tr.previous_boxes(ids[1])
+    assert gap == pytest.approx(0.1)
+    np.testing.assert_allclose(prev[0], first, atol=1e-9)
+    # Unknown ids, and tracks not matched in the last update: nan.
+    prev, _ = tr.previous_boxes(np.array([ids[1][0] + 99]))
+    assert np.isnan(prev).all()
+    tr.update(dets(np.zeros((0, 4), np.float32), 0.9), 100.2)
+    prev, _ = tr.previous_boxes(ids[1])
+    assert np.isnan(prev).all()
+
+
 @pytest.mark.parametrize("gap_frames", [1, 3, 8])
 def test_occlusion_gap_within_max_lost_keeps_the_id(gap_frames):
     frames = [[box(100 + 8 * i, 200)] for i in range(10)]
