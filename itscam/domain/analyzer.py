@@ -345,7 +345,10 @@ class CameraAnalyzer:
             if is_new.any():
                 self._link_fragments(slots, is_new, xy, near_t, ts)
                 self._note_births(slots[is_new], xy[is_new], near_t[is_new], ts, slots)
-                self._birth_motion(slots, is_new, ids, xy, near_t, size)
+                # Born past a line (_note_births): the only tracks whose step is used.
+                born = is_new & (tb.born_line[slots] >= 0)
+                if born.any():
+                    self._birth_motion(slots[born], ids[born], xy[born], near_t[born], size[born])
             tb.observe(slots, ts, xy, cls, tracked.confidence[keep])
             vel = tb.velocity(slots, ts, p.speed_window_s)
             speed = np.hypot(vel[:, 0], vel[:, 1])
@@ -475,13 +478,12 @@ class CameraAnalyzer:
     def _birth_motion(
         self,
         slots: np.ndarray,
-        is_new: np.ndarray,
         ids: np.ndarray,
         xy: np.ndarray,
         tangent: np.ndarray,
         size: np.ndarray,
     ) -> None:
-        """Remember how each newly confirmed track moved since its first sighting.
+        """Remember how newly confirmed tracks moved since their first sighting.
 
         The tracker reports a track only once confirmed (``min_hits``), so the table
         starts with one point of it. A vehicle coming into view at the image's edge,
@@ -489,14 +491,14 @@ class CameraAnalyzer:
         tentative sighting and this one (``birth_vel``, m/s) is then all that says
         whether it drove forward through a line while hidden (``_left_on_the_line``).
         """
-        boxes, gap = self.tracker.previous_boxes(ids[is_new])
+        boxes, gap = self.tracker.previous_boxes(ids)
         ok = np.isfinite(boxes[:, 0])
-        if not ok.any() or gap <= 0:
+        if not ok.any():
             return
         b = boxes[ok]
         bc = np.stack([(b[:, 0] + b[:, 2]) * 0.5, b[:, 3]], axis=1)
-        prev = footprint_centres(self.H, self.Hi, bc, tangent[is_new][ok], size[is_new][ok])
-        self.table.birth_vel[slots[is_new][ok]] = (xy[is_new][ok] - prev) / gap
+        prev = footprint_centres(self.H, self.Hi, bc, tangent[ok], size[ok])
+        self.table.birth_vel[slots[ok]] = (xy[ok] - prev) / gap
 
     def _link_fragments(
         self, slots: np.ndarray, is_new: np.ndarray, xy: np.ndarray, tangent: np.ndarray, ts: float
