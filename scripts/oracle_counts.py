@@ -207,12 +207,16 @@ def replay(
         if ts - last_flush >= 1.0:  # the stream's idle timer
             last_flush = ts
             flushed = analyzer.flush(ts)
+            crossings += flushed.crossings
             minutes += flushed.minute_rows
             events.update((e["event_id"], e) for e in flushed.events)
     end = m["start_ts"] + m["duration_s"]
-    flushed = analyzer.flush(end)
-    minutes += flushed.minute_rows
-    events.update((e["event_id"], e) for e in flushed.events)
+    # As the stream at the end of a simulated camera: the last minute and the
+    # crossings still waiting for their class.
+    for flushed in (analyzer.flush(end), analyzer.end_of_stream()):
+        crossings += flushed.crossings
+        minutes += flushed.minute_rows
+        events.update((e["event_id"], e) for e in flushed.events)
     src = SimpleNamespace(
         camera_id=m["camera"]["camera_id"],
         truth=SimpleNamespace(**m["truth"]),

@@ -393,9 +393,11 @@ CROSSING_FIELDS = (
     "speed_kmh",
 )
 #: Evidence on each crossing record (not columns of ``analytics.crossings``):
-#: the frame whose analysis found the crossing. Frame to event latency is
-#: measured from ``frame_ts``; ``crossing_ts`` precedes it by up to one frame
-#: interval, or by seconds for a hidden crossing (extrapolated back).
+#: the frame whose analysis emitted the record, once the vehicle's class settled
+#: (``itscam.domain.analyzer.CLASS_SETTLE_S``, 1 s after the crossing was found).
+#: Frame to event latency is measured from ``frame_ts``; ``crossing_ts`` precedes
+#: it by that second plus up to one frame interval, or by seconds more for a hidden
+#: crossing (extrapolated back).
 CROSSING_FRAME_FIELDS = ("frame_seq", "frame_ts")
 COUNTS_FIELDS = (
     "camera_id",

@@ -5,12 +5,13 @@ in capture order::
 
     analyzer = CameraAnalyzer(registry.get("cam-main-5th"), run_id="live")
     out = analyzer.update(capture_ts, frame_seq, detections, healthy=True)
-    out.crossings    # analytics.crossings rows
+    out.crossings    # analytics.crossings rows (each CLASS_SETTLE_S after it was found)
     out.minute_rows  # analytics.lane_counts_1m rows of minutes that closed
     out.events       # analytics.events rows that started or ended (upsert on event_id)
     out.latest       # small dict for the dashboard (Redis), about once per second
     analyzer.heartbeat(ts)       # camera alive without a frame
     analyzer.flush(now)          # timer: close minutes up to `now`, detect camera offline
+    analyzer.end_of_stream()     # the source ran out: the last crossings and minute
     state = analyzer.to_state()  # JSON-safe; CameraAnalyzer.from_state(config, state)
 
 Every ``*_ts`` is epoch seconds (float); :func:`itscam.domain.events.as_db_row` turns
@@ -120,6 +121,12 @@ OCCLUDED_MAX_S = 3.0
 #: into view there and was never counted).
 BIRTH_SLOW_NEAR_M = 3.0
 BIRTH_MEMORY_S = 300.0
+#: ... and forgotten as soon as a vehicle drives through its spot (within PASSED_M,
+#: faster than PASSED_MIN_MPS): it cannot be standing there any more. A car lost in
+#: the arterial's queue and never matched stayed remembered for 300 s and then vetoed
+#: a motorcycle's hidden crossing 5 m from where it had stood.
+PASSED_M = 1.5
+PASSED_MIN_MPS = 3.0
 BIRTH_MIN_MPS = 1.0
 BIRTH_WARMUP_S = LINK_S
 #: ... except tracks born within BIRTH_RESUME_S of the start of observation whose crossing
@@ -148,6 +155,12 @@ WRONG_WAY_MIN_S = 1.5
 WRONG_WAY_GAP_S = 0.6
 #: Seconds between `latest` dashboard snapshots in the output.
 LATEST_EVERY_S = 1.0
+#: A crossing's record waits this long (s) after it was found, so its vehicle's class is
+#: voted over what the detector saw of it after the line too (or until its track is
+#: gone). Votes weigh each box's confidence by its area: trucks coming down the
+#: highway were "buses" at 0.9 while 20-100 px tall at the far end of the view and
+#: trucks from 110 px on, and their line is there; one second later they are.
+CLASS_SETTLE_S = 1.0
 
 
 @dataclass
@@ -213,6 +226,9 @@ class CameraAnalyzer:
         tb.add_column("born_watch", (), np.float64, 0.0)
         tb.add_column("vel", (2,), np.float64, 0.0)
         tb.add_column("birth_vel", (2,), np.float64, np.nan)
+        # Class votes weighted by box area (see CLASS_SETTLE_S); `votes` (confidence
+        # only) still sizes the ground footprint of every frame.
+        tb.add_column("area_votes", (len(VEHICLE_CLASSES),), np.float64, 0.0)
         tb.add_column("lane", (), np.int16, -1)
         tb.add_column("stalled", (), bool, False)
         tb.add_column("queued", (), bool, False)
@@ -284,6 +300,9 @@ class CameraAnalyzer:
         self.lost_counted: list[list[float]] = []
         self._last: dict[str, np.ndarray] = {}
         self._boxes = np.zeros((0, 4), np.float32)
+        #: Crossings found, waiting for their class to settle (oldest first):
+        #: {"due": ts, "line_index": int, "row": the crossings row}.
+        self.pending: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ per frame
 
@@ -325,7 +344,11 @@ class CameraAnalyzer:
         self._boxes = tracked.xyxy
         ids = tid[keep]
         tb = self.table
-        for s in tb.evict(ts - max(p.max_lost_s + 0.5, LINK_S)):
+        gone = tb.evict(ts - max(p.max_lost_s + 0.5, LINK_S))
+        if len(gone) and self.pending:
+            evicted = dict(zip(tb.track_id[gone].tolist(), gone.tolist(), strict=True))
+            self._settle(out, ts, gone=evicted)
+        for s in gone:
             self._track_gone(int(s))
         n = len(ids)
         if n:
@@ -349,10 +372,14 @@ class CameraAnalyzer:
                 born = is_new & (tb.born_line[slots] >= 0)
                 if born.any():
                     self._birth_motion(slots[born], ids[born], xy[born], near_t[born], size[born])
-            tb.observe(slots, ts, xy, cls, tracked.confidence[keep])
+            conf = tracked.confidence[keep]
+            tb.observe(slots, ts, xy, cls, conf)
+            tb.area_votes[slots, cls_k] += conf * (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
             vel = tb.velocity(slots, ts, p.speed_window_s)
             speed = np.hypot(vel[:, 0], vel[:, 1])
             tb.speed[slots] = speed
+            if self.lost_counted:
+                self._forget_passed(xy, speed)
             # Motion prior for linking fragments: the robust velocity, or for a track
             # too young for one, its displacement so far.
             young = ~np.isfinite(vel[:, 0])
@@ -398,6 +425,8 @@ class CameraAnalyzer:
             else np.zeros(n_lanes)
         )
         self.windows.add_frame(ts, dt, True, occupied, pcu)
+        if self.pending:
+            self._settle(out, ts)
         self._last = {
             "xy": xy,
             "lane": lane,
@@ -430,7 +459,9 @@ class CameraAnalyzer:
         """
         out = AnalysisOutput()
         self.offline.check(self.book, float(ts))
-        for c in self.windows.advance(float(ts)):
+        if self.pending:
+            self._settle(out, float(ts))
+        for c in self.windows.advance(float(ts), hold=self._hold()):
             out.minute_rows.extend(c.rows)
             self.congestion.update(self.book, c.minute_ts, c.density_pcmpl)
         out.events = self.book.drain()
@@ -441,12 +472,14 @@ class CameraAnalyzer:
         last frame and any before it, as the next minute's frames would have.
 
         Not an outage (no ``camera_offline``); tracks and open events stay as they
-        are. Without this a replayed camera's last minute stayed open for frames that
+        are. Crossings still waiting for their class are emitted with it as it stands. Without this a replayed camera's last minute stayed open for frames that
         never came, and its rows never reached the database.
         """
         out = AnalysisOutput()
         if self.prev_ts is None:
             return out
+        if self.pending:
+            self._settle(out, self.prev_ts, force=True)
         for c in self.windows.advance(minute_of(self.prev_ts) + 60.0):
             out.minute_rows.extend(c.rows)
             self.congestion.update(self.book, c.minute_ts, c.density_pcmpl)
@@ -647,6 +680,19 @@ class CameraAnalyzer:
         tb.born_d[slots[has]] = d[has, j[has]]
         tb.born_ts[slots[has]] = ts
         tb.born_watch[slots[has]] = 0.0 if watched >= BIRTH_WARMUP_S else self.watch_since
+
+    def _forget_passed(self, xy: np.ndarray, speed: np.ndarray) -> None:
+        """Forget remembered queued cars whose spot a vehicle drove through (PASSED_M)."""
+        moving = np.nan_to_num(speed, nan=0.0) >= PASSED_MIN_MPS
+        if not moving.any():
+            return
+        spots = np.array([e[1:3] for e in self.lost_counted])
+        rel = xy[moving][:, None, :] - spots[None]
+        passed = (np.hypot(rel[..., 0], rel[..., 1]) <= PASSED_M).any(axis=0)
+        if passed.any():
+            self.lost_counted = [
+                e for e, p in zip(self.lost_counted, passed.tolist(), strict=True) if not p
+            ]
 
     def _maybe_counted(
         self,
@@ -901,30 +947,27 @@ class CameraAnalyzer:
         line = self.config.lines[line_index]
         if direction == "forward":
             self.line_last_ts[line_index] = max(self.line_last_ts[line_index], ts)
-        cls = int(tb.majority_class(np.array([slot]))[0])
         sp = float(tb.speed[slot])
         if not math.isfinite(sp):
             sp = self._linked_speed(slot)
-        speed_kmh = round(sp * 3.6, 2) if math.isfinite(sp) else None
         track_id = int(tb.track_id[slot])
-        out.crossings.append(
+        self.pending.append(
             {
-                "camera_id": self.camera_id,
-                "line_id": line.line_id,
-                "lane_id": line.lane_id,
-                "direction": direction,
-                "track_id": track_id,
-                "class_name": VEHICLE_CLASSES[cls],
-                "crossing_ts": ts,
-                "speed_kmh": speed_kmh,
-                "run_id": self.run_id,
-                # The frame whose analysis found the crossing (a hidden
-                # crossing's time is extrapolated to before it).
-                "frame_seq": self.frame_seq,
-                "frame_ts": self.prev_ts,
+                "due": float(self.prev_ts if self.prev_ts is not None else ts) + CLASS_SETTLE_S,
+                "line_index": line_index,
+                "row": {
+                    "camera_id": self.camera_id,
+                    "line_id": line.line_id,
+                    "lane_id": line.lane_id,
+                    "direction": direction,
+                    "track_id": track_id,
+                    "class_name": VEHICLE_CLASSES[self._class_of(slot)],  # for now
+                    "crossing_ts": ts,
+                    "speed_kmh": round(sp * 3.6, 2) if math.isfinite(sp) else None,
+                    "run_id": self.run_id,
+                },
             }
         )
-        self.windows.add_crossing(line.lane_id, direction, cls, ts, speed_kmh)
         if direction == "reverse" and not tb.wrong_way[slot]:
             tb.wrong_way[slot] = True
             start = tb.rev_since[slot]
@@ -937,6 +980,56 @@ class CameraAnalyzer:
                 track_ids=[track_id],
                 frame=(frame_seq, ts),
             )
+
+    def _class_of(self, slot: int) -> int:
+        """The class of a track by area-weighted vote (see CLASS_SETTLE_S)."""
+        v = self.table.area_votes[slot]
+        return int(np.argmax(v)) if v.any() else int(self.table.majority_class(np.array([slot]))[0])
+
+    def _settle(
+        self,
+        out: AnalysisOutput,
+        ts: float,
+        *,
+        gone: dict[int, int] | None = None,
+        force: bool = False,
+    ) -> None:
+        """Emit the pending crossings due at ``ts`` (all with ``force``) with their class
+        as voted now; with ``gone`` (id -> row of the tracks just evicted, read before
+        the rows are reused) only those of these tracks.
+
+        The record's frame is the one whose analysis emitted it: frame-to-event latency
+        is measured from there (``crossing_ts`` is about CLASS_SETTLE_S older).
+        """
+        tb = self.table
+        left = []
+        for pc in self.pending:
+            row = pc["row"]
+            tid = row["track_id"]
+            if gone is not None:
+                s = gone.get(tid)
+                due = s is not None
+            else:
+                s = tb.slot_of.get(tid)
+                due = force or ts >= pc["due"]
+            if not due:
+                left.append(pc)
+                continue
+            if s is not None:
+                row["class_name"] = VEHICLE_CLASSES[self._class_of(s)]
+            row["frame_seq"] = self.frame_seq
+            row["frame_ts"] = self.prev_ts
+            out.crossings.append(row)
+            cls = VEHICLE_CLASSES.index(row["class_name"])
+            lane = self.config.lines[pc["line_index"]].lane_id
+            self.windows.add_crossing(
+                lane, row["direction"], cls, row["crossing_ts"], row["speed_kmh"]
+            )
+        self.pending = left
+
+    def _hold(self) -> float | None:
+        """No minute closes while a crossing in it waits for its class."""
+        return min((pc["row"]["crossing_ts"] for pc in self.pending), default=None)
 
     def _behaviour(
         self,
@@ -1311,7 +1404,7 @@ class CameraAnalyzer:
             self.book.end(f"wrong_way:{tid}", rl if np.isfinite(rl) else last)
 
     def _close_minutes(self, out: AnalysisOutput) -> None:
-        for c in self.windows.advance():
+        for c in self.windows.advance(hold=self._hold() if self.pending else None):
             out.minute_rows.extend(c.rows)
             self.congestion.update(self.book, c.minute_ts, c.density_pcmpl)
 
@@ -1385,6 +1478,7 @@ class CameraAnalyzer:
             "line_last_ts": self.line_last_ts,
             "watch_since": self.watch_since,
             "lost_counted": self.lost_counted,
+            "pending": self.pending,
         }
 
     @classmethod
@@ -1417,4 +1511,5 @@ class CameraAnalyzer:
         a.line_last_ts = list(state.get("line_last_ts", a.line_last_ts))
         a.watch_since = state.get("watch_since")
         a.lost_counted = state.get("lost_counted", [])
+        a.pending = state.get("pending", [])
         return a

@@ -26,8 +26,12 @@ Per frame:
        IoU and then, for what is left, by buffered IoU (a tentative track has no
        velocity yet); unmatched tentative tracks are dropped. Buffers are meant for
        ``buffer_dt`` (0.1 s) between frames and widen in proportion at lower rates;
-    5. start tentative tracks from the remaining high detections; tracks lost for
-       longer than ``max_lost_s`` are removed.
+    5. start tentative tracks from the remaining high detections, except those
+       overlapping a detection on a track (or a more confident new one) by more
+       than ``duplicate_iou``: the detector's NMS works within a class, so a truck
+       near the horizon came as a "bus" box and a "truck" box in the same place, and
+       each started a track counted at the line; tracks lost for longer than
+       ``max_lost_s`` are removed.
 
 A track is *confirmed* after ``min_hits`` matched frames; only confirmed tracks get
 ids in the output, so one-frame false positives never reach counting. Ids are
@@ -86,6 +90,11 @@ class TrackerConfig:
     #: ... unless it overlaps the prediction at least this much (the detector changing
     #: its mind about the same vehicle).
     class_switch_iou: float = 0.5
+    #: A high detection left unmatched that overlaps a detection already on a track, or
+    #: a more confident new one, more than this (IoU) starts no track: it is a second
+    #: box of the same vehicle under another class (the detector's NMS works within a
+    #: class). 1.0 = off.
+    duplicate_iou: float = 0.7
     #: Steady-state gain floors of the alpha-beta filter (position, velocity).
     alpha_min: float = 0.7
     beta_min: float = 0.3
@@ -119,6 +128,29 @@ def _assign(iou: np.ndarray, thresh: float) -> tuple[np.ndarray, np.ndarray]:
     r, c = linear_sum_assignment(cost)
     ok = iou[r, c] >= thresh
     return r[ok], c[ok]
+
+
+def _unduplicated(
+    xyxy: np.ndarray, conf: np.ndarray, taken: np.ndarray, new: np.ndarray, thresh: float
+) -> np.ndarray:
+    """The detections of ``new`` that may start a track, in their order.
+
+    A new detection overlapping (IoU above ``thresh``) one of ``taken`` (on a track
+    this frame) or a more confident new detection is a second box of that vehicle.
+    """
+    if len(taken):
+        new = new[~(iou_matrix(xyxy[new], xyxy[taken]) > thresh).any(axis=1)]
+    if len(new) < 2:
+        return new
+    over = iou_matrix(xyxy[new], xyxy[new]) > thresh
+    np.fill_diagonal(over, False)
+    if not over.any():
+        return new
+    keep = np.ones(len(new), bool)
+    for i in np.argsort(-conf[new], kind="stable").tolist():
+        if keep[i]:
+            keep &= ~over[i]
+    return new[keep]
 
 
 def _buffer(xyxy: np.ndarray, scale: float) -> np.ndarray:
@@ -290,6 +322,8 @@ class ByteTracker:
             high_left = _without(high_left, c)
         new_dets = high_left
         new_dets = new_dets[conf[new_dets] >= cfg.new_track_conf]
+        if len(new_dets) and cfg.duplicate_iou < 1.0:
+            new_dets = _unduplicated(xyxy, conf, det_for[det_for >= 0], new_dets, cfg.duplicate_iou)
 
         matched = np.flatnonzero(det_for >= 0)
         if len(matched):

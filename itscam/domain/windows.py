@@ -185,18 +185,23 @@ class MinuteWindows:
         if pcu_present is not None:
             w.pcu_s += dt * pcu_present
 
-    def advance(self, watermark: float | None = None) -> list[ClosedMinute]:
+    def advance(
+        self, watermark: float | None = None, hold: float | None = None
+    ) -> list[ClosedMinute]:
         """Close every minute that ends at or before the watermark; returns them in order.
 
         ``watermark`` (event time) moves the watermark forward, e.g. on a timer or at
         shutdown; without it the watermark is the newest frame time minus the lateness.
+        ``hold``: keep the minute of this event time (and later ones) open for now,
+        e.g. for a crossing still to be counted.
         """
         if watermark is not None:
             self.watermark = max(self.watermark, watermark)
         out: list[ClosedMinute] = []
         if self.next_minute is None:
             return out
-        last = minute_of(self.watermark) - 60 if math.isfinite(self.watermark) else None
+        wm = self.watermark if hold is None else min(self.watermark, hold)
+        last = minute_of(wm) - 60 if math.isfinite(wm) else None
         if last is None or last < self.next_minute:
             return out
         if (last - self.next_minute) // 60 > MAX_GAP_MINUTES:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from itscam.domain import analyzer as analyzer_mod
 from itscam.domain.analyzer import CameraAnalyzer
 from itscam.domain.detections import Detections
 from itscam.domain.events import as_db_row, event_id
@@ -604,6 +605,7 @@ def test_vehicle_cut_by_the_image_edge_keeps_its_lane():
         box[[0, 2]] = np.clip(box[[0, 2]], 0, cam.width)
         d = dets(box[None], cls=2)
         crossings += an.update(T0 + t, i, d).crossings
+    crossings += an.end_of_stream().crossings
     assert [(c["lane_id"], c["direction"]) for c in crossings] == [("sb-2", "forward")]
 
 
@@ -745,3 +747,79 @@ def test_vehicle_hidden_short_of_the_line_is_counted_in_the_lane_it_was_seen_in(
 
     out = run(CameraAnalyzer(two_lanes_northbound()), [drifting], 0, 16)
     assert [(c["lane_id"], c["direction"]) for c in out["crossings"]] == [("nb-1", "forward")]
+
+
+def _truck_called_a_bus_while_far(an: CameraAnalyzer, t_to: float = 6.0) -> list[dict]:
+    """A truck coming down sb-1 (towards the camera) at 10 m/s from y = 45 m, crossing
+    the line at y = 14 at t = 3.1 s; the detector calls it a bus while it is farther
+    than y = 18 m (small in the image) and a truck from there on (highway main_f1)."""
+    cam = an.config
+    out = []
+    for i in range(round(t_to * 10)):
+        t = i / 10
+        y = 45.0 - 10.0 * t
+        if y < 5.0:
+            o = an.update(T0 + t, i, Detections.empty())
+        else:
+            box = box_at(cam, (-1.75, y), length_m=10.0, width_m=2.5)
+            o = an.update(T0 + t, i, dets(box[None], cls=2 if y > 18.0 else 3))
+        out += o.crossings
+    return out
+
+
+def test_class_of_a_crossing_is_voted_over_what_was_seen_after_the_line_too():
+    an = CameraAnalyzer(camera())
+    out = _truck_called_a_bus_while_far(an)
+    (c,) = out
+    assert c["lane_id"] == "sb-1" and c["class_name"] == "truck"
+    assert c["crossing_ts"] == pytest.approx(T0 + 3.1, abs=0.15)
+    # Emitted once its class settled: the frame that emitted it is CLASS_SETTLE_S on.
+    assert c["frame_ts"] - c["crossing_ts"] >= analyzer_mod.CLASS_SETTLE_S - 0.15
+    rows = [r for r in an.end_of_stream().minute_rows if r["lane_id"] == "sb-1"]
+    assert [(r["truck"], r["bus"], r["total"]) for r in rows] == [(1, 0, 1)]
+
+
+def test_class_of_a_crossing_at_once_would_be_the_far_boxes_class(monkeypatch):
+    # The same truck, its class taken when the crossing is found: 28 far "bus" boxes
+    # against 4 near "truck" boxes. What the settle above is there for.
+    monkeypatch.setattr(analyzer_mod, "CLASS_SETTLE_S", 0.0)
+    (c,) = _truck_called_a_bus_while_far(CameraAnalyzer(camera()), t_to=3.4)
+    assert c["class_name"] == "bus"
+
+
+def test_a_crossing_waiting_for_its_class_survives_a_restart():
+    a = CameraAnalyzer(camera())
+    first = _truck_called_a_bus_while_far(a, t_to=3.5)
+    assert first == [] and len(a.pending) == 1
+    b = CameraAnalyzer.from_state(camera(), json.loads(json.dumps(a.to_state())))
+    cam = b.config
+    second = []
+    for i in range(35, 60):
+        y = 45.0 - i
+        d = dets(box_at(cam, (-1.75, y), 10.0, 2.5)[None], cls=3) if y >= 5 else Detections.empty()
+        second += b.update(T0 + i / 10, i, d).crossings
+    (c,) = second
+    assert c["class_name"] == "truck" and c["crossing_ts"] == pytest.approx(T0 + 3.1, abs=0.15)
+    # A minute holding a crossing that waits for its class does not close before it.
+    assert b.pending == []
+
+
+def _queued_then_hidden(t: float):
+    """Crosses nb-1 at t = 1.1 s, stands at y = 30 m from t = 3.1 s, hidden from t = 9 s
+    on (its track dropped) and never seen again."""
+    return stop_and_go(1.75, 5.0, 8.0, 30.0, t_go=1e9)(t) if t < 9.0 else None
+
+
+@pytest.mark.parametrize("through", [True, False])
+def test_remembered_queued_car_is_forgotten_once_traffic_drives_through_its_spot(through):
+    # A (above) is remembered as a counted car that may come out of the queue. With
+    # `through`, C (first seen 20 m short of A's spot, too far to be A) drives through
+    # where A stood. Then D, which crossed hidden, comes into view 0.5 m from there:
+    # that is A coming out of the queue, unless C drove through A's spot.
+    an = CameraAnalyzer(camera())
+    c = [cruise(1.75, 5.0, 10.0, t_start=20.0)] if through else []
+    out = run(an, [_queued_then_hidden, *c], 0, 19)
+    assert len(an.lost_counted) == 1
+    out2 = run(an, [*c, appear(1.75, 30.5, 10.0, 40.0)], 19, 45, seq0=190)
+    got = [round(x["crossing_ts"] - T0) for x in out["crossings"] + out2["crossings"]]
+    assert got == ([1, 21, 38] if through else [1])

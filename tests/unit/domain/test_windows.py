@@ -128,3 +128,16 @@ def test_state_round_trip_keeps_open_minutes():
     (c,) = frames(w2, T0 + 30, T0 + 63)
     b = next(r for r in c.rows if r["lane_id"] == "b")
     assert b["bus"] == 1 and b["healthy_s"] == pytest.approx(60, abs=0.2)
+
+
+def test_a_held_minute_stays_open_until_the_hold_is_released():
+    # A crossing at 59.5 s still waiting for its class (CameraAnalyzer.CLASS_SETTLE_S):
+    # its minute must not close, or the crossing would be dropped as late.
+    w = windows(lateness=2.0)
+    frames(w, T0, T0 + 61.0)
+    for i in range(20):  # 61-63 s: the watermark passes the minute's end
+        w.add_frame(T0 + 61.0 + i / 10, 0.1, True)
+        assert w.advance(hold=T0 + 59.5) == []
+    assert w.add_crossing("a", "forward", 3, T0 + 59.5, None)
+    (closed,) = w.advance()
+    assert next(r for r in closed.rows if r["lane_id"] == "a")["truck"] == 1
