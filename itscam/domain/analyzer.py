@@ -329,6 +329,8 @@ class CameraAnalyzer:
             self.watch_since = None
             self.windows.add_frame(ts, dt, False)
             out.tracked = detections
+            if self.pending:  # or frozen video would hold its minutes open
+                self._settle(out, ts)
             self._close_minutes(out)
             out.events = self.book.drain()
             return out

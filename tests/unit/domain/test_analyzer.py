@@ -800,7 +800,6 @@ def test_a_crossing_waiting_for_its_class_survives_a_restart():
         second += b.update(T0 + i / 10, i, d).crossings
     (c,) = second
     assert c["class_name"] == "truck" and c["crossing_ts"] == pytest.approx(T0 + 3.1, abs=0.15)
-    # A minute holding a crossing that waits for its class does not close before it.
     assert b.pending == []
 
 
@@ -823,3 +822,18 @@ def test_remembered_queued_car_is_forgotten_once_traffic_drives_through_its_spot
     out2 = run(an, [*c, appear(1.75, 30.5, 10.0, 40.0)], 19, 45, seq0=190)
     got = [round(x["crossing_ts"] - T0) for x in out["crossings"] + out2["crossings"]]
     assert got == ([1, 21, 38] if through else [1])
+
+
+def test_a_crossing_waiting_for_its_class_is_emitted_while_the_video_is_unhealthy():
+    # The truck crosses at t = 3.1 s; from t = 3.5 s the video freezes (unhealthy frames
+    # keep coming, no flush): the crossing is still emitted, and its minute closes.
+    an = CameraAnalyzer(camera())
+    out = _truck_called_a_bus_while_far(an, t_to=3.5)
+    rows = []
+    for i in range(35, 650):
+        o = an.update(T0 + i / 10, i, Detections.empty(), healthy=False)
+        out += o.crossings
+        rows += o.minute_rows
+    (c,) = out
+    assert c["class_name"] == "truck"
+    assert [r["total"] for r in rows if r["lane_id"] == "sb-1" and r["minute_ts"] == T0] == [1]
