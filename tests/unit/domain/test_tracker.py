@@ -209,6 +209,18 @@ def test_a_just_confirmed_track_whose_velocity_overshoots_is_kept_at_5_fps():
     assert got[1] >= 0 and len(set(got[1:])) == 1, got
 
 
+def _ids_with_a_second_box(t: ByteTracker, first: int, dx: float, dy: float, cls2: int) -> set:
+    """Confirmed ids over 8 frames of a vehicle (class ``first``) moving 4 px per frame,
+    with a second box ``(dx, dy)`` px off it under class ``cls2`` from the third frame."""
+    ids = set()
+    for i in range(8):
+        one = (box(100 + 4 * i, 200, 40, 30), first)
+        two = (box(100 + dx + 4 * i, 200 + dy, 40, 30), cls2)
+        out = t.update(_frame([one, two] if i >= 2 else [one]), 100 + i / 10)
+        ids |= {int(k) for k in out.tracker_id if k >= 0}
+    return ids
+
+
 @pytest.mark.parametrize("duplicate_iou, tracks", [(0.7, 1), (1.0, 2)])
 def test_a_second_box_of_a_tracked_vehicle_under_another_class_starts_no_track(
     duplicate_iou, tracks
@@ -216,30 +228,13 @@ def test_a_second_box_of_a_tracked_vehicle_under_another_class_starts_no_track(
     # A far truck: the detector's NMS works within a class, so from the third frame it
     # also gives a "bus" box almost on top of the "truck" one (IoU ~0.9; highway main_f1
     # counted such trucks twice). Only the truck's track is confirmed.
-    t = ByteTracker(
-        TrackerConfig(
-            min_hits=2, max_lost_s=1.0, class_groups=(0, 0, 1, 1), duplicate_iou=duplicate_iou
-        )
+    cfg = TrackerConfig(
+        min_hits=2, max_lost_s=1.0, class_groups=(0, 0, 1, 1), duplicate_iou=duplicate_iou
     )
-    ids = set()
-    for i in range(8):
-        truck = (box(100 + 4 * i, 200, 40, 30), 3)
-        bus = (box(101 + 4 * i, 201, 40, 30), 2)
-        out = t.update(_frame([truck, bus] if i >= 2 else [truck]), 100 + i / 10)
-        ids |= {int(k) for k in out.tracker_id if k >= 0}
-    assert len(ids) == tracks
+    assert len(_ids_with_a_second_box(ByteTracker(cfg), 3, 1, 1, 2)) == tracks
 
 
 def test_a_vehicle_partly_hiding_behind_a_tracked_one_still_gets_a_track():
     # Two cars in a queue, the far one half behind the near one (IoU ~0.4): two tracks.
-    t = ByteTracker(GROUPED)
-    ids = set()
-    for i in range(6):
-        near = (box(100 + 4 * i, 200, 40, 30), 0)
-        far = (box(117 + 4 * i, 195, 40, 30), 0)
-        out = t.update(_frame([near, far] if i >= 2 else [near]), 100 + i / 10)
-        ids |= {int(k) for k in out.tracker_id if k >= 0}
-    assert len(ids) == 2
-    assert (
-        iou_matrix(np.array([box(100, 200, 40, 30)]), np.array([box(117, 195, 40, 30)]))[0, 0] < 0.5
-    )
+    assert iou_matrix(np.array([box(0, 0, 40, 30)]), np.array([box(17, -5, 40, 30)]))[0, 0] < 0.5
+    assert len(_ids_with_a_second_box(ByteTracker(GROUPED), 0, 17, -5, 0)) == 2
