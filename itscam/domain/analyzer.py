@@ -474,8 +474,9 @@ class CameraAnalyzer:
         last frame and any before it, as the next minute's frames would have.
 
         Not an outage (no ``camera_offline``); tracks and open events stay as they
-        are. Crossings still waiting for their class are emitted with it as it stands. Without this a replayed camera's last minute stayed open for frames that
-        never came, and its rows never reached the database.
+        are; crossings still waiting for their class are emitted with the class as it
+        stands. Without this a replayed camera's last minute stayed open for frames
+        that never came, and its rows never reached the database.
         """
         out = AnalysisOutput()
         if self.prev_ts is None:
