@@ -53,6 +53,7 @@ from scipy.optimize import linear_sum_assignment
 
 from itscam.domain.arrays import pack, unpack
 from itscam.domain.detections import Detections
+from itscam.vision.postprocess import nms
 
 STATE_VERSION = 1
 
@@ -142,15 +143,8 @@ def _unduplicated(
         new = new[~(iou_matrix(xyxy[new], xyxy[taken]) > thresh).any(axis=1)]
     if len(new) < 2:
         return new
-    over = iou_matrix(xyxy[new], xyxy[new]) > thresh
-    np.fill_diagonal(over, False)
-    if not over.any():
-        return new
-    keep = np.ones(len(new), bool)
-    for i in np.argsort(-conf[new], kind="stable").tolist():
-        if keep[i]:
-            keep &= ~over[i]
-    return new[keep]
+    # Among themselves: the detector's own greedy NMS, across classes.
+    return new[np.sort(nms(xyxy[new], conf[new], thresh))]
 
 
 def _buffer(xyxy: np.ndarray, scale: float) -> np.ndarray:
