@@ -161,6 +161,10 @@ LATEST_EVERY_S = 1.0
 #: highway were "buses" at 0.9 while 20-100 px tall at the far end of the view and
 #: trucks from 110 px on, and their line is there; one second later they are.
 CLASS_SETTLE_S = 1.0
+#: ... but a track seen again after more than this (s) unseen may have switched to
+#: another vehicle: a crossing made before that return is voted on what its track was
+#: up to then (an arterial motorcycle hidden 1.4 s came back as the car beside it).
+CLASS_GAP_S = 1.0
 
 
 @dataclass
@@ -229,6 +233,10 @@ class CameraAnalyzer:
         # Class votes weighted by box area (see CLASS_SETTLE_S); `votes` (confidence
         # only) still sizes the ground footprint of every frame.
         tb.add_column("area_votes", (len(VEHICLE_CLASSES),), np.float64, 0.0)
+        # When a track was last seen again after CLASS_GAP_S unseen (0: never), and
+        # its area votes until then.
+        tb.add_column("back_ts", (), np.float64, 0.0)
+        tb.add_column("votes_before", (len(VEHICLE_CLASSES),), np.float64, 0.0)
         tb.add_column("lane", (), np.int16, -1)
         tb.add_column("stalled", (), bool, False)
         tb.add_column("queued", (), bool, False)
@@ -375,6 +383,10 @@ class CameraAnalyzer:
                 if born.any():
                     self._birth_motion(slots[born], ids[born], xy[born], near_t[born], size[born])
             conf = tracked.confidence[keep]
+            back = ts - tb.last_ts[slots] > CLASS_GAP_S
+            if back.any():
+                tb.back_ts[slots[back]] = ts
+                tb.votes_before[slots[back]] = tb.area_votes[slots[back]]
             tb.observe(slots, ts, xy, cls, conf)
             tb.area_votes[slots, cls_k] += conf * (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
             vel = tb.velocity(slots, ts, p.speed_window_s)
@@ -964,7 +976,7 @@ class CameraAnalyzer:
                     "lane_id": line.lane_id,
                     "direction": direction,
                     "track_id": track_id,
-                    "class_name": VEHICLE_CLASSES[self._class_of(slot)],  # for now
+                    "class_name": VEHICLE_CLASSES[self._class_of(slot, ts)],  # for now
                     "crossing_ts": ts,
                     "speed_kmh": round(sp * 3.6, 2) if math.isfinite(sp) else None,
                     "run_id": self.run_id,
@@ -984,9 +996,13 @@ class CameraAnalyzer:
                 frame=(frame_seq, ts),
             )
 
-    def _class_of(self, slot: int) -> int:
-        """The class of a track by area-weighted vote (see CLASS_SETTLE_S)."""
-        v = self.table.area_votes[slot]
+    def _class_of(self, slot: int, crossing_ts: float | None = None) -> int:
+        """The class of a track by area-weighted vote (see CLASS_SETTLE_S); for a
+        crossing at ``crossing_ts`` before the track's return from a gap, by the votes
+        it had until then (see CLASS_GAP_S)."""
+        tb = self.table
+        before = crossing_ts is not None and tb.back_ts[slot] > crossing_ts
+        v = tb.votes_before[slot] if before else tb.area_votes[slot]
         return int(np.argmax(v)) if v.any() else int(self.table.majority_class(np.array([slot]))[0])
 
     def _settle(
@@ -1019,7 +1035,7 @@ class CameraAnalyzer:
                 left.append(pc)
                 continue
             if s is not None:
-                row["class_name"] = VEHICLE_CLASSES[self._class_of(s)]
+                row["class_name"] = VEHICLE_CLASSES[self._class_of(s, row["crossing_ts"])]
             row["frame_seq"] = self.frame_seq
             row["frame_ts"] = self.prev_ts
             out.crossings.append(row)
