@@ -172,29 +172,24 @@ async def _changelog_start(settings) -> int:
 
 
 def _wait_for_rows(settings, pool, sql: str, run_id: str, want: int) -> None:
-    """Until ``sql`` counts ``want`` rows of the run, supervised as ``wait_drained`` is.
+    """Until ``sql`` counts ``want`` rows of the run, supervised by ``wait_drained``.
 
     A fresh worker that never fetched was seen twice in CI (docs/streaming.md,
     "Stalled worker groups"; its cause, a Faust race, is fixed by
-    streaming.consumer_fixes since, and this stays a safety net); bounded runs
-    restart such a pool after
-    ``STALL_RESTART_S`` without progress, and so does this wait, once, with the
-    workers' stacks written to their logs first. Counts must still come out
-    exact: that restart is one more kill for the test to survive.
+    streaming.consumer_fixes since, and this stays a safety net): ``wait_drained``
+    restarts a pool that makes no progress for ``STALL_RESTART_S``, with the workers'
+    stacks written to their logs first. Counts must still come out exact: that
+    restart is one more kill for the test to survive.
     """
-    t0 = last = time.monotonic()
-    seen, restarted = -1, False
-    while (done := count(settings, sql, run_id)) < want:
-        now = time.monotonic()
-        if done != seen:
-            seen, last = done, now
-        elif now - last > STALL_RESTART_S and not restarted:
-            print(f"no progress for {now - last:.0f} s at {done} rows: restarting the worker")
-            pool.dump_stacks()
-            pool.restart_all()
-            restarted, last = True, now
-        assert now - t0 < 2 * STALL_RESTART_S + 180, "worker made no progress"
-        time.sleep(0.1)
+
+    async def rows_to_go() -> dict[str, int]:
+        return {"rows": max(0, want - count(settings, sql, run_id))}
+
+    asyncio.run(
+        wait_drained(
+            settings, pool, timeout_s=2 * STALL_RESTART_S + 180, poll_s=0.1, lag_fn=rows_to_go
+        )
+    )
 
 
 def test_killing_the_worker_mid_run_changes_no_count(services, null_stream):
