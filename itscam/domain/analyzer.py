@@ -996,13 +996,12 @@ class CameraAnalyzer:
                 frame=(frame_seq, ts),
             )
 
-    def _class_of(self, slot: int, crossing_ts: float | None = None) -> int:
-        """The class of a track by area-weighted vote (see CLASS_SETTLE_S); for a
-        crossing at ``crossing_ts`` before the track's return from a gap, by the votes
-        it had until then (see CLASS_GAP_S)."""
+    def _class_of(self, slot: int, crossing_ts: float) -> int:
+        """The class of a track's crossing at ``crossing_ts`` by area-weighted vote (see
+        CLASS_SETTLE_S); before the track's return from a gap, by the votes it had until
+        then (see CLASS_GAP_S)."""
         tb = self.table
-        before = crossing_ts is not None and tb.back_ts[slot] > crossing_ts
-        v = tb.votes_before[slot] if before else tb.area_votes[slot]
+        v = tb.votes_before[slot] if tb.back_ts[slot] > crossing_ts else tb.area_votes[slot]
         return int(np.argmax(v)) if v.any() else int(self.table.majority_class(np.array([slot]))[0])
 
     def _settle(
