@@ -8,7 +8,9 @@ whose environment has numpy < 2 and opencv-python-headless).
 
 Conventions: images are BGR ``uint8`` ``(H, W, 3)`` as OpenCV decodes them; the
 model input is RGB ``float32`` ``(3, *INPUT_HW)`` (``(3, 544, 960)``) in [0, 1],
-letterboxed with pad value 114; boxes are ``xyxy`` pixels, x right, y down, origin at the top-left
+letterboxed with pad value 114 (between Triton's local preprocess and detector
+models it travels as ``uint8`` in [0, 255], a quarter of the bytes, and
+:func:`scale_input` makes the float batch); boxes are ``xyxy`` pixels, x right, y down, origin at the top-left
 pixel corner, either of the model input ("input pixels") or of the original
 frame ("original pixels").
 """
@@ -16,10 +18,12 @@ frame ("original pixels").
 from itscam.vision.decode import decode_image
 from itscam.vision.letterbox import (
     INPUT_HW,
+    INPUT_SCALE,
     PAD_VALUE,
     Letterbox,
     letterbox,
     letterbox_params,
+    scale_input,
     undo_letterbox,
 )
 from itscam.vision.postprocess import (
@@ -39,6 +43,7 @@ from itscam.vision.postprocess import (
 __all__ = [
     "DETECTION_FIELDS",
     "INPUT_HW",
+    "INPUT_SCALE",
     "PAD_VALUE",
     "STRIDES",
     "Letterbox",
@@ -53,6 +58,7 @@ __all__ = [
     "pack_detections",
     "postprocess",
     "postprocess_one",
+    "scale_input",
     "undo_letterbox",
     "unpack_detections",
 ]

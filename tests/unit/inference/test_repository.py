@@ -101,8 +101,12 @@ def test_profiles_differ_where_they_should(rendered):
         # Two instances of one ONNX Runtime thread: the model has both cores in all.
         threads = int(det.parameters["intra_op_threads"].string_value)
         assert sum(g.count for g in det.instance_group) * threads == 2
+        # The python detector scales uint8 input itself: a quarter of the bytes cross
+        # the stubs' shared memory.
+        assert det.input[0].data_type == model_config_pb2.TYPE_UINT8
     else:
         assert det.backend == "onnxruntime"
+        assert det.input[0].data_type == model_config_pb2.TYPE_FP32  # as exported
         assert det.instance_group[0].kind == model_config_pb2.ModelInstanceGroup.KIND_GPU
         (trt,) = det.optimization.execution_accelerators.gpu_execution_accelerator
         assert trt.name == "tensorrt" and trt.parameters["precision_mode"] == "FP16"

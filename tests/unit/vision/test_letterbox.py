@@ -9,6 +9,7 @@ from itscam.vision import (
     Letterbox,
     letterbox,
     letterbox_params,
+    scale_input,
     undo_letterbox,
 )
 from tests.unit.vision.factories import make_frame
@@ -72,6 +73,22 @@ def test_letterbox_tensor_layout_rgb_and_padding():
     np.testing.assert_allclose(inside[:2], 0.0)
     np.testing.assert_allclose(tensor[:, :top, :], PAD_VALUE / 255, rtol=1e-6)
     np.testing.assert_allclose(tensor[:, top + 540 :, :], PAD_VALUE / 255, rtol=1e-6)
+
+
+@pytest.mark.parametrize("size", [(640, 360), (1280, 720), (360, 640), (960, 544)])
+def test_uint8_tensors_scale_to_exactly_the_float_tensors(size):
+    """Triton's local profile passes the input as uint8 and scales it in the detector
+    model: the detector must see the very same floats as the in-process path."""
+    every_level = np.random.default_rng(9).integers(0, 256, (size[1], size[0], 3), np.uint8)
+    frames = [make_frame(*size, seed=0), make_frame(*size, seed=1), every_level]
+    floats = [letterbox(f)[0] for f in frames]
+    ints = [letterbox(f, scaled=False) for f in frames]
+    assert all(t.dtype == np.uint8 and t.shape == (3, *INPUT_HW) for t, _ in ints)
+    assert all(lb == letterbox(f)[1] for f, (_, lb) in zip(frames, ints, strict=True))
+    # Batched as the detector model receives them: requests of 2 and 1 frames.
+    batch = scale_input([np.stack([ints[0][0], ints[1][0]]), ints[2][0][None]])
+    assert batch.dtype == np.float32
+    np.testing.assert_array_equal(batch, np.stack(floats))
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
 """Triton python model: encoded frames -> letterboxed model input (maths in itscam.vision).
 
 Input ``image``: ``[B, L]`` uint8, one JPEG/PNG per row (rows may carry trailing
-zero padding). Outputs ``images`` ``[B, 3, H, W]`` float32 (``H, W`` from this
-model's config parameters, rendered from ``itscam.vision.INPUT_HW``: 544x960) and
-``letterbox`` ``[B, 5]`` float32 (orig_h, orig_w, scale, pad_x, pad_y). A frame that does not
+zero padding). Outputs ``images`` ``[B, 3, H, W]`` (``H, W`` from this model's
+config parameters, rendered from ``itscam.vision.INPUT_HW``: 544x960): float32 in
+[0, 1], or uint8 in [0, 255] where the config declares uint8 (the local profile)
+and ``letterbox`` ``[B, 5]`` float32 (orig_h, orig_w, scale, pad_x, pad_y). A frame that does not
 decode fails its own request only, with the reason.
 """
 
@@ -38,6 +39,10 @@ class TritonPythonModel:
         value = {k: v["string_value"] for k, v in params.items()}
         self.input_hw = (int(value["input_height"]), int(value["input_width"]))
         self.pad_value = int(value["pad_value"])
+        # The local profile hands the detector uint8 (a quarter of the bytes), the
+        # GPU profiles float32 in [0, 1]: whatever this model's config declares.
+        images = {o["name"]: o["data_type"] for o in json.loads(args["model_config"])["output"]}
+        self.scaled = images["images"] != "TYPE_UINT8"
 
     def execute(self, requests):
         responses = []
@@ -46,7 +51,9 @@ class TritonPythonModel:
             try:
                 tensors, boxes = [], []
                 for row in rows:
-                    tensor, lb = letterbox(decode_image(row), self.input_hw, self.pad_value)
+                    tensor, lb = letterbox(
+                        decode_image(row), self.input_hw, self.pad_value, scaled=self.scaled
+                    )
                     tensors.append(tensor)
                     boxes.append(lb.as_array())
             except (DataError, ValueError) as exc:
