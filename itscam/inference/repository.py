@@ -125,9 +125,11 @@ def _tensor(name: str, dtype: str, dims: list[int], **extra: Any) -> dict[str, A
 
 #: The detector input between preprocess and the detector. The local profile passes it
 #: as uint8 (the python detector model scales it while batching): a quarter of the
-#: bytes through the python backend's shared memory, where each float32 copy of a
-#: 544x960 frame costs about 1.5 ms of a core. The ONNX Runtime backend of the GPU
-#: profiles takes the float32 tensor the model was exported with.
+#: bytes through the python backend's shared memory, where the float32 frame's copies
+#: (preprocess output and detector input) cost 5.9-7.3 ms of a core per 544x960 frame
+#: and the uint8 frame's 1.3-2.1 (Triton's statistics, `itscam bench inference`,
+#: session 19). The ONNX Runtime backend of the GPU profiles takes the float32
+#: tensor the model was exported with.
 IMAGES = _tensor("images", "TYPE_FP32", [3, *INPUT_HW])
 IMAGES_U8 = _tensor("images", "TYPE_UINT8", [3, *INPUT_HW])
 LETTERBOX = _tensor("letterbox", "TYPE_FP32", [5])

@@ -35,13 +35,13 @@ def _error(message):
 
 class TritonPythonModel:
     def initialize(self, args):
-        params = json.loads(args["model_config"]).get("parameters", {})
-        value = {k: v["string_value"] for k, v in params.items()}
+        config = json.loads(args["model_config"])
+        value = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         self.input_hw = (int(value["input_height"]), int(value["input_width"]))
         self.pad_value = int(value["pad_value"])
         # The local profile hands the detector uint8 (a quarter of the bytes), the
         # GPU profiles float32 in [0, 1]: whatever this model's config declares.
-        images = {o["name"]: o["data_type"] for o in json.loads(args["model_config"])["output"]}
+        images = {o["name"]: o["data_type"] for o in config["output"]}
         self.scaled = images["images"] != "TYPE_UINT8"
 
     def execute(self, requests):
