@@ -44,6 +44,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from itscam.errors import ItscamError
@@ -302,6 +303,102 @@ def summarise(per_scenario: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- report
+
+
+def _worst_of(rows: Sequence[dict], min_n: int, what: str) -> str:
+    """'1.19 % (main_f2 83 of 84)' for the worst row with at least ``min_n`` true vehicles."""
+    big = [r for r in rows if r["true"] >= min_n]
+    if not big:
+        return "-"
+    r = max(big, key=lambda r: (r["error_pct"], r["true"]))
+    name = r["lane_id"] if what == "lane" else f"{r['lane_id']} {r['class']}"
+    return f"{r['error_pct']:.2f} % ({name} {r['measured']} of {r['true']})"
+
+
+def report_rows(
+    result: dict[str, Any], *, min_n: int = 20, lane_target: float = 2.0, class_target: float = 5.0
+) -> tuple[list[dict[str, str]], list[str]]:
+    """A result's scenarios as table rows, and the lanes and classes over their targets.
+
+    The rows are what a person reads first (the JSON line has every lane and
+    class); the list names each lane (>= ``min_n`` true vehicles) over
+    ``lane_target`` % and each class over ``class_target`` %.
+    """
+    rows: list[dict[str, str]] = []
+    over: list[str] = []
+    for name, s in result.get("scenarios", {}).items():
+        events = [e for e in s.get("events", {}).values() if e["true"] or e["measured"]]
+        prec = [e["precision"] for e in events if e["precision"] is not None]
+        rec = [e["recall"] for e in events if e["recall"] is not None]
+        minutes = s.get("minutes") or {}
+        speed = s.get("speed_mae_pct")
+        rows.append(
+            {
+                "scenario": name,
+                "crossings (true)": f"{s['measured_crossings']} ({s['true_crossings']})",
+                "worst lane": _worst_of(s.get("lanes", []), min_n, "lane"),
+                "worst class": _worst_of(s.get("classes", []), min_n, "class"),
+                "speed MAE": "-"
+                if speed is None
+                else f"{speed:.2f} % ({s['speed_mae_kmh']:.2f} km/h)",
+                "no speed": f"{s.get('speed_missing_pct', 0.0):.1f} %",
+                "events P / R": f"{min(prec):.2f} / {min(rec):.2f}" if prec and rec else "-",
+                "lane-minutes exact": f"{minutes['volume_exact_pct']:.1f} %"
+                if minutes.get("volume_exact_pct") is not None
+                else "-",
+            }
+        )
+        for kind, target in (("lanes", lane_target), ("classes", class_target)):
+            for r in s.get(kind, []):
+                if r["true"] >= min_n and r["error_pct"] > target:
+                    label = r["lane_id"] + (f" {r['class']}" if kind == "classes" else "")
+                    over.append(
+                        f"{name} {label}: {r['measured']} of {r['true']} ({r['error_pct']:.2f} %)"
+                    )
+    return rows, over
+
+
+def markdown_table(rows: Sequence[dict[str, str]]) -> str:
+    """Rows of :func:`report_rows` as a Markdown table (for the README)."""
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
+    lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def print_report(result: dict[str, Any], file: Any = None, *, markdown: bool = False) -> None:
+    """The per-scenario table and the misses, for people (stderr by default)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    out = file or sys.stderr
+    rows, over = report_rows(result)
+    if markdown:
+        print(markdown_table(rows), file=out)
+        return
+    # Not a terminal (a log file): wide enough that the cells do not wrap.
+    console = Console(file=out, width=None if out.isatty() else 180)
+    table = Table(title="itscam evaluate")
+    for col in rows[0] if rows else ("scenario",):
+        table.add_column(col, justify="left" if col == "scenario" else "right")
+    for r in rows:
+        table.add_row(*r.values())
+    console.print(table)
+    run = result.get("run") or {}
+    if run:
+        console.print(
+            f"{run.get('frames_inferred')} of {run.get('frames_ingested')} frames inferred, "
+            f"{run.get('dead_letters')} dead letters, {run.get('seconds')} s"
+        )
+    if over:
+        console.print("[red]over target:[/] " + "; ".join(over))
+    else:
+        console.print("every lane (>= 20 vehicles) within 2 %, every class within 5 %")
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -527,8 +624,22 @@ def main(argv: list[str] | None = None) -> int:
         "--keep-services", action="store_true", help="leave services started here running"
     )
     p.add_argument("--verbose", action="store_true", help="log progress to stderr")
+    p.add_argument(
+        "--show",
+        metavar="FILE",
+        help="print the table of a saved result (the JSON line of an earlier run) and exit",
+    )
+    p.add_argument("--markdown", action="store_true", help="with --show: as a Markdown table")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    if args.show:
+        try:
+            lines = Path(args.show).read_text(encoding="utf-8").split("\n")
+            saved = json.loads([ln for ln in lines if ln.strip()][-1])
+        except (OSError, ValueError, IndexError) as exc:
+            p.error(f"--show {args.show}: not the JSON line of an itscam evaluate run ({exc})")
+        print_report(saved, file=sys.stdout, markdown=args.markdown)
+        return 0
     names = args.scenario or shipped_scenarios()
     unknown = sorted(set(names) - set(shipped_scenarios()))
     if unknown:
@@ -552,6 +663,7 @@ def main(argv: list[str] | None = None) -> int:
     except ItscamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    print_report(result)
     print(json.dumps(result, separators=(",", ":")))
     return 0
 

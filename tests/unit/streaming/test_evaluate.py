@@ -7,7 +7,10 @@ import pytest
 from streaming.evaluate import (
     count_errors,
     event_scores,
+    markdown_table,
     minute_errors,
+    print_report,
+    report_rows,
     speed_errors,
     summarise,
 )
@@ -229,3 +232,57 @@ def test_minute_rows_are_compared_with_the_true_crossings_of_each_minute() -> No
     assert (out["headway_cells"], out["headway_mae_s"]) == (1, 2.0)
     assert out["true_veh_per_min"] == pytest.approx(4 / 4)
     assert minute_errors([], truth, start_ts=t0 + 600, end_ts=t0 + 660) == {"cells": 0}
+
+
+def _scored(measured_a: int, measured_b: int, small: int = 3) -> dict:
+    """A result of one scenario: lanes a (50 true) and b (40 true) and a small lane."""
+    truth = (
+        [_t("a", "forward", "car", i) for i in range(50)]
+        + [_t("b", "forward", "truck", i) for i in range(40)]
+        + [_t("w", "backward", "car", i) for i in range(3)]
+    )
+    measured = (
+        [_m("a", "forward", "car", i) for i in range(measured_a)]
+        + [_m("b", "forward", "truck", i) for i in range(measured_b)]
+        + [_m("w", "backward", "car", i) for i in range(small)]
+    )
+    counts = count_errors(measured, truth)
+    scenario = {
+        **counts,
+        "true_crossings": counts["true_total"],
+        "measured_crossings": counts["measured_total"],
+        "speed_mae_pct": 1.5,
+        "speed_mae_kmh": 0.7,
+        "speed_missing_pct": 2.0,
+        "events": {
+            "congestion": {"true": 2, "measured": 2, "precision": 1.0, "recall": 0.5},
+            "wrong_way": {"true": 0, "measured": 0, "precision": None, "recall": None},
+        },
+        "minutes": {"volume_exact_pct": 87.5},
+    }
+    return {"scenarios": {"road": scenario}, "run": {"frames_inferred": 10}}
+
+
+def test_report_names_the_worst_lane_and_class_and_every_miss() -> None:
+    rows, over = report_rows(_scored(49, 37))
+    (row,) = rows
+    assert row["crossings (true)"] == "89 (93)"
+    assert row["worst lane"] == "7.50 % (b 37 of 40)"
+    assert row["worst class"] == "7.50 % (b truck 37 of 40)"
+    assert row["events P / R"] == "1.00 / 0.50"
+    assert row["lane-minutes exact"] == "87.5 %"
+    # Lane a (2 %) is at its target, not over it; lane w is too small to score
+    # even though it is a third off.
+    assert over == ["road b: 37 of 40 (7.50 %)", "road b truck: 37 of 40 (7.50 %)"]
+
+
+def test_report_of_a_clean_run_lists_no_miss_and_renders_as_markdown(capsys) -> None:
+    result = _scored(50, 40, small=1)
+    rows, over = report_rows(result)
+    assert over == []
+    assert rows[0]["worst lane"] == "0.00 % (a 50 of 50)"
+    md = markdown_table(rows).splitlines()
+    assert md[0].startswith("| scenario | crossings (true) | worst lane |")
+    assert md[2].startswith("| road | 91 (93) |")
+    print_report(result, file=None)
+    assert "within 2 %" in capsys.readouterr().err
