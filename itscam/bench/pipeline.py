@@ -627,6 +627,30 @@ async def null_phase(settings: Settings, n: int, base_jpeg: bytes) -> dict[str, 
     }
 
 
+#: The acceptance targets of issue 5 for this bench's figures: (key, comparison, target).
+TARGETS: tuple[tuple[str, str, float | str], ...] = (
+    ("pipeline_vs_raw", ">=", 0.80),
+    ("null_vs_naive", ">=", 5.0),
+    ("analysis_vs_peer", "<=", 1.0),
+    ("mota", ">=", "peer_mota"),
+    ("idf1", ">=", "peer_idf1"),
+)
+
+
+def target_lines(out: dict[str, Any]) -> list[str]:
+    """One line per target whose figure this run measured: figure, target, met or not."""
+    lines = []
+    for key, op, target in TARGETS:
+        value = out.get(key)
+        bound = out.get(target) if isinstance(target, str) else target
+        if value is None or bound is None:
+            continue
+        met = value >= bound if op == ">=" else value <= bound
+        name = f"{target} {bound}" if isinstance(target, str) else f"{bound}"
+        lines.append(f"{key} {value} (target {op} {name}): {'met' if met else 'NOT met'}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="itscam bench pipeline", description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -718,6 +742,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     out["quiet_wait_s"] = round(sum(QUIET_WAITED), 1)
+    for line in target_lines(out):
+        print(line, file=sys.stderr)
     print(json.dumps(out, separators=(",", ":")))
     return 0
 
