@@ -52,6 +52,9 @@ from itscam.errors import ItscamError
 log = logging.getLogger(__name__)
 
 EVENT_TYPES = ("congestion", "stalled_vehicle", "wrong_way", "camera_offline", "incident")
+#: Issue 5's acceptance: count error per lane and direction and per class, in
+#: percent, each scored where it has at least ``MIN_SCORED`` true vehicles.
+LANE_TARGET_PCT, CLASS_TARGET_PCT, MIN_SCORED = 2.0, 5.0, 20
 
 
 # --------------------------------------------------------------------------- scoring (pure)
@@ -64,7 +67,7 @@ def _pct(measured: float, true: float) -> float:
 
 
 def count_errors(
-    measured: Sequence[dict], truth: Sequence[dict], *, min_class_n: int = 20
+    measured: Sequence[dict], truth: Sequence[dict], *, min_class_n: int = MIN_SCORED
 ) -> dict[str, Any]:
     """Count errors per (camera, lane, direction) and per class.
 
@@ -317,7 +320,11 @@ def _worst_of(rows: Sequence[dict], min_n: int, what: str) -> str:
 
 
 def report_rows(
-    result: dict[str, Any], *, min_n: int = 20, lane_target: float = 2.0, class_target: float = 5.0
+    result: dict[str, Any],
+    *,
+    min_n: int = MIN_SCORED,
+    lane_target: float = LANE_TARGET_PCT,
+    class_target: float = CLASS_TARGET_PCT,
 ) -> tuple[list[dict[str, str]], list[str]]:
     """A result's scenarios as table rows, and the lanes and classes over their targets.
 
@@ -396,7 +403,10 @@ def print_report(result: dict[str, Any], file: Any = None, *, markdown: bool = F
     if over:
         console.print("[red]over target:[/] " + "; ".join(over))
     else:
-        console.print("every lane (>= 20 vehicles) within 2 %, every class within 5 %")
+        console.print(
+            f"every lane within {LANE_TARGET_PCT:g} % and every class within "
+            f"{CLASS_TARGET_PCT:g} % (those with >= {MIN_SCORED} true vehicles)"
+        )
 
 
 # --------------------------------------------------------------------------- running

@@ -264,15 +264,15 @@ def _scored(measured_a: int, measured_b: int, small: int = 3) -> dict:
 
 
 def test_report_names_the_worst_lane_and_class_and_every_miss() -> None:
-    rows, over = report_rows(_scored(49, 37))
+    rows, over = report_rows(_scored(49, 37, small=2))
     (row,) = rows
-    assert row["crossings (true)"] == "89 (93)"
+    assert row["crossings (true)"] == "88 (93)"
     assert row["worst lane"] == "7.50 % (b 37 of 40)"
     assert row["worst class"] == "7.50 % (b truck 37 of 40)"
     assert row["events P / R"] == "1.00 / 0.50"
     assert row["lane-minutes exact"] == "87.5 %"
-    # Lane a (2 %) is at its target, not over it; lane w is too small to score
-    # even though it is a third off.
+    # Lane a (2 %) is at its target, not over it; lane w (2 of 3) is too small
+    # to score even though it is a third off.
     assert over == ["road b: 37 of 40 (7.50 %)", "road b truck: 37 of 40 (7.50 %)"]
 
 
