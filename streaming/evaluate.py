@@ -309,14 +309,18 @@ def summarise(per_scenario: dict[str, dict[str, Any]]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- report
 
 
-def _worst_of(rows: Sequence[dict], min_n: int, what: str) -> str:
+def _label(row: dict) -> str:
+    """A lane row's lane, a class row's lane and class: 'main_f2', 'main_b2 car'."""
+    return row["lane_id"] + (f" {row['class']}" if "class" in row else "")
+
+
+def _worst_of(rows: Sequence[dict], min_n: int) -> str:
     """'1.19 % (main_f2 83 of 84)' for the worst row with at least ``min_n`` true vehicles."""
     big = [r for r in rows if r["true"] >= min_n]
     if not big:
         return "-"
     r = max(big, key=lambda r: (r["error_pct"], r["true"]))
-    name = r["lane_id"] if what == "lane" else f"{r['lane_id']} {r['class']}"
-    return f"{r['error_pct']:.2f} % ({name} {r['measured']} of {r['true']})"
+    return f"{r['error_pct']:.2f} % ({_label(r)} {r['measured']} of {r['true']})"
 
 
 def report_rows(
@@ -344,8 +348,8 @@ def report_rows(
             {
                 "scenario": name,
                 "crossings (true)": f"{s['measured_crossings']} ({s['true_crossings']})",
-                "worst lane": _worst_of(s.get("lanes", []), min_n, "lane"),
-                "worst class": _worst_of(s.get("classes", []), min_n, "class"),
+                "worst lane": _worst_of(s.get("lanes", []), min_n),
+                "worst class": _worst_of(s.get("classes", []), min_n),
                 "speed MAE": "-"
                 if speed is None
                 else f"{speed:.2f} % ({s['speed_mae_kmh']:.2f} km/h)",
@@ -359,9 +363,9 @@ def report_rows(
         for kind, target in (("lanes", lane_target), ("classes", class_target)):
             for r in s.get(kind, []):
                 if r["true"] >= min_n and r["error_pct"] > target:
-                    label = r["lane_id"] + (f" {r['class']}" if kind == "classes" else "")
                     over.append(
-                        f"{name} {label}: {r['measured']} of {r['true']} ({r['error_pct']:.2f} %)"
+                        f"{name} {_label(r)}: {r['measured']} of {r['true']} "
+                        f"({r['error_pct']:.2f} %)"
                     )
     return rows, over
 
